@@ -1,0 +1,123 @@
+//! Metric names and tag keys shared by everything that emits or reads
+//! TreeBeard metrics.
+//!
+//! The request-metrics layer, the example API, the alert rules and the
+//! dashboards all name metrics through these constants, so a renamed metric
+//! breaks the build instead of silently emptying a dashboard.
+//!
+//! Names follow the reference convention `<namespace>.<component>.<metric>`.
+//! The constants here hold `<component>.<metric>`; [`metric_name`] prefixes
+//! the namespace (configurable, [`DEFAULT_NAMESPACE`] unless changed).
+//!
+//! Durations are recorded in **seconds** as DogStatsD distributions (`|d`)
+//! or Prometheus histograms.
+#![forbid(unsafe_code)]
+
+/// The namespace prefixed to every metric unless configured otherwise.
+pub const DEFAULT_NAMESPACE: &str = "treebeard";
+
+/// Joins a namespace and a `<component>.<metric>` suffix with a dot.
+///
+/// ```
+/// use treebeard_conventions::{api, metric_name, DEFAULT_NAMESPACE};
+/// assert_eq!(metric_name(DEFAULT_NAMESPACE, api::REQUESTS), "treebeard.api.requests");
+/// assert_eq!(metric_name("", api::REQUESTS), "api.requests");
+/// ```
+pub fn metric_name(namespace: &str, suffix: &str) -> String {
+    if namespace.is_empty() {
+        suffix.to_owned()
+    } else {
+        format!("{namespace}.{suffix}")
+    }
+}
+
+/// Metrics emitted for every HTTP request by the request-metrics layer.
+pub mod api {
+    /// Count of requests served (counter).
+    pub const REQUESTS: &str = "api.requests";
+    /// Request latency in seconds (distribution / histogram).
+    pub const REQUEST_DURATION: &str = "api.request.duration";
+    /// Count of responses with a 5xx status (counter).
+    pub const ERRORS: &str = "api.errors";
+}
+
+/// Database metrics recorded by the tracing helpers and the example API.
+pub mod database {
+    /// Query latency in seconds (distribution / histogram), tagged `table`, `query`.
+    pub const QUERY_DURATION: &str = "database.query.duration";
+}
+
+/// Cache metrics.
+pub mod cache {
+    /// Share of cache lookups that hit, from 0.0 to 1.0 (gauge).
+    pub const HIT_RATE: &str = "cache.hit_rate";
+}
+
+/// Business metrics of the recommendations feature.
+pub mod recommendations {
+    /// Count of recommendations generated (counter), tagged `profile_type`.
+    pub const GENERATED: &str = "recommendations.generated";
+    /// Time to generate one recommendation set, in seconds (distribution).
+    pub const DURATION: &str = "recommendations.duration";
+}
+
+/// Calls to external HTTP APIs (such as the Claude API in the reference).
+pub mod external {
+    /// Latency of an external API call in seconds (distribution), tagged
+    /// `api` (for example `api:claude`) and `endpoint`.
+    pub const REQUEST_DURATION: &str = "external_api.request.duration";
+    /// Count of failed external API calls (counter), tagged `api`.
+    pub const ERRORS: &str = "external_api.errors";
+}
+
+/// Resource metrics of the service process, sampled on an interval.
+pub mod process {
+    /// CPU used by the process, in percent of one core (gauge).
+    pub const CPU_PERCENT: &str = "process.cpu.percent";
+    /// Resident memory in bytes (gauge).
+    pub const MEMORY_RSS: &str = "process.memory.rss";
+    /// Resident memory as a percentage of the memory available (gauge).
+    pub const MEMORY_PERCENT: &str = "process.memory.percent";
+    /// Open file descriptors (gauge).
+    pub const OPEN_FDS: &str = "process.open_fds";
+    /// OS threads (gauge).
+    pub const THREADS: &str = "process.threads";
+}
+
+/// Metrics of the async runtime, sampled on an interval.
+pub mod runtime {
+    /// Worker threads of the runtime (gauge).
+    pub const WORKERS: &str = "runtime.workers";
+    /// Tasks waiting in the global queue (gauge).
+    pub const GLOBAL_QUEUE_DEPTH: &str = "runtime.global_queue_depth";
+    /// Share of time workers were busy, 0.0 to 1.0 (gauge).
+    pub const BUSY_RATIO: &str = "runtime.busy_ratio";
+}
+
+/// Host metrics reported by the DataDog agent itself (not by our layers);
+/// the infrastructure alerts and dashboard read them.
+pub mod host {
+    /// Share of disk space in use, 0.0 to 1.0 (agent metric).
+    pub const DISK_IN_USE: &str = "system.disk.in_use";
+}
+
+/// Tag keys used on request metrics.
+pub mod tags {
+    /// The route template, such as `/users/{id}`: never the raw path.
+    pub const ENDPOINT: &str = "endpoint";
+    /// The HTTP method.
+    pub const METHOD: &str = "method";
+    /// The response status code, such as `200`.
+    pub const STATUS: &str = "status";
+    /// The status class, such as `2xx`.
+    pub const STATUS_CLASS: &str = "status_class";
+    /// The value of [`ENDPOINT`] for requests that matched no route, so raw
+    /// paths never become tag values.
+    pub const UNMATCHED_ROUTE: &str = "unmatched";
+    /// Constant tag: deployment environment (`DD_ENV`).
+    pub const ENV: &str = "env";
+    /// Constant tag: service name (`DD_SERVICE`).
+    pub const SERVICE: &str = "service";
+    /// Constant tag: service version (`DD_VERSION`).
+    pub const VERSION: &str = "version";
+}
