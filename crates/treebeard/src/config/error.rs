@@ -1,0 +1,77 @@
+//! The typed configuration error: every invalid variable, reported at once.
+
+use std::fmt;
+
+/// One variable that is set but invalid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InvalidVariable {
+    /// The variable's name.
+    pub name: &'static str,
+    /// The value as set, or a redacted form of it for secrets.
+    pub value: String,
+    /// What the variable accepts.
+    pub expected: String,
+}
+
+impl fmt::Display for InvalidVariable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={:?}: {}", self.name, self.value, self.expected)
+    }
+}
+
+/// The configuration could not be built: one or more variables are invalid.
+///
+/// All invalid variables are collected, so one restart shows every mistake.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub struct ConfigError {
+    /// The invalid variables, in the order they were read.
+    pub invalid: Vec<InvalidVariable>,
+}
+
+impl ConfigError {
+    /// The names of the invalid variables.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.invalid.iter().map(|v| v.name)
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.invalid.len();
+        write!(
+            f,
+            "invalid monitoring configuration: {n} environment variable{} invalid",
+            if n == 1 { " is" } else { "s are" }
+        )?;
+        for v in &self.invalid {
+            write!(f, "\n  - {v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Redacts a secret for display: URLs keep their scheme and host so a
+/// typo in the host is still visible; anything else shows only its length.
+pub(crate) fn redact(value: &str) -> String {
+    match url::Url::parse(value) {
+        Ok(url) if url.has_host() => {
+            format!("{}://[redacted]@{}/[redacted]", url.scheme(), url.host_str().unwrap_or(""))
+        }
+        _ => format!("[redacted, {} characters]", value.chars().count()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_keeps_host_but_not_key_or_path() {
+        let r = redact("https://abc123secret@o1.ingest.sentry.io/42");
+        assert_eq!(r, "https://[redacted]@o1.ingest.sentry.io/[redacted]");
+        assert!(!r.contains("abc123secret"));
+        assert_eq!(redact("xoxb-123"), "[redacted, 8 characters]");
+    }
+}

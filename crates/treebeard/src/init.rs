@@ -1,0 +1,148 @@
+//! One call to set everything up, and a guard that flushes on drop.
+
+use std::str::FromStr;
+
+use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::catch_panic::panic_message;
+use crate::config::Config;
+use crate::log::{JsonLogLayer, LOG_BUFFER_LINES};
+use crate::stack::MonitoringLayer;
+
+/// Why [`init`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InitError {
+    /// Another global `tracing` subscriber was installed first.
+    #[error("a global tracing subscriber is already installed: call treebeard::init once, before any other logging set-up")]
+    SubscriberAlreadySet(#[source] tracing_subscriber::util::TryInitError),
+    /// The log filter did not parse.
+    #[error("invalid log filter {filter:?}")]
+    LogFilter {
+        /// The filter text.
+        filter: String,
+        /// Why it failed.
+        #[source]
+        source: tracing_subscriber::filter::ParseError,
+    },
+}
+
+/// Sets up monitoring for the whole process from `config`:
+/// JSON logs on stdout through a non-blocking writer (filtered by
+/// `RUST_LOG`), a panic hook that logs panics as JSON, and one warning per
+/// unsupported setting. Returns the guard to keep alive until shutdown;
+/// [`MonitoringGuard::layer`] gives the layer for your router.
+///
+/// ```no_run
+/// use axum::{routing::get, Router};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = treebeard::Config::from_env()?;
+/// let monitoring = treebeard::init(&config)?;
+/// let app: Router = Router::new()
+///     .route("/health", get(|| async { "ok" }))
+///     .layer(monitoring.layer());
+/// # Ok(()) }
+/// ```
+pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
+    let filter = Targets::from_str(&config.log_filter).map_err(|source| InitError::LogFilter {
+        filter: config.log_filter.clone(),
+        source,
+    })?;
+    let (writer, log_guard) = NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(LOG_BUFFER_LINES)
+        .thread_name("treebeard-log-writer")
+        .finish(std::io::stdout());
+    let dropped_lines = writer.error_counter();
+    let json = JsonLogLayer::from_config(config).with_writer(writer);
+    tracing_subscriber::registry()
+        .with(json.with_filter(filter))
+        .try_init()
+        .map_err(InitError::SubscriberAlreadySet)?;
+    install_panic_hook();
+
+    if config.profiling_enabled {
+        tracing::warn!(
+            variable = "DD_PROFILING_ENABLED",
+            "continuous profiling is not supported by the Rust library; DD_PROFILING_ENABLED=true is ignored"
+        );
+    }
+    tracing::info!(
+        service = %config.service,
+        env = %config.env,
+        version = %config.version,
+        enabled = config.enabled,
+        apm_provider = ?config.apm.provider,
+        metrics_backend = ?config.metrics.backend,
+        sentry = config.sentry.dsn.is_some(),
+        "monitoring initialised"
+    );
+    if !config.enabled {
+        tracing::info!("MONITORING_ENABLED=false: request layers are pass-through, no data is exported");
+    }
+    Ok(MonitoringGuard {
+        layer: MonitoringLayer::new(config),
+        dropped_lines,
+        _log_guard: log_guard,
+    })
+}
+
+/// Logs panics as one JSON ERROR line (with the request fields when the
+/// panic happens inside a request), instead of the default text on stderr.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = panic_message(info.payload());
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
+        let backtrace = std::backtrace::Backtrace::capture();
+        let backtrace = (backtrace.status() == std::backtrace::BacktraceStatus::Captured)
+            .then(|| backtrace.to_string());
+        // DataDog's standard error attributes, so the log explorer shows them.
+        tracing::error!(
+            error.kind = "panic",
+            error.message = message,
+            error.location = location,
+            error.stack = backtrace,
+            "panic: {message}"
+        );
+    }));
+}
+
+/// Keeps monitoring running; dropping it flushes pending log lines.
+///
+/// Keep it alive for the life of the server (`let _monitoring = ...`), and
+/// let it drop after the server has shut down.
+#[must_use = "dropping the guard stops the log writer"]
+#[derive(Debug)]
+pub struct MonitoringGuard {
+    layer: MonitoringLayer,
+    dropped_lines: ErrorCounter,
+    _log_guard: WorkerGuard,
+}
+
+impl MonitoringGuard {
+    /// The layer stack for a router, wired to what `init` set up.
+    pub fn layer(&self) -> MonitoringLayer {
+        self.layer.clone()
+    }
+
+    /// Log lines dropped so far because the writer could not keep up.
+    pub fn dropped_log_lines(&self) -> usize {
+        self.dropped_lines.dropped_lines()
+    }
+}
+
+impl Drop for MonitoringGuard {
+    fn drop(&mut self) {
+        let dropped = self.dropped_log_lines();
+        if dropped > 0 {
+            tracing::warn!(dropped_log_lines = dropped, "log lines were dropped because stdout could not keep up");
+        }
+    }
+}

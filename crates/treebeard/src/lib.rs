@@ -1,0 +1,44 @@
+//! TreeBeard: observability for Axum services, as composable Tower layers.
+//!
+//! One init call and one `.layer(...)` give a service request IDs, timed
+//! JSON request logs with DataDog log correlation, and panic capture, all
+//! configured by environment variables ([`Config::from_env`]). Each layer
+//! is also usable alone:
+//!
+//! | layer | module |
+//! |---|---|
+//! | [`RequestIdLayer`](request_id::RequestIdLayer) | [`request_id`] |
+//! | [`RequestLogLayer`](request_log::RequestLogLayer) | [`request_log`] |
+//! | [`CatchPanicLayer`](catch_panic::CatchPanicLayer) | [`catch_panic`] |
+//! | [`JsonLogLayer`](log::JsonLogLayer) (a `tracing` layer) | [`log`] |
+//! | [`MonitoringLayer`] (all of the above) | [`stack`] |
+//!
+//! ```no_run
+//! use axum::{routing::get, Router};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let config = treebeard::Config::from_env()?; // names every bad variable
+//!     let monitoring = treebeard::init(&config)?;  // keep the guard alive
+//!     let app = Router::new()
+//!         .route("/health", get(|| async { "ok" }))
+//!         .layer(monitoring.layer());
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//!     axum::serve(listener, app).await?;
+//!     Ok(())
+//! }
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod catch_panic;
+pub mod config;
+mod init;
+pub mod log;
+pub mod request_id;
+pub mod request_log;
+pub mod stack;
+
+pub use config::Config;
+pub use init::{InitError, MonitoringGuard, init};
+pub use request_id::RequestId;
+pub use stack::MonitoringLayer;

@@ -1,0 +1,347 @@
+//! A single-pass JSON formatter for `tracing` events.
+//!
+//! Each line is written straight into a reused thread-local buffer: span
+//! fields are rendered to JSON once, when the span is created, and copied
+//! into each line; the `dd.*` correlation fields that never change are
+//! rendered once, when the layer is built. This avoids the re-parsing and
+//! per-event allocations of a general-purpose formatter.
+//!
+//! Line layout (all at the JSON root, as DataDog's log pipeline expects):
+//!
+//! ```text
+//! {"timestamp":"2026-11-27T10:00:00.123456Z","level":"INFO","target":"app",
+//!  "message":"request completed", <event fields>, <fields of enclosing spans>,
+//!  "dd.trace_id":"0","dd.span_id":"0", "dd.service":"...","dd.env":"...","dd.version":"..."}
+//! ```
+//!
+//! `dd.trace_id` and `dd.span_id` appear on lines written inside a span, as
+//! decimal strings, and `0` until a tracer provides real IDs.
+
+use std::cell::RefCell;
+use std::fmt::{self, Write as _};
+use std::io::Write as _;
+use std::time::SystemTime;
+
+use tracing_core::field::{Field, Visit};
+use tracing_core::span::{Attributes, Id, Record};
+use tracing_core::{Event, Subscriber};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+pub use super::escape::write_str;
+use super::escape::{Escaper, push_escaped};
+use crate::config::Config;
+
+/// Line buffers larger than this are not kept for reuse.
+const MAX_RETAINED_BUFFER: usize = 64 * 1024;
+
+thread_local! {
+    static LINE: RefCell<String> = RefCell::new(String::with_capacity(512));
+}
+
+/// Writes `tracing` events as one JSON object per line; see the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct JsonLogLayer<W> {
+    make_writer: W,
+    /// `,"dd.service":...,"dd.env":...,"dd.version":...`, or empty.
+    dd_static: String,
+    logs_injection: bool,
+}
+
+impl JsonLogLayer<fn() -> std::io::Stdout> {
+    /// Writes to stdout, without `dd.*` fields.
+    pub fn new() -> Self {
+        Self {
+            make_writer: std::io::stdout,
+            dd_static: String::new(),
+            logs_injection: false,
+        }
+    }
+
+    /// Writes to stdout, with the `dd.*` fields when
+    /// [`logs_injection`](Config::logs_injection) is on.
+    pub fn from_config(config: &Config) -> Self {
+        let layer = Self::new();
+        if config.logs_injection {
+            layer.with_correlation(&config.service, &config.env, &config.version)
+        } else {
+            layer
+        }
+    }
+}
+
+impl Default for JsonLogLayer<fn() -> std::io::Stdout> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<W> JsonLogLayer<W> {
+    /// Writes lines to `make_writer` (such as a
+    /// [`tracing_appender::non_blocking::NonBlocking`]).
+    pub fn with_writer<W2>(self, make_writer: W2) -> JsonLogLayer<W2>
+    where
+        W2: for<'w> MakeWriter<'w> + 'static,
+    {
+        JsonLogLayer {
+            make_writer,
+            dd_static: self.dd_static,
+            logs_injection: self.logs_injection,
+        }
+    }
+
+    /// Adds DataDog log correlation: `dd.service`, `dd.env`, `dd.version`
+    /// on every line and `dd.trace_id`, `dd.span_id` inside spans.
+    #[must_use]
+    pub fn with_correlation(mut self, service: &str, env: &str, version: &str) -> Self {
+        let mut s = String::new();
+        for (key, value) in [("dd.service", service), ("dd.env", env), ("dd.version", version)] {
+            s.push(',');
+            write_str(&mut s, key);
+            s.push(':');
+            write_str(&mut s, value);
+        }
+        self.dd_static = s;
+        self.logs_injection = true;
+        self
+    }
+
+    fn format_event<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>, line: &mut String)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let meta = event.metadata();
+        line.push_str("{\"timestamp\":\"");
+        let _ = write!(line, "{}", humantime::format_rfc3339_micros(SystemTime::now()));
+        line.push_str("\",\"level\":\"");
+        line.push_str(meta.level().as_str());
+        line.push_str("\",\"target\":");
+        write_str(line, meta.target());
+        event.record(&mut JsonVisitor { out: line });
+
+        let mut in_span = false;
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope.from_root() {
+                in_span = true;
+                if let Some(fields) = span.extensions().get::<SpanFields>() {
+                    line.push_str(&fields.0);
+                }
+            }
+        }
+        if self.logs_injection && in_span {
+            line.push_str(r#","dd.trace_id":"0","dd.span_id":"0""#);
+        }
+        line.push_str(&self.dd_static);
+        line.push_str("}\n");
+    }
+}
+
+/// JSON of a span's fields (`,"key":value...`), rendered once per span.
+struct SpanFields(String);
+
+impl<S, W> Layer<S> for JsonLogLayer<W>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + 'static,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut fields = String::new();
+        attrs.record(&mut JsonVisitor { out: &mut fields });
+        span.extensions_mut().insert(SpanFields(fields));
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        if let Some(fields) = extensions.get_mut::<SpanFields>() {
+            values.record(&mut JsonVisitor { out: &mut fields.0 });
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let write = |line: &mut String| {
+            line.clear();
+            self.format_event(event, &ctx, line);
+            // A failed write must not fail the caller: the line is lost, and
+            // the non-blocking writer counts what it drops.
+            let _ = self.make_writer.make_writer_for(event.metadata()).write_all(line.as_bytes());
+            if line.capacity() > MAX_RETAINED_BUFFER {
+                *line = String::with_capacity(512);
+            }
+        };
+        // Re-entrant use (a Debug impl that logs) gets a fresh buffer.
+        let reused = LINE.try_with(|cell| match cell.try_borrow_mut() {
+            Ok(mut line) => {
+                write(&mut line);
+                true
+            }
+            Err(_) => false,
+        });
+        if reused != Ok(true) {
+            write(&mut String::new());
+        }
+    }
+}
+
+/// Writes fields as `,"name":value` pairs.
+struct JsonVisitor<'a> {
+    out: &'a mut String,
+}
+
+impl JsonVisitor<'_> {
+    fn key(&mut self, field: &Field) {
+        self.out.push_str(",\"");
+        push_escaped(self.out, field.name());
+        self.out.push_str("\":");
+    }
+}
+
+impl Visit for JsonVisitor<'_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.key(field);
+        if value.is_finite() {
+            self.out.push_str(ryu::Buffer::new().format_finite(value));
+        } else {
+            self.out.push_str("null");
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.key(field);
+        self.out.push_str(itoa::Buffer::new().format(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.key(field);
+        self.out.push_str(itoa::Buffer::new().format(value));
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.key(field);
+        self.out.push_str(itoa::Buffer::new().format(value));
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.key(field);
+        self.out.push_str(itoa::Buffer::new().format(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.key(field);
+        self.out.push_str(if value { "true" } else { "false" });
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.key(field);
+        write_str(self.out, value);
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.record_debug(field, &format_args!("{value}"));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.key(field);
+        self.out.push('"');
+        let _ = write!(Escaper(self.out), "{value:?}");
+        self.out.push('"');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Capture {
+        type Writer = Capture;
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    fn capture(layer: JsonLogLayer<fn() -> std::io::Stdout>, f: impl FnOnce()) -> Vec<serde_json::Value> {
+        let out = Capture::default();
+        let subscriber = tracing_subscriber::registry().with(layer.with_writer(out.clone()));
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = out.0.lock().unwrap().clone();
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+
+    #[test]
+    fn writes_one_valid_json_object_per_event_with_span_fields_at_root() {
+        let lines = capture(JsonLogLayer::new().with_correlation("svc", "prod", "1.2"), || {
+            tracing::info!(answer = 42, ratio = 0.5, ok = true, "outside");
+            let span = tracing::info_span!("http.request", request_id = "rid-9", route = "/users/{id}");
+            let _e = span.enter();
+            tracing::warn!(user = ?"quote\"d", "inside \n a span");
+        });
+        assert_eq!(lines.len(), 2);
+        let outside = &lines[0];
+        assert_eq!(outside["message"], "outside");
+        assert_eq!(outside["level"], "INFO");
+        assert_eq!(outside["answer"], 42);
+        assert_eq!(outside["ratio"], 0.5);
+        assert_eq!(outside["ok"], true);
+        assert_eq!(outside["dd.service"], "svc");
+        assert!(outside.get("dd.trace_id").is_none(), "no trace outside a span");
+        assert!(outside["timestamp"].as_str().unwrap().ends_with('Z'));
+
+        let inside = &lines[1];
+        assert_eq!(inside["message"], "inside \n a span");
+        assert_eq!(inside["level"], "WARN");
+        assert_eq!(inside["user"], "\"quote\\\"d\"");
+        assert_eq!(inside["request_id"], "rid-9");
+        assert_eq!(inside["route"], "/users/{id}");
+        for key in ["dd.trace_id", "dd.span_id", "dd.service", "dd.env", "dd.version"] {
+            assert!(inside[key].is_string(), "{key} missing: {inside}");
+        }
+        assert_eq!(inside["dd.env"], "prod");
+        assert_eq!(inside["dd.version"], "1.2");
+    }
+
+    #[test]
+    fn without_injection_there_are_no_dd_fields() {
+        let lines = capture(JsonLogLayer::new(), || {
+            let span = tracing::info_span!("s", request_id = "r");
+            let _e = span.enter();
+            tracing::info!("x");
+        });
+        assert!(lines[0].as_object().unwrap().keys().all(|k| !k.starts_with("dd.")));
+        assert_eq!(lines[0]["request_id"], "r");
+    }
+
+    #[test]
+    fn non_finite_floats_are_null_and_recorded_fields_are_kept() {
+        let lines = capture(JsonLogLayer::new(), || {
+            let span = tracing::info_span!("s", status = tracing::field::Empty);
+            span.record("status", 503_u64);
+            let _e = span.enter();
+            tracing::info!(x = f64::NAN, "y");
+        });
+        assert!(lines[0]["x"].is_null());
+        assert_eq!(lines[0]["status"], 503);
+    }
+}

@@ -1,0 +1,10 @@
+//! JSON logging: the line formatter and the non-blocking writer set-up.
+
+mod escape;
+pub mod json;
+
+pub use json::JsonLogLayer;
+
+/// Log lines buffered between the request path and the writer thread;
+/// beyond this, lines are dropped (and counted) rather than block a request.
+pub const LOG_BUFFER_LINES: usize = 128_000;

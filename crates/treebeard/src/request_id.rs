@@ -1,0 +1,316 @@
+//! Request IDs: keep a valid incoming `X-Request-ID`, otherwise generate one.
+//!
+//! [`RequestIdLayer`] puts a [`RequestId`] in the request extensions (and
+//! in a task-local, see [`RequestId::current`]), overwrites the request
+//! header with it so downstream code only ever sees a valid ID, and echoes
+//! it on the response.
+//!
+//! An incoming ID is kept when it is 1 to [`MAX_REQUEST_ID_LEN`] bytes of
+//! printable ASCII (`0x20..=0x7E`); anything else is replaced by a fresh
+//! UUID and never logged.
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use tower::ServiceExt;
+//! use treebeard::request_id::{RequestId, RequestIdLayer};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let app = Router::new()
+//!     .route("/", get(|id: RequestId| async move { id.to_string() }))
+//!     .layer(RequestIdLayer::new());
+//!
+//! let request = http::Request::get("/").header("x-request-id", "abc-123").body(axum::body::Body::empty()).unwrap();
+//! let response = app.oneshot(request).await.unwrap();
+//! assert_eq!(response.headers()["x-request-id"], "abc-123");
+//! # }
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::header::HeaderName;
+use http::{HeaderValue, Request, Response};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
+
+/// The header read and echoed by default.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Longest incoming request ID kept, in bytes.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+tokio::task_local! {
+    static CURRENT: RequestId;
+}
+
+/// The ID of one request: cheap to clone, always valid printable ASCII.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    /// A fresh random UUID (v4). Uses a thread-local RNG: no syscall per ID.
+    pub fn generate() -> Self {
+        let mut buf = uuid::Uuid::encode_buffer();
+        let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+        // A hyphenated UUID is always a valid header value.
+        Self(HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("invalid-uuid")))
+    }
+
+    /// Accepts `value` as an ID when it is 1 to [`MAX_REQUEST_ID_LEN`] bytes
+    /// of printable ASCII.
+    ///
+    /// ```
+    /// use http::HeaderValue;
+    /// use treebeard::request_id::RequestId;
+    ///
+    /// assert!(RequestId::parse(&HeaderValue::from_static("req-42")).is_some());
+    /// assert!(RequestId::parse(&HeaderValue::from_static("")).is_none());
+    /// assert!(RequestId::parse(&HeaderValue::from_str(&"x".repeat(129)).unwrap()).is_none());
+    /// assert!(RequestId::parse(&HeaderValue::from_bytes(b"tab\there").unwrap()).is_none());
+    /// ```
+    pub fn parse(value: &HeaderValue) -> Option<Self> {
+        let bytes = value.as_bytes();
+        let valid = !bytes.is_empty()
+            && bytes.len() <= MAX_REQUEST_ID_LEN
+            && bytes.iter().all(|b| (0x20..=0x7e).contains(b));
+        valid.then(|| Self(value.clone()))
+    }
+
+    /// The ID as text.
+    pub fn as_str(&self) -> &str {
+        // Only printable ASCII is ever stored, which is valid UTF-8.
+        self.0.to_str().unwrap_or_default()
+    }
+
+    /// The ID as a header value.
+    pub fn header_value(&self) -> &HeaderValue {
+        &self.0
+    }
+
+    /// The ID of the request being served by the current task, if any.
+    ///
+    /// Set by [`RequestIdLayer`] for the task that runs the request (not for
+    /// tasks the handler spawns: pass the ID on to those explicitly).
+    pub fn current() -> Option<Self> {
+        CURRENT.try_with(Clone::clone).ok()
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RequestId").field(&self.as_str()).finish()
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestId {
+    type Rejection = std::convert::Infallible;
+
+    /// The ID set by [`RequestIdLayer`], or a fresh one when the layer is absent.
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or_else(RequestId::generate))
+    }
+}
+
+/// Sets and echoes request IDs; see the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct RequestIdLayer {
+    header: HeaderName,
+}
+
+impl RequestIdLayer {
+    /// Uses the `x-request-id` header.
+    pub fn new() -> Self {
+        Self {
+            header: REQUEST_ID_HEADER,
+        }
+    }
+
+    /// Uses another header, such as `x-correlation-id`.
+    #[must_use]
+    pub fn with_header(mut self, header: HeaderName) -> Self {
+        self.header = header;
+        self
+    }
+}
+
+impl Default for RequestIdLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S> Layer<S> for RequestIdLayer {
+    type Service = SetRequestId<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SetRequestId {
+            inner,
+            header: self.header.clone(),
+        }
+    }
+}
+
+/// The service made by [`RequestIdLayer`].
+#[derive(Debug, Clone)]
+pub struct SetRequestId<S> {
+    inner: S,
+    header: HeaderName,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SetRequestId<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let id = req
+            .headers()
+            .get(&self.header)
+            .and_then(RequestId::parse)
+            .unwrap_or_else(RequestId::generate);
+        req.headers_mut()
+            .insert(self.header.clone(), id.header_value().clone());
+        req.extensions_mut().insert(id.clone());
+        let inner = CURRENT.scope(id.clone(), self.inner.call(req));
+        ResponseFuture {
+            inner,
+            id: Some(id),
+            header: self.header.clone(),
+        }
+    }
+}
+
+pin_project! {
+    /// Response future of [`SetRequestId`]: echoes the ID on the response.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: tokio::task::futures::TaskLocalFuture<RequestId, F>,
+        id: Option<RequestId>,
+        header: HeaderName,
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = std::task::ready!(this.inner.poll(cx))?;
+        if let Some(id) = this.id.take() {
+            response
+                .headers_mut()
+                .entry(this.header.clone())
+                .or_insert(id.0);
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::{Router, body::Body, routing::get};
+    use tower::ServiceExt;
+
+    fn app() -> Router {
+        Router::new()
+            .route(
+                "/",
+                get(|id: RequestId| async move {
+                    let current = RequestId::current().map(|c| c.to_string());
+                    format!("{id}|{}", current.unwrap_or_default())
+                }),
+            )
+            .layer(RequestIdLayer::new())
+    }
+
+    async fn call(header: Option<&[u8]>) -> (String, String) {
+        let mut req = Request::get("/");
+        if let Some(h) = header {
+            req = req.header("x-request-id", HeaderValue::from_bytes(h).unwrap());
+        }
+        let res = app().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        let echoed = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+        let body = axum::body::to_bytes(res.into_body(), 1024).await.unwrap();
+        (echoed, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    fn is_uuid(s: &str) -> bool {
+        uuid::Uuid::parse_str(s).is_ok() && s.len() == 36
+    }
+
+    #[tokio::test]
+    async fn keeps_a_valid_incoming_id_and_shares_it() {
+        let (echoed, body) = call(Some(b"req-1 from upstream")).await;
+        assert_eq!(echoed, "req-1 from upstream");
+        assert_eq!(body, "req-1 from upstream|req-1 from upstream");
+    }
+
+    #[tokio::test]
+    async fn keeps_an_id_of_exactly_the_limit() {
+        let id = "a".repeat(MAX_REQUEST_ID_LEN);
+        let (echoed, _) = call(Some(id.as_bytes())).await;
+        assert_eq!(echoed, id);
+    }
+
+    #[tokio::test]
+    async fn generates_when_absent() {
+        let (echoed, body) = call(None).await;
+        assert!(is_uuid(&echoed), "{echoed}");
+        assert_eq!(body, format!("{echoed}|{echoed}"));
+    }
+
+    #[tokio::test]
+    async fn replaces_invalid_ids() {
+        let too_long = "x".repeat(MAX_REQUEST_ID_LEN + 1);
+        let bad: [&[u8]; 5] = [
+            too_long.as_bytes(),
+            b"has\ttab",
+            b"caf\xc3\xa9",
+            b"obs\xfftext",
+            b"",
+        ];
+        for value in bad {
+            let (echoed, body) = call(Some(value)).await;
+            assert!(is_uuid(&echoed), "{value:?} kept as {echoed}");
+            assert!(!body.contains("has\t"));
+        }
+    }
+
+    #[test]
+    fn generated_ids_differ() {
+        let a = RequestId::generate();
+        let b = RequestId::generate();
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn current_is_none_outside_a_request() {
+        assert!(RequestId::current().is_none());
+    }
+}

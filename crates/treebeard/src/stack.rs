@@ -1,0 +1,83 @@
+//! [`MonitoringLayer`]: every layer, in the right order, as one layer.
+//!
+//! From outside in: request ID → request span and timed log → panic
+//! catching → your handler. With monitoring disabled it is a pass-through.
+
+use tower::Layer;
+use tower::util::Either;
+
+use crate::catch_panic::{CatchPanic, CatchPanicLayer, OnPanic};
+use crate::config::Config;
+use crate::request_id::{RequestIdLayer, SetRequestId};
+use crate::request_log::{RequestLog, RequestLogLayer};
+
+/// All monitoring layers as one; see the [module docs](self).
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use treebeard::{config::Config, MonitoringLayer};
+///
+/// let config = Config::builder().with_source([("APM_PROVIDER", "none")]).build().unwrap();
+/// let app: Router = Router::new()
+///     .route("/health", get(|| async { "ok" }))
+///     .layer(MonitoringLayer::new(&config));
+/// ```
+#[derive(Debug, Clone)]
+pub struct MonitoringLayer<H = ()> {
+    enabled: bool,
+    request_id: RequestIdLayer,
+    request_log: RequestLogLayer,
+    catch_panic: CatchPanicLayer<H>,
+}
+
+impl MonitoringLayer {
+    /// The stack for `config` (a pass-through when `MONITORING_ENABLED=false`).
+    pub fn new(config: &Config) -> Self {
+        Self {
+            enabled: config.enabled,
+            request_id: RequestIdLayer::new(),
+            request_log: RequestLogLayer::new(),
+            catch_panic: CatchPanicLayer::new(),
+        }
+    }
+}
+
+impl<H> MonitoringLayer<H> {
+    /// Replaces the request-ID layer (say, to read another header).
+    #[must_use]
+    pub fn with_request_id(mut self, layer: RequestIdLayer) -> Self {
+        self.request_id = layer;
+        self
+    }
+
+    /// Calls `hook` for every panic caught in a handler.
+    pub fn with_on_panic<H2: OnPanic>(self, hook: H2) -> MonitoringLayer<H2> {
+        MonitoringLayer {
+            enabled: self.enabled,
+            request_id: self.request_id,
+            request_log: self.request_log,
+            catch_panic: self.catch_panic.with_on_panic(hook),
+        }
+    }
+
+    /// Whether the layers are active (false: pass-through).
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+}
+
+/// The service stack built by [`MonitoringLayer`] when enabled.
+pub type MonitoredService<S, H> = SetRequestId<RequestLog<CatchPanic<S, H>>>;
+
+impl<S, H: Clone> Layer<S> for MonitoringLayer<H> {
+    type Service = Either<MonitoredService<S, H>, S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        if !self.enabled {
+            return Either::Right(inner);
+        }
+        let service = self.catch_panic.layer(inner);
+        let service = self.request_log.layer(service);
+        Either::Left(self.request_id.layer(service))
+    }
+}
