@@ -281,16 +281,26 @@ mod tests {
         );
         assert_eq!(
             *seen.lock().unwrap(),
-            [("db exploded".to_owned(), Some("rid-1".to_owned()), "/users/{id}".to_owned())]
+            [(
+                "db exploded".to_owned(),
+                Some("rid-1".to_owned()),
+                "/users/{id}".to_owned()
+            )]
         );
-        let res = app.oneshot(Request::get("/ok").body(Body::empty()).unwrap()).await.unwrap();
+        let res = app
+            .oneshot(Request::get("/ok").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
         assert_eq!(res.status(), 200, "still serving after a panic");
     }
 
     #[test]
     fn non_string_payloads_get_a_placeholder() {
         let payload: Box<dyn Any + Send> = Box::new(42_u32);
-        assert_eq!(panic_message(payload.as_ref()), "panic with a non-string payload");
+        assert_eq!(
+            panic_message(payload.as_ref()),
+            "panic with a non-string payload"
+        );
         let payload: Box<dyn Any + Send> = Box::new(String::from("formatted 1"));
         assert_eq!(panic_message(payload.as_ref()), "formatted 1");
     }

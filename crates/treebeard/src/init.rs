@@ -18,7 +18,9 @@ use crate::stack::MonitoringLayer;
 #[non_exhaustive]
 pub enum InitError {
     /// Another global `tracing` subscriber was installed first.
-    #[error("a global tracing subscriber is already installed: call treebeard::init once, before any other logging set-up")]
+    #[error(
+        "a global tracing subscriber is already installed: call treebeard::init once, before any other logging set-up"
+    )]
     SubscriberAlreadySet(#[source] tracing_subscriber::util::TryInitError),
     /// The log filter did not parse.
     #[error("invalid log filter {filter:?}")]
@@ -83,7 +85,9 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
         "monitoring initialised"
     );
     if !config.enabled {
-        tracing::info!("MONITORING_ENABLED=false: request layers are pass-through, no data is exported");
+        tracing::info!(
+            "MONITORING_ENABLED=false: request layers are pass-through, no data is exported"
+        );
     }
     Ok(MonitoringGuard {
         layer: MonitoringLayer::new(config),
@@ -142,7 +146,10 @@ impl Drop for MonitoringGuard {
     fn drop(&mut self) {
         let dropped = self.dropped_log_lines();
         if dropped > 0 {
-            tracing::warn!(dropped_log_lines = dropped, "log lines were dropped because stdout could not keep up");
+            tracing::warn!(
+                dropped_log_lines = dropped,
+                "log lines were dropped because stdout could not keep up"
+            );
         }
     }
 }

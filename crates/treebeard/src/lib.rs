@@ -39,6 +39,11 @@ pub mod request_log;
 pub mod stack;
 
 pub use config::Config;
+
+/// Compiles the README's examples as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
 pub use init::{InitError, MonitoringGuard, init};
 pub use request_id::RequestId;
 pub use stack::MonitoringLayer;

@@ -254,7 +254,10 @@ mod tests {
         if let Some(h) = header {
             req = req.header("x-request-id", HeaderValue::from_bytes(h).unwrap());
         }
-        let res = app().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        let res = app()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
         let echoed = res.headers()["x-request-id"].to_str().unwrap().to_owned();
         let body = axum::body::to_bytes(res.into_body(), 1024).await.unwrap();
         (echoed, String::from_utf8(body.to_vec()).unwrap())

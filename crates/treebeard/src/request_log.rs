@@ -121,7 +121,8 @@ where
         let this = self.project();
         let _entered = this.span.enter();
         let result = std::task::ready!(this.inner.poll(cx));
-        let latency_ms = this.start.elapsed().as_secs_f64() * 1000.0;
+        // Whole microseconds, so the JSON shows `1.234`, not float noise.
+        let latency_ms = this.start.elapsed().as_micros() as f64 / 1000.0;
         match &result {
             Ok(response) => tracing::info!(
                 status = response.status().as_u16(),

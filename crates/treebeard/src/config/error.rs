@@ -57,7 +57,11 @@ impl fmt::Display for ConfigError {
 pub(crate) fn redact(value: &str) -> String {
     match url::Url::parse(value) {
         Ok(url) if url.has_host() => {
-            format!("{}://[redacted]@{}/[redacted]", url.scheme(), url.host_str().unwrap_or(""))
+            format!(
+                "{}://[redacted]@{}/[redacted]",
+                url.scheme(),
+                url.host_str().unwrap_or("")
+            )
         }
         _ => format!("[redacted, {} characters]", value.chars().count()),
     }

@@ -374,7 +374,9 @@ fn read_tags(r: &mut Reader<'_>) -> Vec<String> {
 }
 
 fn parse_host(s: &str) -> Option<String> {
-    if s.parse::<std::net::IpAddr>().is_ok() || url::Host::parse(s).is_ok() && !s.contains([':', '/', '@']) {
+    if s.parse::<std::net::IpAddr>().is_ok()
+        || url::Host::parse(s).is_ok() && !s.contains([':', '/', '@'])
+    {
         Some(s.to_owned())
     } else {
         None
@@ -499,12 +501,11 @@ fn parse_dogstatsd_url(s: &str) -> Option<DogStatsdTarget> {
 }
 
 fn read_sentry(r: &mut Reader<'_>, env: &str, version: &str) -> SentryConfig {
-    let dsn = r
-        .parse(
-            SENTRY_DSN,
-            "a Sentry DSN like https://<public key>@<host>/<project id>",
-            |s| sentry_types::Dsn::from_str(s).ok().map(|_| Secret::new(s)),
-        );
+    let dsn = r.parse(
+        SENTRY_DSN,
+        "a Sentry DSN like https://<public key>@<host>/<project id>",
+        |s| sentry_types::Dsn::from_str(s).ok().map(|_| Secret::new(s)),
+    );
     SentryConfig {
         dsn,
         environment: r.string(SENTRY_ENVIRONMENT, env),

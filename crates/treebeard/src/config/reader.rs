@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use super::error::{redact, InvalidVariable};
+use super::error::{InvalidVariable, redact};
 use super::source::ConfigSource;
 use super::vars::Variable;
 
@@ -96,7 +96,12 @@ impl<'a> Reader<'a> {
     }
 
     /// One of a fixed set of lower-case names, matched case-insensitively.
-    pub(crate) fn choice<T: Copy>(&mut self, var: Variable, choices: &[(&str, T)], default: T) -> T {
+    pub(crate) fn choice<T: Copy>(
+        &mut self,
+        var: Variable,
+        choices: &[(&str, T)],
+        default: T,
+    ) -> T {
         let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
         let expected = format!("one of {}", names.join(", "));
         self.parse(var, &expected, |s| {
@@ -120,9 +125,9 @@ impl<'a> Reader<'a> {
                 .join(" or ")
         );
         self.parse(var, &expected, |s| {
-            url::Url::parse(s).ok().filter(|u| {
-                schemes.contains(&u.scheme()) && (u.has_host() || u.scheme() == "unix")
-            })
+            url::Url::parse(s)
+                .ok()
+                .filter(|u| schemes.contains(&u.scheme()) && (u.has_host() || u.scheme() == "unix"))
         })
     }
 }

@@ -62,7 +62,10 @@ fn reads_every_reference_variable() {
         ("SENTRY_TRACES_SAMPLE_RATE", "1.0"),
         ("PAGERDUTY_INTEGRATION_KEY", "integration123"),
         ("PAGERDUTY_ROUTING_KEY", "routing123"),
-        ("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T/B/X"),
+        (
+            "SLACK_WEBHOOK_URL",
+            "https://hooks.slack.com/services/T/B/X",
+        ),
         ("SLACK_BOT_TOKEN", "xoxb-1-2"),
         ("APM_PROVIDER", "OTLP"),
         ("METRICS_BACKEND", "statsd"),
@@ -76,15 +79,24 @@ fn reads_every_reference_variable() {
     .unwrap();
     assert!(!c.enabled);
     assert_eq!(c.apm.agent_url.as_str(), "http://agent.internal:9126/");
-    assert_eq!((c.service.as_str(), c.env.as_str(), c.version.as_str()), ("recs", "production", "1.2.3"));
+    assert_eq!(
+        (c.service.as_str(), c.env.as_str(), c.version.as_str()),
+        ("recs", "production", "1.2.3")
+    );
     assert!(!c.logs_injection);
     assert_eq!(c.apm.sample_rate, 0.25);
     assert!(c.profiling_enabled);
-    assert_eq!(c.sentry.dsn.as_ref().unwrap().expose(), "https://abc@o1.ingest.sentry.io/42");
+    assert_eq!(
+        c.sentry.dsn.as_ref().unwrap().expose(),
+        "https://abc@o1.ingest.sentry.io/42"
+    );
     assert_eq!(c.sentry.environment, "prod-eu");
     assert_eq!(c.sentry.release, "recs@1.2.3");
     assert_eq!(c.sentry.traces_sample_rate, 1.0);
-    assert_eq!(c.notifiers.pagerduty_routing_key.as_ref().unwrap().expose(), "routing123");
+    assert_eq!(
+        c.notifiers.pagerduty_routing_key.as_ref().unwrap().expose(),
+        "routing123"
+    );
     assert!(c.notifiers.pagerduty_integration_key.is_some());
     assert!(c.notifiers.slack_webhook_url.is_some());
     assert!(c.notifiers.slack_bot_token.is_some());
@@ -94,7 +106,10 @@ fn reads_every_reference_variable() {
     assert_eq!(c.metrics.backend, MetricsBackend::DogStatsd);
     assert_eq!(
         c.metrics.dogstatsd,
-        DogStatsdTarget::Udp { host: "agent.internal".into(), port: 9125 }
+        DogStatsdTarget::Udp {
+            host: "agent.internal".into(),
+            port: 9125
+        }
     );
     assert_eq!(c.tags, ["team:core", "tier:web", "region:eu"]);
 }
@@ -107,17 +122,37 @@ fn urls_override_host_and_port() {
         ("DD_DOGSTATSD_URL", "unix:///var/run/datadog/dsd.socket"),
     ])
     .unwrap();
-    assert_eq!(c.apm.agent_url.as_str(), "unix:///var/run/datadog/apm.socket");
-    assert_eq!(c.metrics.dogstatsd, DogStatsdTarget::Unix("/var/run/datadog/dsd.socket".into()));
-    let c = build(&[("DD_DOGSTATSD_URL", "udp://127.0.0.1:9999"), ("DD_AGENT_HOST", "::1")]).unwrap();
-    assert_eq!(c.metrics.dogstatsd, DogStatsdTarget::Udp { host: "127.0.0.1".into(), port: 9999 });
+    assert_eq!(
+        c.apm.agent_url.as_str(),
+        "unix:///var/run/datadog/apm.socket"
+    );
+    assert_eq!(
+        c.metrics.dogstatsd,
+        DogStatsdTarget::Unix("/var/run/datadog/dsd.socket".into())
+    );
+    let c = build(&[
+        ("DD_DOGSTATSD_URL", "udp://127.0.0.1:9999"),
+        ("DD_AGENT_HOST", "::1"),
+    ])
+    .unwrap();
+    assert_eq!(
+        c.metrics.dogstatsd,
+        DogStatsdTarget::Udp {
+            host: "127.0.0.1".into(),
+            port: 9999
+        }
+    );
     assert_eq!(c.apm.agent_url.as_str(), "http://[::1]:8126/");
 }
 
 #[test]
 fn code_beats_environment_beats_default() {
     let c = Config::builder()
-        .with_source([("DD_SERVICE", "from-env"), ("DD_ENV", "env-env"), ("MONITORING_ENABLED", "true")])
+        .with_source([
+            ("DD_SERVICE", "from-env"),
+            ("DD_ENV", "env-env"),
+            ("MONITORING_ENABLED", "true"),
+        ])
         .with_service("from-code")
         .with_enabled(false)
         .with_apm_provider(ApmProvider::None)
@@ -158,7 +193,11 @@ fn each_invalid_value_names_variable_value_and_expectation() {
         ("DD_TRACE_AGENT_URL", "ftp://agent", "http://"),
         ("DD_DOGSTATSD_URL", "tcp://agent:8125", "udp://"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector", "http://"),
-        ("DD_TRACE_PROPAGATION_STYLE", "datadog,zipkin", "tracecontext"),
+        (
+            "DD_TRACE_PROPAGATION_STYLE",
+            "datadog,zipkin",
+            "tracecontext",
+        ),
         ("DD_TAGS", "team:core,bad|tag", "key:value"),
         ("RUST_LOG", "info,foo=loud", "level"),
     ];
@@ -166,7 +205,11 @@ fn each_invalid_value_names_variable_value_and_expectation() {
         let e = only_error(&[(name, value)]);
         assert_eq!(e.name, *name);
         assert_eq!(e.value, *value, "{name} should show its value");
-        assert!(e.expected.contains(expected), "{name}: {:?} lacks {expected:?}", e.expected);
+        assert!(
+            e.expected.contains(expected),
+            "{name}: {:?} lacks {expected:?}",
+            e.expected
+        );
         let line = e.to_string();
         assert!(line.starts_with(&format!("{name}=")), "{line}");
     }
@@ -175,9 +218,17 @@ fn each_invalid_value_names_variable_value_and_expectation() {
 #[test]
 fn secrets_are_redacted_in_errors() {
     let cases: &[(&str, &str, &str)] = &[
-        ("SENTRY_DSN", "https://supersecretkey@sentry.example.com", "supersecretkey"),
+        (
+            "SENTRY_DSN",
+            "https://supersecretkey@sentry.example.com",
+            "supersecretkey",
+        ),
         ("SENTRY_DSN", "not a dsn supersecretkey", "supersecretkey"),
-        ("SLACK_WEBHOOK_URL", "ftp://hooks.slack.com/services/SECRETPATH", "SECRETPATH"),
+        (
+            "SLACK_WEBHOOK_URL",
+            "ftp://hooks.slack.com/services/SECRETPATH",
+            "SECRETPATH",
+        ),
         ("SLACK_BOT_TOKEN", "abc-SECRETTOKEN", "SECRETTOKEN"),
         ("PAGERDUTY_ROUTING_KEY", "SECRET KEY", "SECRET"),
         ("PAGERDUTY_INTEGRATION_KEY", "SECRET KEY", "SECRET"),
@@ -190,7 +241,10 @@ fn secrets_are_redacted_in_errors() {
         assert!(text.contains("redacted"), "{text}");
     }
     let err = build(&[("SENTRY_DSN", "https://supersecretkey@sentry.example.com")]).unwrap_err();
-    assert!(err.to_string().contains("sentry.example.com"), "host stays visible: {err}");
+    assert!(
+        err.to_string().contains("sentry.example.com"),
+        "host stays visible: {err}"
+    );
 }
 
 #[test]
@@ -204,9 +258,20 @@ fn every_invalid_variable_is_reported_at_once() {
     .unwrap_err();
     let mut names: Vec<_> = err.names().collect();
     names.sort_unstable();
-    assert_eq!(names, ["APM_PROVIDER", "DD_TRACE_AGENT_PORT", "DD_TRACE_SAMPLE_RATE", "SENTRY_DSN"]);
+    assert_eq!(
+        names,
+        [
+            "APM_PROVIDER",
+            "DD_TRACE_AGENT_PORT",
+            "DD_TRACE_SAMPLE_RATE",
+            "SENTRY_DSN"
+        ]
+    );
     let text = err.to_string();
-    assert!(text.starts_with("invalid monitoring configuration: 4 environment variables are invalid"), "{text}");
+    assert!(
+        text.starts_with("invalid monitoring configuration: 4 environment variables are invalid"),
+        "{text}"
+    );
     assert_eq!(text.lines().count(), 5, "{text}");
 }
 

@@ -58,7 +58,14 @@ mod tests {
 
     #[test]
     fn escapes_like_serde_json() {
-        for s in ["plain", "quote\"back\\slash", "new\nline\r\ttab", "\u{0}\u{1f}\u{7f}", "héllo ☃", ""] {
+        for s in [
+            "plain",
+            "quote\"back\\slash",
+            "new\nline\r\ttab",
+            "\u{0}\u{1f}\u{7f}",
+            "héllo ☃",
+            "",
+        ] {
             let mut out = String::new();
             write_str(&mut out, s);
             let parsed: String = serde_json::from_str(&out).unwrap();

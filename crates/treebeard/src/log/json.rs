@@ -96,7 +96,11 @@ impl<W> JsonLogLayer<W> {
     #[must_use]
     pub fn with_correlation(mut self, service: &str, env: &str, version: &str) -> Self {
         let mut s = String::new();
-        for (key, value) in [("dd.service", service), ("dd.env", env), ("dd.version", version)] {
+        for (key, value) in [
+            ("dd.service", service),
+            ("dd.env", env),
+            ("dd.version", version),
+        ] {
             s.push(',');
             write_str(&mut s, key);
             s.push(':');
@@ -113,7 +117,11 @@ impl<W> JsonLogLayer<W> {
     {
         let meta = event.metadata();
         line.push_str("{\"timestamp\":\"");
-        let _ = write!(line, "{}", humantime::format_rfc3339_micros(SystemTime::now()));
+        let _ = write!(
+            line,
+            "{}",
+            humantime::format_rfc3339_micros(SystemTime::now())
+        );
         line.push_str("\",\"level\":\"");
         line.push_str(meta.level().as_str());
         line.push_str("\",\"target\":");
@@ -166,7 +174,10 @@ where
             self.format_event(event, &ctx, line);
             // A failed write must not fail the caller: the line is lost, and
             // the non-blocking writer counts what it drops.
-            let _ = self.make_writer.make_writer_for(event.metadata()).write_all(line.as_bytes());
+            let _ = self
+                .make_writer
+                .make_writer_for(event.metadata())
+                .write_all(line.as_bytes());
             if line.capacity() > MAX_RETAINED_BUFFER {
                 *line = String::with_capacity(512);
             }
@@ -278,7 +289,10 @@ mod tests {
         }
     }
 
-    fn capture(layer: JsonLogLayer<fn() -> std::io::Stdout>, f: impl FnOnce()) -> Vec<serde_json::Value> {
+    fn capture(
+        layer: JsonLogLayer<fn() -> std::io::Stdout>,
+        f: impl FnOnce(),
+    ) -> Vec<serde_json::Value> {
         let out = Capture::default();
         let subscriber = tracing_subscriber::registry().with(layer.with_writer(out.clone()));
         tracing::subscriber::with_default(subscriber, f);
@@ -292,12 +306,19 @@ mod tests {
 
     #[test]
     fn writes_one_valid_json_object_per_event_with_span_fields_at_root() {
-        let lines = capture(JsonLogLayer::new().with_correlation("svc", "prod", "1.2"), || {
-            tracing::info!(answer = 42, ratio = 0.5, ok = true, "outside");
-            let span = tracing::info_span!("http.request", request_id = "rid-9", route = "/users/{id}");
-            let _e = span.enter();
-            tracing::warn!(user = ?"quote\"d", "inside \n a span");
-        });
+        let lines = capture(
+            JsonLogLayer::new().with_correlation("svc", "prod", "1.2"),
+            || {
+                tracing::info!(answer = 42, ratio = 0.5, ok = true, "outside");
+                let span = tracing::info_span!(
+                    "http.request",
+                    request_id = "rid-9",
+                    route = "/users/{id}"
+                );
+                let _e = span.enter();
+                tracing::warn!(user = ?"quote\"d", "inside \n a span");
+            },
+        );
         assert_eq!(lines.len(), 2);
         let outside = &lines[0];
         assert_eq!(outside["message"], "outside");
@@ -306,7 +327,10 @@ mod tests {
         assert_eq!(outside["ratio"], 0.5);
         assert_eq!(outside["ok"], true);
         assert_eq!(outside["dd.service"], "svc");
-        assert!(outside.get("dd.trace_id").is_none(), "no trace outside a span");
+        assert!(
+            outside.get("dd.trace_id").is_none(),
+            "no trace outside a span"
+        );
         assert!(outside["timestamp"].as_str().unwrap().ends_with('Z'));
 
         let inside = &lines[1];
@@ -315,7 +339,13 @@ mod tests {
         assert_eq!(inside["user"], "\"quote\\\"d\"");
         assert_eq!(inside["request_id"], "rid-9");
         assert_eq!(inside["route"], "/users/{id}");
-        for key in ["dd.trace_id", "dd.span_id", "dd.service", "dd.env", "dd.version"] {
+        for key in [
+            "dd.trace_id",
+            "dd.span_id",
+            "dd.service",
+            "dd.env",
+            "dd.version",
+        ] {
             assert!(inside[key].is_string(), "{key} missing: {inside}");
         }
         assert_eq!(inside["dd.env"], "prod");
@@ -329,7 +359,13 @@ mod tests {
             let _e = span.enter();
             tracing::info!("x");
         });
-        assert!(lines[0].as_object().unwrap().keys().all(|k| !k.starts_with("dd.")));
+        assert!(
+            lines[0]
+                .as_object()
+                .unwrap()
+                .keys()
+                .all(|k| !k.starts_with("dd."))
+        );
         assert_eq!(lines[0]["request_id"], "r");
     }
 

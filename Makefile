@@ -1,0 +1,48 @@
+# TreeBeard Monitoring — the two commands: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV  := .venv
+PEERS := tests/peers
+PY    := $(VENV)/bin/python
+
+.PHONY: help run build test test-rust lint fmt peers-install clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
+
+run: ## Run the example API on 127.0.0.1:8080 with local defaults
+	DD_ENV=$${DD_ENV:-local} cargo run -p example-api
+
+build: ## Build every crate and the binaries the tests drive
+	cargo build --workspace --bins
+
+test: peers-install lint build test-rust ## Install test peers, lint, and run every test
+
+test-rust:
+	cargo test --workspace --all-targets
+	cargo test --workspace --doc
+
+lint: ## rustfmt and clippy, warnings are errors
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt: ## Format the code
+	cargo fmt --all
+
+# Python peers go into a venv under the repo, npm peers under tests/peers;
+# both from pinned files, re-installed only when those files change.
+peers-install: $(VENV)/.installed $(PEERS)/node_modules/.installed ## Install the test peers (pinned)
+
+$(VENV)/.installed: $(PEERS)/requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r $(PEERS)/requirements.txt
+	touch $@
+
+$(PEERS)/node_modules/.installed: $(PEERS)/package.json $(PEERS)/package-lock.json
+	npm ci --prefix $(PEERS) --no-audit --no-fund --loglevel=error
+	mkdir -p $(@D) && touch $@
+
+clean: ## Remove build output and installed peers
+	cargo clean
+	rm -rf $(VENV) $(PEERS)/node_modules

@@ -1,0 +1,57 @@
+//! The API's error type: a status and a JSON body with the request ID.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use treebeard::RequestId;
+
+use crate::db::DbError;
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The resource does not exist (404).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The database failed (500).
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The scoring service failed (502).
+    #[error("recommender call failed: {0}")]
+    Upstream(String),
+    /// Any other server-side failure (500).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Upstream(_) => StatusCode::BAD_GATEWAY,
+            Self::Db(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, status = status.as_u16(), "request failed");
+        }
+        // Server errors do not leak internals to clients; the log has them.
+        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
+            "internal server error".to_owned()
+        } else {
+            self.to_string()
+        };
+        let request_id = RequestId::current().map(|id| id.to_string());
+        (
+            status,
+            Json(json!({ "error": message, "request_id": request_id })),
+        )
+            .into_response()
+    }
+}

@@ -1,0 +1,88 @@
+//! `example-api`: serves the example on `HOST:PORT` with monitoring from the
+//! environment. Exits with status 2 and a message naming every invalid
+//! variable when the configuration is wrong.
+
+use std::process::ExitCode;
+
+use example_api::db::Db;
+use example_api::settings::Settings;
+use example_api::{AppState, app};
+use treebeard::config::EnvSource;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let (config, settings) = match (
+        treebeard::Config::from_env(),
+        Settings::from_source(&EnvSource),
+    ) {
+        (Ok(config), Ok(settings)) => (config, settings),
+        (config, settings) => {
+            if let Err(e) = config {
+                eprintln!("example-api: {e}");
+            }
+            if let Err(e) = settings {
+                eprintln!("example-api: invalid settings:\n  - {e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let monitoring = match treebeard::init(&config) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("example-api: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match serve(settings, monitoring.layer()).await {
+        Ok(()) => {
+            tracing::info!("shut down cleanly");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(
+    settings: Settings,
+    monitoring: treebeard::MonitoringLayer,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let listener = tokio::net::TcpListener::bind((settings.host, settings.port)).await?;
+    let address = listener.local_addr()?;
+    let recommender_url = settings
+        .recommender_url
+        .unwrap_or_else(|| format!("http://{address}/internal/score"));
+    let state = AppState::new(Db::open_seeded()?, recommender_url)?;
+    tracing::info!(%address, "listening");
+    axum::serve(listener, app(state, monitoring))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(term) => term,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown signal received, draining connections");
+}

@@ -1,0 +1,7 @@
+//! HTTP routes of the example API.
+
+pub mod demo;
+pub mod health;
+pub mod recommendations;
+pub mod score;
+pub mod users;

@@ -1,0 +1,96 @@
+//! `GET /users/{id}/recommendations`: database, cache, then the scoring service.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+
+use super::score::{ScoreRequest, ScoreResponse};
+use treebeard::RequestId;
+use treebeard::request_id::REQUEST_ID_HEADER;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// One recommended item.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Recommendation {
+    /// Catalogue item name.
+    pub item: String,
+    /// Relevance, higher is better.
+    pub score: f64,
+}
+
+/// The answer.
+#[derive(Debug, Serialize)]
+pub struct RecommendationsResponse {
+    /// The user.
+    pub user_id: i64,
+    /// Items by descending score.
+    pub recommendations: Vec<Recommendation>,
+    /// Whether the list came from the cache.
+    pub cached: bool,
+}
+
+/// Recommendations for user `id`: 404 for an unknown user, 502 when the
+/// scoring service fails.
+pub async fn recommendations(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<RecommendationsResponse>, ApiError> {
+    let user = state.db.user(id)?.ok_or(ApiError::NotFound("user"))?;
+    if let Some(recommendations) = state.cache.get(id) {
+        return Ok(Json(RecommendationsResponse {
+            user_id: id,
+            recommendations,
+            cached: true,
+        }));
+    }
+    let scored = call_scorer(
+        &state,
+        ScoreRequest {
+            user_id: user.id,
+            interests: user.interests,
+        },
+    )
+    .await?;
+    let recommendations: Vec<Recommendation> = scored
+        .items
+        .into_iter()
+        .map(|s| Recommendation {
+            item: s.item,
+            score: s.score,
+        })
+        .collect();
+    tracing::info!(
+        user_id = id,
+        count = recommendations.len(),
+        profile_type = %user.profile_type,
+        "recommendations generated"
+    );
+    state.cache.put(id, recommendations.clone());
+    Ok(Json(RecommendationsResponse {
+        user_id: id,
+        recommendations,
+        cached: false,
+    }))
+}
+
+async fn call_scorer(state: &AppState, request: ScoreRequest) -> Result<ScoreResponse, ApiError> {
+    let mut call = state.http.post(&*state.recommender_url).json(&request);
+    // The scoring service logs under the same request ID.
+    if let Some(id) = RequestId::current() {
+        call = call.header(REQUEST_ID_HEADER, id.header_value().clone());
+    }
+    let response = call
+        .send()
+        .await
+        .map_err(|e| ApiError::Upstream(e.without_url().to_string()))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(ApiError::Upstream(format!("status {status}")));
+    }
+    response
+        .json()
+        .await
+        .map_err(|e| ApiError::Upstream(e.without_url().to_string()))
+}
