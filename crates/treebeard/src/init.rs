@@ -1,6 +1,7 @@
 //! One call to set everything up, and a guard that flushes on drop.
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::Layer as _;
@@ -89,8 +90,12 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
             "MONITORING_ENABLED=false: request layers are pass-through, no data is exported"
         );
     }
+    // Exporters register here as they start; the guard stops them in reverse order.
+    let backends: Vec<Box<dyn Backend>> = Vec::new();
     Ok(MonitoringGuard {
         layer: MonitoringLayer::new(config),
+        backends,
+        shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         dropped_lines,
         _log_guard: log_guard,
     })
@@ -118,7 +123,18 @@ fn install_panic_hook() {
     }));
 }
 
-/// Keeps monitoring running; dropping it flushes pending log lines.
+/// How long [`MonitoringGuard`] waits, in total, for exporters to flush.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An exporter started by [`init`] (traces, metrics, errors): flushed and
+/// stopped by the guard.
+pub(crate) trait Backend: Send + std::fmt::Debug {
+    /// Flushes what is pending and stops, within `timeout`.
+    fn shutdown(&mut self, timeout: Duration);
+}
+
+/// Keeps monitoring running; dropping it flushes pending data (bounded by
+/// [`DEFAULT_SHUTDOWN_TIMEOUT`]) and then the log writer.
 ///
 /// Keep it alive for the life of the server (`let _monitoring = ...`), and
 /// let it drop after the server has shut down.
@@ -126,7 +142,10 @@ fn install_panic_hook() {
 #[derive(Debug)]
 pub struct MonitoringGuard {
     layer: MonitoringLayer,
+    backends: Vec<Box<dyn Backend>>,
+    shutdown_timeout: Duration,
     dropped_lines: ErrorCounter,
+    // Dropped last (fields drop in order): exporters may log while stopping.
     _log_guard: WorkerGuard,
 }
 
@@ -134,6 +153,12 @@ impl MonitoringGuard {
     /// The layer stack for a router, wired to what `init` set up.
     pub fn layer(&self) -> MonitoringLayer {
         self.layer.clone()
+    }
+
+    /// Sets the total time the guard waits for exporters to flush on drop
+    /// (default [`DEFAULT_SHUTDOWN_TIMEOUT`]).
+    pub fn set_shutdown_timeout(&mut self, timeout: Duration) {
+        self.shutdown_timeout = timeout;
     }
 
     /// Log lines dropped so far because the writer could not keep up.
@@ -144,6 +169,12 @@ impl MonitoringGuard {
 
 impl Drop for MonitoringGuard {
     fn drop(&mut self) {
+        // Newest first; each backend gets what is left of the overall budget.
+        let deadline = std::time::Instant::now() + self.shutdown_timeout;
+        while let Some(mut backend) = self.backends.pop() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            backend.shutdown(left);
+        }
         let dropped = self.dropped_log_lines();
         if dropped > 0 {
             tracing::warn!(

@@ -44,6 +44,6 @@ pub use config::Config;
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;
-pub use init::{InitError, MonitoringGuard, init};
+pub use init::{DEFAULT_SHUTDOWN_TIMEOUT, InitError, MonitoringGuard, init};
 pub use request_id::RequestId;
 pub use stack::MonitoringLayer;
