@@ -59,6 +59,8 @@ const SEED: &[(i64, &str, &str, &str, &str)] = &[
     ),
 ];
 
+const SELECT_USER: &str = "SELECT id, name, profile_type, interests FROM users WHERE id = ?1";
+
 /// Errors from the database.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -96,11 +98,15 @@ impl Db {
         })
     }
 
-    /// The user with `id`, if any.
+    /// The user with `id`, if any, in a `sqlite.query` span.
     pub fn user(&self, id: i64) -> Result<Option<User>, DbError> {
+        treebeard::apm::database_query("select_user", "users", "sqlite", SELECT_USER)
+            .in_scope(|| self.query_user(id))
+    }
+
+    fn query_user(&self, id: i64) -> Result<Option<User>, DbError> {
         let conn = self.conn.lock().map_err(|_| DbError::Poisoned)?;
-        let mut stmt = conn
-            .prepare_cached("SELECT id, name, profile_type, interests FROM users WHERE id = ?1")?;
+        let mut stmt = conn.prepare_cached(SELECT_USER)?;
         let user = stmt
             .query_row([id], |row| {
                 let interests: String = row.get(3)?;

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use treebeard::RequestId;
+use treebeard::{RequestId, ResponseError};
 
 use crate::db::DbError;
 
@@ -26,6 +26,16 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A stable name per variant: errors group by it.
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "NotFound",
+            Self::Db(_) => "DbError",
+            Self::Upstream(_) => "UpstreamError",
+            Self::Internal(_) => "InternalError",
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -48,10 +58,10 @@ impl IntoResponse for ApiError {
             self.to_string()
         };
         let request_id = RequestId::current().map(|id| id.to_string());
-        (
-            status,
-            Json(json!({ "error": message, "request_id": request_id })),
-        )
-            .into_response()
+        let body = Json(json!({ "error": message, "request_id": request_id }));
+        let mut response = (status, body).into_response();
+        // The span and error capture learn the real cause; the client does not.
+        ResponseError::new(self.kind(), self.to_string()).attach(&mut response);
+        response
     }
 }

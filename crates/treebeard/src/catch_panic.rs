@@ -34,6 +34,7 @@ use tower::{Layer, Service};
 
 use crate::request_id::RequestId;
 use crate::request_log::{RouteTemplate, route_of};
+use crate::response_error::ResponseError;
 
 /// What a hook learns about a panic in a handler.
 #[derive(Debug)]
@@ -198,7 +199,10 @@ where
             method: &this.facts.method,
             route: &this.facts.route,
         });
-        Poll::Ready(Ok(panic_response(this.facts.request_id.as_ref())))
+        let mut response = panic_response(this.facts.request_id.as_ref());
+        // Tells the request span why it failed.
+        ResponseError::new("panic", message).attach(&mut response);
+        Poll::Ready(Ok(response))
     }
 }
 

@@ -4,7 +4,6 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
-use tracing_subscriber::Layer as _;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -32,6 +31,19 @@ pub enum InitError {
         #[source]
         source: tracing_subscriber::filter::ParseError,
     },
+    /// The configuration asks for a backend whose cargo feature is off.
+    #[error(
+        "{what} needs the `{feature}` cargo feature of treebeard, which this build does not enable"
+    )]
+    FeatureDisabled {
+        /// What was asked for, such as `APM_PROVIDER=Otlp`.
+        what: String,
+        /// The feature to enable.
+        feature: &'static str,
+    },
+    /// An exporter could not be built.
+    #[error("could not start an exporter: {0}")]
+    Exporter(String),
 }
 
 /// Sets up monitoring for the whole process from `config`:
@@ -63,8 +75,33 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
         .finish(std::io::stdout());
     let dropped_lines = writer.error_counter();
     let json = JsonLogLayer::from_config(config).with_writer(writer);
+    #[allow(unused_mut)] // only pushed to when an exporter feature is on
+    let mut backends: Vec<Box<dyn Backend>> = Vec::new();
+
+    #[cfg(feature = "tracing-otel")]
+    let otel = match crate::apm::install(config)? {
+        Some((tracer, backend)) => {
+            backends.push(Box::new(backend));
+            // Spans only: events stay log lines instead of becoming span events.
+            use tracing_subscriber::Layer as _;
+            let layer = tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_location(false)
+                .with_threads(false)
+                .with_tracked_inactivity(false)
+                .with_filter(tracing_subscriber::filter::filter_fn(|meta| meta.is_span()));
+            Some(layer)
+        }
+        None => None,
+    };
+    #[cfg(not(feature = "tracing-otel"))]
+    let otel: Option<tracing_subscriber::layer::Identity> = None;
+
+    // The filter is global, so spans and events it rejects are never built.
     tracing_subscriber::registry()
-        .with(json.with_filter(filter))
+        .with(filter)
+        .with(json)
+        .with(otel)
         .try_init()
         .map_err(InitError::SubscriberAlreadySet)?;
     install_panic_hook();
@@ -83,6 +120,7 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
         apm_provider = ?config.apm.provider,
         metrics_backend = ?config.metrics.backend,
         sentry = config.sentry.dsn.is_some(),
+        tracing = crate::apm::is_active(),
         "monitoring initialised"
     );
     if !config.enabled {
@@ -90,8 +128,6 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
             "MONITORING_ENABLED=false: request layers are pass-through, no data is exported"
         );
     }
-    // Exporters register here as they start; the guard stops them in reverse order.
-    let backends: Vec<Box<dyn Backend>> = Vec::new();
     Ok(MonitoringGuard {
         layer: MonitoringLayer::new(config),
         backends,

@@ -30,12 +30,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod apm;
 pub mod catch_panic;
 pub mod config;
 mod init;
 pub mod log;
 pub mod request_id;
 pub mod request_log;
+mod response_error;
 pub mod stack;
 
 pub use config::Config;
@@ -46,4 +48,5 @@ pub use config::Config;
 struct ReadmeDoctests;
 pub use init::{DEFAULT_SHUTDOWN_TIMEOUT, InitError, MonitoringGuard, init};
 pub use request_id::RequestId;
+pub use response_error::ResponseError;
 pub use stack::MonitoringLayer;

@@ -1,9 +1,18 @@
-//! Timed request logging: one span and one INFO line per request.
+//! The request span and timed request logging: one span and one INFO line
+//! per request.
 //!
-//! [`RequestLogLayer`] opens the request span (`http.request`, carrying the
-//! request ID, method and route template) around the inner service, so every
-//! log line a handler writes is tagged with them, and logs
-//! `request completed` with the status and latency when the response is ready.
+//! [`RequestLogLayer`] opens the request span around the inner service, so
+//! every log line a handler writes is tagged with the request ID, method and
+//! route template, and logs `request completed` with the status and latency
+//! when the response is ready.
+//!
+//! The same span is the request's APM server span when a tracer runs
+//! ([`crate::apm`]): it continues the trace of the incoming headers and is
+//! exported as DataDog operation `http.request`, type `web`, resource
+//! `GET /users/{id}`, with tags `http.method`, `http.route`, `http.url`
+//! (query values masked), `http.status_code` and `request_id`. A 5xx
+//! response marks it as an error, with `error.type`/`error.message` from the
+//! response's [`ResponseError`] when a handler attached one.
 //!
 //! The route is axum's [`MatchedPath`](axum::extract::MatchedPath), such as
 //! `/users/{id}`, never the raw path: requests that match no route are logged
@@ -19,9 +28,10 @@ use axum::extract::MatchedPath;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
-use tracing::Span;
+use tracing::{Span, field};
 
 use crate::request_id::RequestId;
+use crate::response_error::ResponseError;
 
 /// The route recorded for requests that matched no route.
 pub const UNMATCHED_ROUTE: &str = treebeard_conventions::tags::UNMATCHED_ROUTE;
@@ -86,12 +96,32 @@ where
         let start = Instant::now();
         let route = route_of(&req);
         let request_id = req.extensions().get::<RequestId>();
+        let method = req.method().as_str();
         let span = tracing::info_span!(
             "http.request",
+            otel.kind = "server",
+            otel.status_code = field::Empty,
+            operation.name = "http.request",
+            resource.name = field::Empty,
+            span.type = "web",
+            http.method = method,
+            http.route = route.as_str(),
+            http.url = field::Empty,
+            http.status_code = field::Empty,
+            error.type = field::Empty,
+            error.message = field::Empty,
             request_id = request_id.map(RequestId::as_str),
-            method = req.method().as_str(),
+            method,
             route = route.as_str(),
         );
+        if crate::apm::is_active() {
+            span.record(
+                "resource.name",
+                format!("{method} {}", route.as_str()).as_str(),
+            );
+            span.record("http.url", request_url(&req).as_str());
+            crate::apm::continue_trace(&span, req.headers());
+        }
         let inner = {
             let _entered = span.enter();
             self.inner.call(req)
@@ -124,13 +154,87 @@ where
         // Whole microseconds, so the JSON shows `1.234`, not float noise.
         let latency_ms = this.start.elapsed().as_micros() as f64 / 1000.0;
         match &result {
-            Ok(response) => tracing::info!(
-                status = response.status().as_u16(),
-                latency_ms,
-                "request completed"
-            ),
-            Err(error) => tracing::error!(%error, latency_ms, "request failed"),
+            Ok(response) => {
+                let status = response.status();
+                record_status(
+                    this.span,
+                    status,
+                    response.extensions().get::<ResponseError>(),
+                );
+                tracing::info!(status = status.as_u16(), latency_ms, "request completed");
+            }
+            Err(error) => {
+                this.span.record("otel.status_code", "error");
+                this.span.record("error.type", "service_error");
+                tracing::error!(%error, latency_ms, "request failed");
+            }
         }
         Poll::Ready(result)
+    }
+}
+
+/// Records the status on the span, and marks 5xx responses as errors.
+fn record_status(span: &Span, status: http::StatusCode, error: Option<&ResponseError>) {
+    span.record("http.status_code", status.as_str());
+    if !status.is_server_error() {
+        return;
+    }
+    span.record("otel.status_code", "error");
+    match error {
+        Some(error) => {
+            span.record("error.type", error.kind());
+            span.record("error.message", error.message());
+        }
+        None => {
+            span.record("error.type", "http_error");
+            span.record("error.message", status.to_string().as_str());
+        }
+    }
+}
+
+/// `http://<host><path>?<query with every value masked>`: query values
+/// may carry secrets, the keys show what was asked.
+fn request_url<B>(req: &Request<B>) -> String {
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+        .unwrap_or("localhost");
+    let mut url = format!("http://{host}{}", req.uri().path());
+    if let Some(query) = req.uri().query() {
+        url.push('?');
+        url.push_str(&mask_query_values(query));
+    }
+    url
+}
+
+/// `a=1&b=secret&c` → `a=?&b=?&c`.
+pub(crate) fn mask_query_values(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) => format!("{key}=?"),
+            None => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_masked() {
+        assert_eq!(
+            mask_query_values("a=1&token=s3cr3t&flag"),
+            "a=?&token=?&flag"
+        );
+        let req = Request::get("/users/1?email=a@b.c")
+            .header("host", "api:8080")
+            .body(())
+            .unwrap();
+        assert_eq!(request_url(&req), "http://api:8080/users/1?email=?");
     }
 }

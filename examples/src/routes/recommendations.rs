@@ -5,8 +5,9 @@ use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 
 use super::score::{ScoreRequest, ScoreResponse};
-use treebeard::RequestId;
-use treebeard::request_id::REQUEST_ID_HEADER;
+use tracing::Instrument;
+use treebeard::apm::client::TracedRequest;
+use treebeard::apm::{external_api, trace_async};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -45,12 +46,14 @@ pub async fn recommendations(
             cached: true,
         }));
     }
-    let scored = call_scorer(
-        &state,
-        ScoreRequest {
-            user_id: user.id,
-            interests: user.interests,
-        },
+    let request = ScoreRequest {
+        user_id: user.id,
+        interests: user.interests,
+    };
+    let scored = trace_async(
+        "recommendation.generate",
+        Some("recommendation-engine"),
+        call_scorer(&state, request).instrument(external_api("recommender", "/internal/score")),
     )
     .await?;
     let recommendations: Vec<Recommendation> = scored
@@ -76,13 +79,12 @@ pub async fn recommendations(
 }
 
 async fn call_scorer(state: &AppState, request: ScoreRequest) -> Result<ScoreResponse, ApiError> {
-    let mut call = state.http.post(&*state.recommender_url).json(&request);
-    // The scoring service logs under the same request ID.
-    if let Some(id) = RequestId::current() {
-        call = call.header(REQUEST_ID_HEADER, id.header_value().clone());
-    }
-    let response = call
-        .send()
+    // A client span, with the trace headers and the request ID passed on.
+    let response = state
+        .http
+        .post(&*state.recommender_url)
+        .json(&request)
+        .send_traced()
         .await
         .map_err(|e| ApiError::Upstream(e.without_url().to_string()))?;
     let status = response.status();

@@ -80,6 +80,29 @@ pub enum PropagationStyle {
     B3Multi,
 }
 
+/// One trace sampling rule (`DD_TRACE_SAMPLING_RULES`), as DataDog's tracers
+/// define it: the first rule whose patterns all match a trace's root span
+/// sets the trace's sample rate.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SamplingRule {
+    /// Share of matching traces kept, 0.0 to 1.0.
+    pub sample_rate: f64,
+    /// Glob pattern for the service.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// Glob pattern for the operation name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Glob pattern for the resource.
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// Tags that must match (values are glob patterns).
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
 /// Where DogStatsD datagrams are sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -129,6 +152,8 @@ pub struct ApmConfig {
     pub agent_url: url::Url,
     /// `DD_TRACE_SAMPLE_RATE`, 0.0 to 1.0.
     pub sample_rate: f64,
+    /// `DD_TRACE_SAMPLING_RULES`, in order.
+    pub sampling_rules: Vec<SamplingRule>,
     /// `DD_TRACE_PROPAGATION_STYLE`, in order.
     pub propagation: Vec<PropagationStyle>,
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`.
@@ -407,6 +432,13 @@ fn read_apm(r: &mut Reader<'_>) -> ApmConfig {
         .or_else(|| url::Url::parse(&format!("http://{}:{port}", bracket_ipv6(&host))).ok())
         .unwrap_or_else(|| const_url("http://localhost:8126"));
     let sample_rate = r.rate(DD_TRACE_SAMPLE_RATE, 1.0);
+    let sampling_rules = r
+        .parse(
+            DD_TRACE_SAMPLING_RULES,
+            "a JSON array of objects with sample_rate (0.0 to 1.0) and optional service, name, resource, tags",
+            parse_sampling_rules,
+        )
+        .unwrap_or_default();
     let propagation = r
         .parse(
             DD_TRACE_PROPAGATION_STYLE,
@@ -422,6 +454,7 @@ fn read_apm(r: &mut Reader<'_>) -> ApmConfig {
         enabled,
         agent_url,
         sample_rate,
+        sampling_rules,
         propagation,
         otlp_endpoint,
     }
@@ -439,6 +472,14 @@ fn bracket_ipv6(host: &str) -> String {
     } else {
         host.to_owned()
     }
+}
+
+fn parse_sampling_rules(s: &str) -> Option<Vec<SamplingRule>> {
+    let rules: Vec<SamplingRule> = serde_json::from_str(s).ok()?;
+    rules
+        .iter()
+        .all(|r| r.sample_rate.is_finite() && (0.0..=1.0).contains(&r.sample_rate))
+        .then_some(rules)
 }
 
 fn parse_propagation(s: &str) -> Option<Vec<PropagationStyle>> {

@@ -115,6 +115,20 @@ fn reads_every_reference_variable() {
 }
 
 #[test]
+fn sampling_rules_are_parsed_in_order() {
+    let c = build(&[(
+        "DD_TRACE_SAMPLING_RULES",
+        r#"[{"sample_rate": 0.1, "service": "web*", "tags": {"tier": "gold"}}, {"sample_rate": 1}]"#,
+    )])
+    .unwrap();
+    assert_eq!(c.apm.sampling_rules.len(), 2);
+    assert_eq!(c.apm.sampling_rules[0].sample_rate, 0.1);
+    assert_eq!(c.apm.sampling_rules[0].service.as_deref(), Some("web*"));
+    assert_eq!(c.apm.sampling_rules[0].tags["tier"], "gold");
+    assert_eq!(c.apm.sampling_rules[1].sample_rate, 1.0);
+}
+
+#[test]
 fn urls_override_host_and_port() {
     let c = build(&[
         ("DD_AGENT_HOST", "ignored"),
@@ -200,6 +214,13 @@ fn each_invalid_value_names_variable_value_and_expectation() {
         ),
         ("DD_TAGS", "team:core,bad|tag", "key:value"),
         ("RUST_LOG", "info,foo=loud", "level"),
+        (
+            "DD_TRACE_SAMPLING_RULES",
+            "[{\"sample_rate\": 1.5}]",
+            "JSON array",
+        ),
+        ("DD_TRACE_SAMPLING_RULES", "{not json", "JSON array"),
+        ("DD_TRACE_SAMPLING_RULES", "[{\"rate\": 0.5}]", "JSON array"),
     ];
     for (name, value, expected) in cases {
         let e = only_error(&[(name, value)]);

@@ -73,6 +73,9 @@ variables! {
     /// Trace sample rate.
     DD_TRACE_SAMPLE_RATE = "DD_TRACE_SAMPLE_RATE", default: Some("1.0"), secret: false,
         "Share of traces kept, from 0.0 to 1.0.";
+    /// Sampling rules.
+    DD_TRACE_SAMPLING_RULES = "DD_TRACE_SAMPLING_RULES", default: None, secret: false,
+        "JSON array of rules `{\"sample_rate\": 0.1, \"service\": \"..\", \"name\": \"..\", \"resource\": \"..\", \"tags\": {..}}`; the first match sets a trace's rate (glob patterns `*` and `?`), `DD_TRACE_SAMPLE_RATE` applies otherwise.";
     /// Propagation styles.
     DD_TRACE_PROPAGATION_STYLE = "DD_TRACE_PROPAGATION_STYLE", default: Some("datadog,tracecontext"), secret: false,
         "Trace-context header formats read and written, in order: `datadog`, `tracecontext`, `b3` (single header), `b3multi`, or `none`.";

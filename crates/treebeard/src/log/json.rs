@@ -15,7 +15,14 @@
 //! ```
 //!
 //! `dd.trace_id` and `dd.span_id` appear on lines written inside a span, as
-//! decimal strings, and `0` until a tracer provides real IDs.
+//! decimal strings: the IDs of the innermost span that has them (the request
+//! span, or a span made by the [`crate::apm`] helpers), or `0` when no tracer
+//! runs. `dd.trace_id` is the low 64 bits of the trace ID, which is what
+//! DataDog correlates logs on; `otel.trace_id` carries all 128 bits in hex.
+//!
+//! Span fields that only matter to APM (`otel.*`, `http.*`, `db.*`,
+//! `resource.name`, `span.type`, `operation.name`, `service.name`,
+//! `peer.service`, `out.host`, `error.*`) are not copied into log lines.
 
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
@@ -27,7 +34,7 @@ use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Subscriber};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer};
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::registry::{LookupSpan, SpanData as _};
 
 pub use super::escape::write_str;
 use super::escape::{Escaper, push_escaped};
@@ -126,18 +133,30 @@ impl<W> JsonLogLayer<W> {
         line.push_str(meta.level().as_str());
         line.push_str("\",\"target\":");
         write_str(line, meta.target());
-        event.record(&mut JsonVisitor { out: line });
+        event.record(&mut JsonVisitor {
+            out: line,
+            skip_apm: false,
+        });
 
         let mut in_span = false;
+        let mut ids_written = false;
         if let Some(scope) = ctx.event_scope(event) {
-            for span in scope.from_root() {
+            // Leaf first, so the innermost span's trace IDs win.
+            for span in scope {
                 in_span = true;
-                if let Some(fields) = span.extensions().get::<SpanFields>() {
+                let extensions = span.extensions();
+                if self.logs_injection && !ids_written {
+                    if let Some(ids) = extensions.get::<TraceIds>() {
+                        line.push_str(&ids.0);
+                        ids_written = true;
+                    }
+                }
+                if let Some(fields) = extensions.get::<SpanFields>() {
                     line.push_str(&fields.0);
                 }
             }
         }
-        if self.logs_injection && in_span {
+        if self.logs_injection && in_span && !ids_written {
             line.push_str(r#","dd.trace_id":"0","dd.span_id":"0""#);
         }
         line.push_str(&self.dd_static);
@@ -148,6 +167,42 @@ impl<W> JsonLogLayer<W> {
 /// JSON of a span's fields (`,"key":value...`), rendered once per span.
 struct SpanFields(String);
 
+/// `,"dd.trace_id":"..","dd.span_id":"..","otel.trace_id":".."` of a span.
+#[cfg_attr(not(feature = "tracing-otel"), allow(dead_code))]
+struct TraceIds(String);
+
+/// Stores `span`'s IDs for the formatter, when the global subscriber is a
+/// `tracing_subscriber::Registry` (as [`crate::init`] installs).
+#[cfg(feature = "tracing-otel")]
+pub(crate) fn attach_trace_ids(span: &tracing::Span, trace_id: u128, span_id: u64) {
+    let mut ids = String::with_capacity(112);
+    ids.push_str(r#","dd.trace_id":""#);
+    ids.push_str(itoa::Buffer::new().format(trace_id as u64));
+    ids.push_str(r#"","dd.span_id":""#);
+    ids.push_str(itoa::Buffer::new().format(span_id));
+    let _ = write!(ids, r#"","otel.trace_id":"{trace_id:032x}""#);
+    span.with_subscriber(|(id, dispatch)| {
+        if let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>() {
+            if let Some(data) = registry.span_data(id) {
+                data.extensions_mut().insert(TraceIds(ids));
+            }
+        }
+    });
+}
+
+/// Span fields for APM only, kept out of log lines.
+fn is_apm_field(name: &str) -> bool {
+    const PREFIXES: [&str; 5] = ["otel.", "http.", "db.", "error.", "out."];
+    const NAMES: [&str; 5] = [
+        "resource.name",
+        "span.type",
+        "operation.name",
+        "service.name",
+        "peer.service",
+    ];
+    PREFIXES.iter().any(|p| name.starts_with(p)) || NAMES.contains(&name)
+}
+
 impl<S, W> Layer<S> for JsonLogLayer<W>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -156,7 +211,10 @@ where
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let mut fields = String::new();
-        attrs.record(&mut JsonVisitor { out: &mut fields });
+        attrs.record(&mut JsonVisitor {
+            out: &mut fields,
+            skip_apm: true,
+        });
         span.extensions_mut().insert(SpanFields(fields));
     }
 
@@ -164,7 +222,10 @@ where
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
         if let Some(fields) = extensions.get_mut::<SpanFields>() {
-            values.record(&mut JsonVisitor { out: &mut fields.0 });
+            values.record(&mut JsonVisitor {
+                out: &mut fields.0,
+                skip_apm: true,
+            });
         }
     }
 
@@ -199,19 +260,29 @@ where
 /// Writes fields as `,"name":value` pairs.
 struct JsonVisitor<'a> {
     out: &'a mut String,
+    /// Leave out APM-only fields (for span fields).
+    skip_apm: bool,
 }
 
 impl JsonVisitor<'_> {
-    fn key(&mut self, field: &Field) {
+    /// Writes the key and returns true, or returns false to skip the field.
+    #[must_use]
+    fn key(&mut self, field: &Field) -> bool {
+        if self.skip_apm && is_apm_field(field.name()) {
+            return false;
+        }
         self.out.push_str(",\"");
         push_escaped(self.out, field.name());
         self.out.push_str("\":");
+        true
     }
 }
 
 impl Visit for JsonVisitor<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.key(field);
+        if !self.key(field) {
+            return;
+        }
         if value.is_finite() {
             self.out.push_str(ryu::Buffer::new().format_finite(value));
         } else {
@@ -220,32 +291,44 @@ impl Visit for JsonVisitor<'_> {
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.key(field);
+        if !self.key(field) {
+            return;
+        }
         self.out.push_str(itoa::Buffer::new().format(value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.key(field);
+        if !self.key(field) {
+            return;
+        }
         self.out.push_str(itoa::Buffer::new().format(value));
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
-        self.key(field);
+        if !self.key(field) {
+            return;
+        }
         self.out.push_str(itoa::Buffer::new().format(value));
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
-        self.key(field);
+        if !self.key(field) {
+            return;
+        }
         self.out.push_str(itoa::Buffer::new().format(value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.key(field);
+        if !self.key(field) {
+            return;
+        }
         self.out.push_str(if value { "true" } else { "false" });
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.key(field);
+        if !self.key(field) {
+            return;
+        }
         write_str(self.out, value);
     }
 
@@ -254,7 +337,9 @@ impl Visit for JsonVisitor<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.key(field);
+        if !self.key(field) {
+            return;
+        }
         self.out.push('"');
         let _ = write!(Escaper(self.out), "{value:?}");
         self.out.push('"');
