@@ -309,16 +309,22 @@ impl<'a> Locator<'a> {
         let Some(field) = field else {
             return Some(start + 1);
         };
-        for (i, line) in self.lines.iter().enumerate().skip(start) {
+        let mut end = self.lines.len();
+        for (i, line) in self.lines.iter().enumerate().skip(start + 1) {
             let trimmed = line.trim_start();
-            let this_indent = line.len() - trimmed.len();
-            if i > start && !trimmed.is_empty() && this_indent <= indent {
+            if !trimmed.is_empty() && line.len() - trimmed.len() <= indent {
+                end = i;
                 break;
             }
-            if Self::key_of(line) == Some(field) {
-                return Some(i + 1);
-            }
         }
-        Some(start + 1)
+        let block = || self.lines[start..end].iter().enumerate();
+        // A key on its own line first, then one inside a flow mapping
+        // (`thresholds: { critical: 2, warning: 3 }`).
+        let inline = format!("{field}:");
+        block()
+            .find(|(_, l)| Self::key_of(l) == Some(field))
+            .or_else(|| block().find(|(_, l)| l.contains(&inline)))
+            .map(|(i, _)| start + i + 1)
+            .or(Some(start + 1))
     }
 }
