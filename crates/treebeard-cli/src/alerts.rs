@@ -43,8 +43,10 @@ pub async fn test(env: &impl EnvSource, channel: Channel) -> CmdResult {
         }
         Channel::Email => {
             let notifier = EmailNotifier::from_env(env).map_err(|e| e.to_string())?;
+            let n = test_notification(Severity::Medium);
+            // The period must end after the test alert's timestamp to include it.
             let mut digest = Digest::new(DigestPeriod::Daily, SystemTime::now());
-            digest.record(test_notification(Severity::Medium));
+            digest.record(n);
             notifier.send_digest(&digest).await.map_err(|e| e.to_string())?;
             println!("email: digest sent");
         }
