@@ -152,7 +152,9 @@ impl DatadogClient {
         }
         if let Some(url) = source.non_empty(env::DD_API_URL) {
             match url::Url::parse(&url) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") => client = client.with_base_url(url),
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {
+                    client = client.with_base_url(url)
+                }
                 _ => {
                     return Err(EnvError::Invalid {
                         name: env::DD_API_URL,
@@ -184,7 +186,12 @@ impl DatadogClient {
         &self.base_url
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, ApiError> {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ApiError> {
         let url = format!("{}{path}", self.base_url);
         let response = self
             .retry
@@ -234,7 +241,9 @@ impl DatadogClient {
 
     /// `GET /api/v1/validate`: whether the API key is valid.
     pub async fn validate_keys(&self) -> Result<(), ApiError> {
-        self.call(Method::GET, "/api/v1/validate", None).await.map(|_| ())
+        self.call(Method::GET, "/api/v1/validate", None)
+            .await
+            .map(|_| ())
     }
 
     /// Lists the monitors carrying `tag` (the API filters, we check again).
@@ -273,10 +282,13 @@ impl DatadogClient {
     pub async fn create_monitor(&self, monitor: &Value) -> Result<i64, ApiError> {
         let path = "/api/v1/monitor";
         let answer = self.call(Method::POST, path, Some(monitor)).await?;
-        answer.get("id").and_then(Value::as_i64).ok_or(ApiError::Decode {
-            path: path.into(),
-            message: "no numeric `id` in the created monitor".into(),
-        })
+        answer
+            .get("id")
+            .and_then(Value::as_i64)
+            .ok_or(ApiError::Decode {
+                path: path.into(),
+                message: "no numeric `id` in the created monitor".into(),
+            })
     }
 
     /// Replaces monitor `id`.
@@ -297,7 +309,10 @@ impl DatadogClient {
     pub async fn list_dashboards(&self) -> Result<Vec<RemoteDashboard>, ApiError> {
         let path = "/api/v1/dashboard";
         let value = self.call(Method::GET, path, None).await?;
-        let items = value.get("dashboards").cloned().unwrap_or(Value::Array(Vec::new()));
+        let items = value
+            .get("dashboards")
+            .cloned()
+            .unwrap_or(Value::Array(Vec::new()));
         serde_json::from_value(items).map_err(|e| ApiError::Decode {
             path: path.into(),
             message: e.to_string(),
@@ -320,16 +335,24 @@ impl DatadogClient {
 
     /// Replaces dashboard `id`.
     pub async fn update_dashboard(&self, id: &str, dashboard: &Value) -> Result<(), ApiError> {
-        self.call(Method::PUT, &format!("/api/v1/dashboard/{}", encode(id)), Some(dashboard))
-            .await
-            .map(|_| ())
+        self.call(
+            Method::PUT,
+            &format!("/api/v1/dashboard/{}", encode(id)),
+            Some(dashboard),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Deletes dashboard `id`.
     pub async fn delete_dashboard(&self, id: &str) -> Result<(), ApiError> {
-        self.call(Method::DELETE, &format!("/api/v1/dashboard/{}", encode(id)), None)
-            .await
-            .map(|_| ())
+        self.call(
+            Method::DELETE,
+            &format!("/api/v1/dashboard/{}", encode(id)),
+            None,
+        )
+        .await
+        .map(|_| ())
     }
 }
 

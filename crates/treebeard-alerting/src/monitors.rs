@@ -151,7 +151,11 @@ fn message(config: &AlertingConfig, alert: &AlertRule) -> String {
             alert.comparator.as_str(),
             alert.thresholds.critical
         ),
-        None => format!("{} {}", alert.comparator.as_str(), alert.thresholds.critical),
+        None => format!(
+            "{} {}",
+            alert.comparator.as_str(),
+            alert.thresholds.critical
+        ),
     };
     format!(
         "{}\n\nSeverity: {}. Threshold: {threshold}.\nRunbook: {}\n\n{}",

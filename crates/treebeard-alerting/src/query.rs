@@ -34,7 +34,9 @@ pub enum QueryError {
     #[error("unbalanced `{0}` in query")]
     Unbalanced(char),
     /// No `<aggregator>:<metric>{scope}` was found.
-    #[error("query references no metric (expected `<aggregator>:<metric>{{scope}}`, e.g. `avg:treebeard.api.requests{{*}}`)")]
+    #[error(
+        "query references no metric (expected `<aggregator>:<metric>{{scope}}`, e.g. `avg:treebeard.api.requests{{*}}`)"
+    )]
     NoMetric,
     /// A metric is not followed by `{scope}`.
     #[error("metric `{0}` has no scope: write `{0}{{*}}` or `{0}{{env:production}}`")]
@@ -46,7 +48,9 @@ pub enum QueryError {
     #[error("query must not contain a comparison (`>`/`<`): put the value in `thresholds`")]
     HasComparison,
     /// The expression holds a time aggregation such as `avg(last_5m):`.
-    #[error("query must not start with a time aggregation like `avg(last_5m):`: use `aggregation` and `evaluation_window`")]
+    #[error(
+        "query must not start with a time aggregation like `avg(last_5m):`: use `aggregation` and `evaluation_window`"
+    )]
     HasTimeAggregation,
 }
 
@@ -181,12 +185,18 @@ mod tests {
     fn rejects_shapes() {
         assert_eq!(metric_refs(" "), Err(QueryError::Empty));
         assert_eq!(metric_refs("avg:a.b{*"), Err(QueryError::Unbalanced('{')));
-        assert_eq!(metric_refs("avg:a.b"), Err(QueryError::MissingScope("a.b".into())));
+        assert_eq!(
+            metric_refs("avg:a.b"),
+            Err(QueryError::MissingScope("a.b".into()))
+        );
         assert_eq!(
             metric_refs("avg(last_5m):avg:a.b{*} > 1"),
             Err(QueryError::HasTimeAggregation)
         );
-        assert_eq!(metric_refs("avg:a.b{*} > 1"), Err(QueryError::HasComparison));
+        assert_eq!(
+            metric_refs("avg:a.b{*} > 1"),
+            Err(QueryError::HasComparison)
+        );
         assert_eq!(
             metric_refs("p96:a.b{*}"),
             Err(QueryError::UnknownAggregator("p96".into()))
@@ -196,8 +206,11 @@ mod tests {
 
     #[test]
     fn groups_every_term() {
-        let q = with_group_by("sum:a{x:y}.as_count() / sum:b{x:y}.as_count()", &["endpoint".into()])
-            .unwrap();
+        let q = with_group_by(
+            "sum:a{x:y}.as_count() / sum:b{x:y}.as_count()",
+            &["endpoint".into()],
+        )
+        .unwrap();
         assert_eq!(
             q,
             "sum:a{x:y} by {endpoint}.as_count() / sum:b{x:y} by {endpoint}.as_count()"

@@ -118,7 +118,11 @@ impl Notifications {
             }
             Severity::Medium => {
                 routes.extend(self.slack.as_ref().map(|s| {
-                    Route::Slack(s.warning_channel.clone().unwrap_or_else(|| s.channel.clone()))
+                    Route::Slack(
+                        s.warning_channel
+                            .clone()
+                            .unwrap_or_else(|| s.channel.clone()),
+                    )
                 }));
                 if let Some(email) = &self.email {
                     routes.extend(email.digest.iter().cloned().map(Route::Email));
@@ -134,9 +138,7 @@ impl Notifications {
         match severity {
             Severity::Critical if self.pagerduty.is_none() => missing("pagerduty"),
             Severity::High if self.slack.is_none() => missing("slack"),
-            Severity::High if self.page_on_high && self.pagerduty.is_none() => {
-                missing("pagerduty")
-            }
+            Severity::High if self.page_on_high && self.pagerduty.is_none() => missing("pagerduty"),
             Severity::Medium if self.slack.is_none() => missing("slack"),
             Severity::Medium if self.email.as_ref().is_none_or(|e| e.digest.is_empty()) => {
                 missing("email")

@@ -90,7 +90,10 @@ impl fmt::Display for Plan {
                 Action::Delete => ('-', "delete"),
                 Action::Unchanged => ('=', "unchanged"),
             };
-            let id = c.id.as_deref().map(|i| format!(" (id {i})")).unwrap_or_default();
+            let id =
+                c.id.as_deref()
+                    .map(|i| format!(" (id {i})"))
+                    .unwrap_or_default();
             writeln!(f, "{sign} {verb} {} `{}`{id}", c.kind, c.name)?;
         }
         write!(
@@ -185,16 +188,28 @@ pub async fn plan_monitors(client: &DatadogClient, desired: &[Monitor]) -> Resul
         .iter()
         .map(|m| Ok((m.name.clone(), to_value("monitor", m)?)))
         .collect::<Result<_, ApiError>>()?;
-    Ok(reconcile(ObjectKind::Monitor, desired, owned, monitor_matches))
+    Ok(reconcile(
+        ObjectKind::Monitor,
+        desired,
+        owned,
+        monitor_matches,
+    ))
 }
 
 /// Plans the dashboards: compares `desired` with the owned dashboards.
-pub async fn plan_dashboards(client: &DatadogClient, desired: &[Dashboard]) -> Result<Plan, ApiError> {
+pub async fn plan_dashboards(
+    client: &DatadogClient,
+    desired: &[Dashboard],
+) -> Result<Plan, ApiError> {
     let owned = client
         .list_dashboards()
         .await?
         .into_iter()
-        .filter(|d| d.description.as_deref().is_some_and(|s| s.contains(MANAGED_MARKER)))
+        .filter(|d| {
+            d.description
+                .as_deref()
+                .is_some_and(|s| s.contains(MANAGED_MARKER))
+        })
         .map(|d| {
             let summary = serde_json::json!({ "description": d.description });
             (d.id, d.title, summary)
@@ -275,9 +290,9 @@ pub fn monitor_matches(desired: &Value, remote: &Value) -> bool {
 
 fn subset(desired: &Value, remote: &Value, key: &str) -> bool {
     match (desired, remote) {
-        (Value::Object(d), Value::Object(r)) => d
-            .iter()
-            .all(|(k, v)| r.get(k).is_some_and(|rv| subset(v, rv, k)) || (v.is_null() && r.get(k).is_none())),
+        (Value::Object(d), Value::Object(r)) => d.iter().all(|(k, v)| {
+            r.get(k).is_some_and(|rv| subset(v, rv, k)) || (v.is_null() && r.get(k).is_none())
+        }),
         (Value::Array(d), Value::Array(r)) if key == "tags" => {
             let mut d: Vec<_> = d.iter().map(Value::to_string).collect();
             let mut r: Vec<_> = r.iter().map(Value::to_string).collect();

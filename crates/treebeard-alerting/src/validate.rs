@@ -142,7 +142,10 @@ pub fn check(config: &AlertingConfig, source: Option<&str>) -> Vec<Problem> {
             });
         };
         if !seen.insert(alert.name.as_str()) {
-            report(None, "duplicate alert name (names identify monitors)".into());
+            report(
+                None,
+                "duplicate alert name (names identify monitors)".into(),
+            );
         }
         if alert.name.trim().is_empty() {
             report(Some("name"), "name is empty".into());
@@ -161,14 +164,21 @@ pub fn check(config: &AlertingConfig, source: Option<&str>) -> Vec<Problem> {
         }
         for tag in &alert.tags {
             if !tag.contains(':') || tag.contains(' ') {
-                report(Some("tags"), format!("tag `{tag}` must look like `key:value`"));
+                report(
+                    Some("tags"),
+                    format!("tag `{tag}` must look like `key:value`"),
+                );
             }
         }
     }
     problems
 }
 
-fn check_query(config: &AlertingConfig, alert: &AlertRule, report: &mut impl FnMut(Option<&str>, String)) {
+fn check_query(
+    config: &AlertingConfig,
+    alert: &AlertRule,
+    report: &mut impl FnMut(Option<&str>, String),
+) {
     match query::metric_refs(&alert.query) {
         Ok(refs) => {
             for r in refs {
@@ -190,7 +200,10 @@ fn check_query(config: &AlertingConfig, alert: &AlertRule, report: &mut impl FnM
 fn check_thresholds(alert: &AlertRule, report: &mut impl FnMut(Option<&str>, String)) {
     let t = alert.thresholds;
     if !t.critical.is_finite() {
-        report(Some("critical"), "critical threshold must be a finite number".into());
+        report(
+            Some("critical"),
+            "critical threshold must be a finite number".into(),
+        );
     }
     if let Some(warning) = t.warning {
         let ordered = if alert.comparator.is_upper_bound() {
@@ -211,7 +224,11 @@ fn check_thresholds(alert: &AlertRule, report: &mut impl FnMut(Option<&str>, Str
     }
 }
 
-fn check_options(config: &AlertingConfig, alert: &AlertRule, report: &mut impl FnMut(Option<&str>, String)) {
+fn check_options(
+    config: &AlertingConfig,
+    alert: &AlertRule,
+    report: &mut impl FnMut(Option<&str>, String),
+) {
     let o = alert.effective_options(&config.defaults);
     if o.evaluation_window < 60
         || o.evaluation_window > MAX_EVALUATION_WINDOW
@@ -228,7 +245,10 @@ fn check_options(config: &AlertingConfig, alert: &AlertRule, report: &mut impl F
     if o.renotify_interval % 60 != 0 {
         report(
             Some("renotify_interval"),
-            format!("renotify_interval {} s must be whole minutes", o.renotify_interval),
+            format!(
+                "renotify_interval {} s must be whole minutes",
+                o.renotify_interval
+            ),
         );
     }
     if let Some(t) = o.no_data_timeframe {

@@ -9,7 +9,9 @@ use treebeard_alerting::{dashboards, metrics, monitors, query, validate};
 
 #[test]
 fn monitors_match_the_datadog_monitor_model() {
-    let config = validate::load(common::workspace_root().join("infrastructure/alerting-config.yml")).unwrap();
+    let config =
+        validate::load(common::workspace_root().join("infrastructure/alerting-config.yml"))
+            .unwrap();
     let m = monitors::generate(&config).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("monitors.json");
@@ -23,7 +25,10 @@ fn dashboards_match_the_datadog_dashboard_model() {
     let dir = common::workspace_root().join(dashboards::DEFAULT_DIR);
     for d in dashboards::all("treebeard") {
         let file = dir.join(dashboards::file_name(&d));
-        let out = common::run_python("validate_datadog.py", &["dashboard", file.to_str().unwrap()]);
+        let out = common::run_python(
+            "validate_datadog.py",
+            &["dashboard", file.to_str().unwrap()],
+        );
         assert!(out.contains("1 dashboard(s) OK"), "{out}");
     }
 }
@@ -75,7 +80,12 @@ fn dashboards_cover_the_four_reference_dashboards_with_known_metrics() {
                 let inner = q.trim_start_matches("top(").split(", 10,").next().unwrap();
                 let refs = query::metric_refs(inner).unwrap_or_else(|e| panic!("{q}: {e}"));
                 for r in refs {
-                    assert!(metrics::is_known(&r.name, "treebeard", &[]), "{}: unknown metric {}", d.title, r.name);
+                    assert!(
+                        metrics::is_known(&r.name, "treebeard", &[]),
+                        "{}: unknown metric {}",
+                        d.title,
+                        r.name
+                    );
                 }
             }
         }

@@ -10,10 +10,14 @@ use treebeard_alerting::rules::Severity;
 fn same_alert_same_key_whatever_changes() {
     let a = Notification::new("API P95 latency above 2 s", Severity::High, "p95 is 2.4 s")
         .with_timestamp(SystemTime::UNIX_EPOCH);
-    let b = Notification::new("API P95 latency above 2 s", Severity::Critical, "p95 is 9 s")
-        .with_status(AlertStatus::Resolved)
-        .with_detail("value", "9")
-        .with_timestamp(SystemTime::UNIX_EPOCH + Duration::from_secs(3600));
+    let b = Notification::new(
+        "API P95 latency above 2 s",
+        Severity::Critical,
+        "p95 is 9 s",
+    )
+    .with_status(AlertStatus::Resolved)
+    .with_detail("value", "9")
+    .with_timestamp(SystemTime::UNIX_EPOCH + Duration::from_secs(3600));
     assert_eq!(a.dedup_key(), b.dedup_key());
     assert_eq!(a.dedup_key(), "treebeard/api-p95-latency-above-2-s");
 }

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
-use treebeard_alerting::notify::{Digest, DigestPeriod, EmailNotifier, Notification, Scrubber, SmtpSettings};
+use treebeard_alerting::notify::{
+    Digest, DigestPeriod, EmailNotifier, Notification, Scrubber, SmtpSettings,
+};
 use treebeard_alerting::retry::RetryPolicy;
 use treebeard_alerting::rules::Severity;
 
@@ -17,14 +19,22 @@ fn digest(now: SystemTime) -> Digest {
     let hour = Duration::from_secs(3600);
     for i in 0..3 {
         d.record(
-            Notification::new("Error rate above 1%", Severity::Critical, format!("error rate {}%", 2 + i))
-                .with_runbook("https://runbooks.example/errors")
-                .with_timestamp(now - hour * (i + 1)),
+            Notification::new(
+                "Error rate above 1%",
+                Severity::Critical,
+                format!("error rate {}%", 2 + i),
+            )
+            .with_runbook("https://runbooks.example/errors")
+            .with_timestamp(now - hour * (i + 1)),
         );
     }
     d.record(
-        Notification::new("Cache hit rate below 80%", Severity::Medium, "hit rate 0.7, user bob@example.com")
-            .with_timestamp(now - hour),
+        Notification::new(
+            "Cache hit rate below 80%",
+            Severity::Medium,
+            "hit rate 0.7, user bob@example.com",
+        )
+        .with_timestamp(now - hour),
     );
     // Outside the daily window: left out.
     d.record(Notification::new("Old", Severity::High, "old").with_timestamp(now - hour * 30));
@@ -57,14 +67,34 @@ async fn digest_arrives_and_reads_back() {
     let messages: Vec<Value> = serde_json::from_str(&out).unwrap();
     assert_eq!(messages.len(), 1, "{out}");
     let m = &messages[0];
-    assert_eq!(m["subject"], "[TreeBeard] Daily alert digest: 4 alerts fired");
-    assert!(m["from"].as_str().unwrap().contains("alerts@treebeard.example"));
+    assert_eq!(
+        m["subject"],
+        "[TreeBeard] Daily alert digest: 4 alerts fired"
+    );
+    assert!(
+        m["from"]
+            .as_str()
+            .unwrap()
+            .contains("alerts@treebeard.example")
+    );
     assert!(m["to"].as_str().unwrap().contains("oncall@example.com"));
     let body = m["body"].as_str().unwrap();
-    assert!(body.contains("4 alerts fired: 3 critical, 0 high, 1 medium."), "{body}");
-    assert!(body.contains("[CRITICAL] Error rate above 1% — fired 3 times"), "{body}");
-    assert!(body.contains("Runbook: https://runbooks.example/errors"), "{body}");
-    assert!(body.contains("[email]") && !body.contains("bob@example.com"), "{body}");
+    assert!(
+        body.contains("4 alerts fired: 3 critical, 0 high, 1 medium."),
+        "{body}"
+    );
+    assert!(
+        body.contains("[CRITICAL] Error rate above 1% — fired 3 times"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Runbook: https://runbooks.example/errors"),
+        "{body}"
+    );
+    assert!(
+        body.contains("[email]") && !body.contains("bob@example.com"),
+        "{body}"
+    );
     assert!(!body.contains("Old"), "{body}");
 }
 
@@ -96,6 +126,7 @@ fn bad_smtp_settings_name_the_variable() {
     ])
     .unwrap_err();
     assert!(err.to_string().contains("SMTP_TLS=\"ssl\""), "{err}");
-    let err = EmailNotifier::from_env(&[("SMTP_HOST", "h"), ("SMTP_FROM", "a@example.com")]).unwrap_err();
+    let err =
+        EmailNotifier::from_env(&[("SMTP_HOST", "h"), ("SMTP_FROM", "a@example.com")]).unwrap_err();
     assert!(err.to_string().contains("SMTP_TO"), "{err}");
 }

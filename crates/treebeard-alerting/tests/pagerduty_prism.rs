@@ -71,18 +71,32 @@ async fn invalid_event_is_rejected_with_400() {
 #[test]
 fn trigger_event_is_scrubbed_and_keyed() {
     let scrub: Arc<dyn Scrubber> = Arc::new(|s: &str| s.replace("alice@example.com", "[email]"));
-    let event = notifier("http://unused").with_scrubber(scrub).trigger_event(&sample());
+    let event = notifier("http://unused")
+        .with_scrubber(scrub)
+        .trigger_event(&sample());
     assert_eq!(event["event_action"], "trigger");
-    assert_eq!(event["dedup_key"], "treebeard/api-p95-latency-above-2-s/endpoint-users-id");
+    assert_eq!(
+        event["dedup_key"],
+        "treebeard/api-p95-latency-above-2-s/endpoint-users-id"
+    );
     assert_eq!(event["payload"]["severity"], "critical");
     let summary = event["payload"]["summary"].as_str().unwrap();
-    assert!(summary.contains("[email]") && !summary.contains("alice@"), "{summary}");
-    assert_eq!(event["links"][0]["href"], "https://runbooks.example/latency");
+    assert!(
+        summary.contains("[email]") && !summary.contains("alice@"),
+        "{summary}"
+    );
+    assert_eq!(
+        event["links"][0]["href"],
+        "https://runbooks.example/latency"
+    );
 }
 
 #[tokio::test]
 async fn unreachable_pagerduty_is_an_error_not_a_panic() {
     let port = common::free_port();
     let pd = notifier(&format!("http://127.0.0.1:{port}"));
-    assert!(matches!(pd.trigger(&sample()).await, Err(NotifyError::Transport { .. })));
+    assert!(matches!(
+        pd.trigger(&sample()).await,
+        Err(NotifyError::Transport { .. })
+    ));
 }

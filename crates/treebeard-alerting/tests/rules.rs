@@ -42,7 +42,10 @@ fn good_config_parses() {
 
 #[test]
 fn unknown_field_reports_its_line() {
-    let source = GOOD.replace("    severity: medium\n", "    severity: medium\n    treshold: 3\n");
+    let source = GOOD.replace(
+        "    severity: medium\n",
+        "    severity: medium\n    treshold: 3\n",
+    );
     let p = problems(&source);
     assert_eq!(p.len(), 1);
     assert_eq!(p[0].line, Some(18), "{}", p[0]);
@@ -72,7 +75,10 @@ fn unknown_metric_points_at_the_query_line() {
     assert_eq!(p[0].line, Some(14), "{}", p[0]);
     assert_eq!(p[0].alert.as_deref(), Some("Low hit rate"));
     assert!(p[0].message.contains("treebeard.cache.hitrate"));
-    assert!(p[0].to_string().starts_with("line 14: alert `Low hit rate`: unknown metric"));
+    assert!(
+        p[0].to_string()
+            .starts_with("line 14: alert `Low hit rate`: unknown metric")
+    );
 }
 
 #[test]
@@ -86,8 +92,14 @@ fn thresholds_in_the_wrong_order_point_at_the_thresholds() {
 #[test]
 fn several_problems_are_all_reported() {
     let source = GOOD
-        .replace("runbook: https://runbooks.example/cache", "runbook: see wiki")
-        .replace("p95:treebeard.api.request.duration{*}", "p95:treebeard.api.request.duration");
+        .replace(
+            "runbook: https://runbooks.example/cache",
+            "runbook: see wiki",
+        )
+        .replace(
+            "p95:treebeard.api.request.duration{*}",
+            "p95:treebeard.api.request.duration",
+        );
     let p = problems(&source);
     let lines: Vec<_> = p.iter().map(|p| p.line).collect();
     assert_eq!(lines, vec![Some(8), Some(19)], "{p:?}");
@@ -101,7 +113,10 @@ fn query_with_comparison_is_rejected() {
 
 #[test]
 fn evaluation_window_must_be_whole_minutes() {
-    let source = GOOD.replace("    severity: high\n", "    severity: high\n    evaluation_window: 90\n");
+    let source = GOOD.replace(
+        "    severity: high\n",
+        "    severity: high\n    evaluation_window: 90\n",
+    );
     let p = problems(&source);
     assert_eq!(p[0].line, Some(11), "{}", p[0]);
 }
@@ -125,13 +140,25 @@ fn duplicate_names_are_rejected() {
 #[test]
 fn routing_follows_severity() {
     let mut n = validate::parse(GOOD).unwrap().notifications;
-    assert_eq!(n.routes(Severity::Critical), vec![Route::PagerDuty("prod".into())]);
-    assert_eq!(n.routes(Severity::High), vec![Route::Slack("alerts".into())]);
+    assert_eq!(
+        n.routes(Severity::Critical),
+        vec![Route::PagerDuty("prod".into())]
+    );
+    assert_eq!(
+        n.routes(Severity::High),
+        vec![Route::Slack("alerts".into())]
+    );
     assert_eq!(
         n.routes(Severity::Medium),
-        vec![Route::Slack("monitoring".into()), Route::Email("ops@example.com".into())]
+        vec![
+            Route::Slack("monitoring".into()),
+            Route::Email("ops@example.com".into())
+        ]
     );
-    assert_eq!(n.handles(Severity::Medium), "@slack-monitoring @ops@example.com");
+    assert_eq!(
+        n.handles(Severity::Medium),
+        "@slack-monitoring @ops@example.com"
+    );
     n.page_on_high = true;
     assert_eq!(n.handles(Severity::High), "@slack-alerts @pagerduty-prod");
 }
@@ -140,10 +167,19 @@ fn routing_follows_severity() {
 fn monitors_carry_handles_options_and_ownership_tag() {
     let config = validate::parse(GOOD).unwrap();
     let m = monitors::generate(&config).unwrap();
-    assert_eq!(m[0].query, "avg(last_5m):p95:treebeard.api.request.duration{*} > 2");
-    assert_eq!(m[1].query, "avg(last_5m):avg:treebeard.cache.hit_rate{*} < 0.8");
+    assert_eq!(
+        m[0].query,
+        "avg(last_5m):p95:treebeard.api.request.duration{*} > 2"
+    );
+    assert_eq!(
+        m[1].query,
+        "avg(last_5m):avg:treebeard.cache.hit_rate{*} < 0.8"
+    );
     assert!(m[0].message.ends_with("@slack-alerts"));
-    assert!(m[0].message.contains("Runbook: https://runbooks.example/slow"));
+    assert!(
+        m[0].message
+            .contains("Runbook: https://runbooks.example/slow")
+    );
     assert!(m[1].message.ends_with("@slack-monitoring @ops@example.com"));
     assert_eq!(m[0].options.renotify_interval, Some(60));
     assert_eq!(m[0].options.thresholds.warning, Some(1.5));
@@ -169,7 +205,11 @@ fn shipped_config_covers_the_key_metric_targets() {
     use treebeard_conventions::*;
     let expect = |metric: &str, aggregator: &str, tail: &str| {
         let monitor = find(metric, aggregator);
-        assert!(monitor.query.ends_with(tail), "{} should end with {tail}", monitor.query);
+        assert!(
+            monitor.query.ends_with(tail),
+            "{} should end with {tail}",
+            monitor.query
+        );
     };
     expect(&ns(api::REQUEST_DURATION), "p95", "> 2");
     expect(&ns(recommendations::DURATION), "p95", "> 3");
@@ -179,8 +219,14 @@ fn shipped_config_covers_the_key_metric_targets() {
     expect(&ns(process::MEMORY_PERCENT), "avg", "> 80");
     expect(host::DISK_IN_USE, "max", "> 0.8");
     expect(&ns(external::REQUEST_DURATION), "p95", "> 5");
-    assert!(m.iter().any(|m| m.query.contains(&ns(api::ERRORS)) && m.query.ends_with("> 1")));
-    assert!(m.iter().any(|m| m.query.starts_with("sum(last_1d):") && m.query.ends_with("< 99.9")));
+    assert!(
+        m.iter()
+            .any(|m| m.query.contains(&ns(api::ERRORS)) && m.query.ends_with("> 1"))
+    );
+    assert!(
+        m.iter()
+            .any(|m| m.query.starts_with("sum(last_1d):") && m.query.ends_with("< 99.9"))
+    );
     let claude = find(&ns(external::REQUEST_DURATION), "p95");
     assert!(claude.query.contains("api:claude"));
 }
@@ -211,5 +257,10 @@ fn shipped_config_routes_every_severity() {
     for severity in [Severity::Critical, Severity::High, Severity::Medium] {
         config.notifications.check(severity).unwrap();
     }
-    assert!(config.alerts.iter().any(|a| a.severity == Severity::Critical));
+    assert!(
+        config
+            .alerts
+            .iter()
+            .any(|a| a.severity == Severity::Critical)
+    );
 }

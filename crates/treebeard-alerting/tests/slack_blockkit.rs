@@ -17,14 +17,22 @@ use treebeard_alerting::rules::Severity;
 fn notifications() -> Vec<Notification> {
     let long = "A very long alert name that goes on ".repeat(10);
     vec![
-        Notification::new("API P95 latency above 2 s", Severity::Critical, "P95 is *2.7 s*")
-            .with_group("endpoint:/users/{id}")
-            .with_detail("value", "2.7")
-            .with_runbook("https://runbooks.example/latency")
-            .with_tags(["env:production", "service:treebeard-api"]),
+        Notification::new(
+            "API P95 latency above 2 s",
+            Severity::Critical,
+            "P95 is *2.7 s*",
+        )
+        .with_group("endpoint:/users/{id}")
+        .with_detail("value", "2.7")
+        .with_runbook("https://runbooks.example/latency")
+        .with_tags(["env:production", "service:treebeard-api"]),
         Notification::new(long.clone(), Severity::High, long.repeat(20)),
-        Notification::new("Cache hit rate below 80%", Severity::Medium, "hit rate 0.72")
-            .with_status(AlertStatus::Resolved),
+        Notification::new(
+            "Cache hit rate below 80%",
+            Severity::Medium,
+            "hit rate 0.72",
+        )
+        .with_status(AlertStatus::Resolved),
         (0..20).fold(
             Notification::new("Many details", Severity::Medium, "x"),
             |n, i| n.with_detail(format!("k{i}"), "v".repeat(3000)),
@@ -60,14 +68,22 @@ fn invalid_blocks_are_caught_by_the_validator() {
 
 type Seen = Arc<Mutex<Vec<(Option<String>, Value)>>>;
 
-async fn record(State(seen): State<Seen>, headers: HeaderMap, Json(body): Json<Value>) -> Json<Value> {
+async fn record(
+    State(seen): State<Seen>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Json<Value> {
     let auth = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let ok = body["channel"] != "#missing";
     seen.lock().unwrap().push((auth, body));
-    if ok { Json(json!({"ok": true})) } else { Json(json!({"ok": false, "error": "channel_not_found"})) }
+    if ok {
+        Json(json!({"ok": true}))
+    } else {
+        Json(json!({"ok": false, "error": "channel_not_found"}))
+    }
 }
 
 async fn serve() -> (String, Seen) {
@@ -86,13 +102,20 @@ async fn serve() -> (String, Seen) {
 async fn webhook_and_bot_deliver_the_message() {
     let (base, seen) = serve().await;
     let n = &notifications()[0];
-    SlackNotifier::webhook(format!("{base}/hook")).notify(n).await.unwrap();
+    SlackNotifier::webhook(format!("{base}/hook"))
+        .notify(n)
+        .await
+        .unwrap();
     let env = [
         ("SLACK_BOT_TOKEN", "xoxb-test-token"),
         ("SLACK_CHANNEL", "#alerts"),
         ("SLACK_API_URL", &*format!("{base}/api")),
     ];
-    SlackNotifier::from_env(&env).unwrap().notify(n).await.unwrap();
+    SlackNotifier::from_env(&env)
+        .unwrap()
+        .notify(n)
+        .await
+        .unwrap();
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 2);
     assert_eq!(seen[0].0, None);

@@ -47,7 +47,10 @@ pub async fn test(env: &impl EnvSource, channel: Channel) -> CmdResult {
             // The period must end after the test alert's timestamp to include it.
             let mut digest = Digest::new(DigestPeriod::Daily, SystemTime::now());
             digest.record(n);
-            notifier.send_digest(&digest).await.map_err(|e| e.to_string())?;
+            notifier
+                .send_digest(&digest)
+                .await
+                .map_err(|e| e.to_string())?;
             println!("email: digest sent");
         }
     }

@@ -40,7 +40,10 @@ fn check(name: &'static str, outcome: Outcome, detail: impl Into<String>) -> Che
 
 /// Runs every check, prints the table; returns whether nothing failed.
 pub async fn run(env: &impl EnvSource, file: &Path, timeout: Duration) -> bool {
-    let http = reqwest::Client::builder().timeout(timeout).build().unwrap_or_default();
+    let http = reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .unwrap_or_default();
     let checks = vec![
         agent(env, &http).await,
         dogstatsd(env).await,
@@ -71,7 +74,8 @@ pub async fn run(env: &impl EnvSource, file: &Path, timeout: Duration) -> bool {
 }
 
 fn agent_host(env: &impl EnvSource) -> String {
-    env.non_empty(env::DD_AGENT_HOST).unwrap_or_else(|| DEFAULT_AGENT_HOST.into())
+    env.non_empty(env::DD_AGENT_HOST)
+        .unwrap_or_else(|| DEFAULT_AGENT_HOST.into())
 }
 
 async fn agent(env: &impl EnvSource, http: &reqwest::Client) -> Check {
@@ -93,11 +97,26 @@ async fn agent(env: &impl EnvSource, http: &reqwest::Client) -> Check {
             check(
                 NAME,
                 Outcome::Pass,
-                format!("{url} answered{}", version.map(|v| format!(" (version {v})")).unwrap_or_default()),
+                format!(
+                    "{url} answered{}",
+                    version
+                        .map(|v| format!(" (version {v})"))
+                        .unwrap_or_default()
+                ),
             )
         }
-        Ok(r) => check(NAME, Outcome::Fail, format!("{url} answered {}", r.status())),
-        Err(e) => check(NAME, Outcome::Fail, format!("{url}: {e} (is the agent running? set DD_AGENT_HOST / DD_TRACE_AGENT_PORT or DD_TRACE_AGENT_URL)")),
+        Ok(r) => check(
+            NAME,
+            Outcome::Fail,
+            format!("{url} answered {}", r.status()),
+        ),
+        Err(e) => check(
+            NAME,
+            Outcome::Fail,
+            format!(
+                "{url}: {e} (is the agent running? set DD_AGENT_HOST / DD_TRACE_AGENT_PORT or DD_TRACE_AGENT_URL)"
+            ),
+        ),
     }
 }
 
@@ -108,23 +127,40 @@ async fn dogstatsd(env: &impl EnvSource) -> Check {
         .non_empty(env::DD_DOGSTATSD_PORT)
         .unwrap_or_else(|| DEFAULT_DOGSTATSD_PORT.into());
     let Ok(port) = port_raw.trim().parse::<u16>() else {
-        return check(NAME, Outcome::Fail, format!("DD_DOGSTATSD_PORT={port_raw:?} is not a port number"));
+        return check(
+            NAME,
+            Outcome::Fail,
+            format!("DD_DOGSTATSD_PORT={port_raw:?} is not a port number"),
+        );
     };
-    let addr = match tokio::net::lookup_host((host.as_str(), port)).await.map(|mut a| a.next()) {
+    let addr = match tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map(|mut a| a.next())
+    {
         Ok(Some(addr)) => addr,
-        Ok(None) | Err(_) => return check(NAME, Outcome::Fail, format!("cannot resolve {host}:{port}")),
+        Ok(None) | Err(_) => {
+            return check(NAME, Outcome::Fail, format!("cannot resolve {host}:{port}"));
+        }
     };
-    let bind = if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+    let bind = if addr.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
     let sent = async {
         let socket = tokio::net::UdpSocket::bind(bind).await?;
-        socket.send_to(b"treebeard.doctor.check:1|c|#source:doctor", addr).await
+        socket
+            .send_to(b"treebeard.doctor.check:1|c|#source:doctor", addr)
+            .await
     }
     .await;
     match sent {
         Ok(_) => check(
             NAME,
             Outcome::Pass,
-            format!("sent treebeard.doctor.check to {addr} (UDP is fire-and-forget: confirm in the agent's dogstatsd stats)"),
+            format!(
+                "sent treebeard.doctor.check to {addr} (UDP is fire-and-forget: confirm in the agent's dogstatsd stats)"
+            ),
         ),
         Err(e) => check(NAME, Outcome::Fail, format!("sending to {addr}: {e}")),
     }
@@ -141,7 +177,10 @@ async fn sentry(env: &impl EnvSource, http: &reqwest::Client) -> Check {
             return check(
                 NAME,
                 Outcome::Fail,
-                format!("SENTRY_DSN={} does not parse: {e} (expected https://<key>@<host>/<project>)", env::redact(&raw)),
+                format!(
+                    "SENTRY_DSN={} does not parse: {e} (expected https://<key>@<host>/<project>)",
+                    env::redact(&raw)
+                ),
             );
         }
     };
@@ -151,16 +190,30 @@ async fn sentry(env: &impl EnvSource, http: &reqwest::Client) -> Check {
         Ok(r) => check(
             NAME,
             Outcome::Pass,
-            format!("project {} at {}:{} reachable (HTTP {})", dsn.project_id(), dsn.host(), dsn.port(), r.status().as_u16()),
+            format!(
+                "project {} at {}:{} reachable (HTTP {})",
+                dsn.project_id(),
+                dsn.host(),
+                dsn.port(),
+                r.status().as_u16()
+            ),
         ),
-        Err(e) => check(NAME, Outcome::Fail, format!("{}:{} unreachable: {e}", dsn.host(), dsn.port())),
+        Err(e) => check(
+            NAME,
+            Outcome::Fail,
+            format!("{}:{} unreachable: {e}", dsn.host(), dsn.port()),
+        ),
     }
 }
 
 async fn datadog_api(env: &impl EnvSource, timeout: Duration) -> Check {
     const NAME: &str = "datadog api keys";
     if env.non_empty(env::DD_API_KEY).is_none() {
-        return check(NAME, Outcome::Skip, "DD_API_KEY not set (needed by monitors/dashboards plan|apply)");
+        return check(
+            NAME,
+            Outcome::Skip,
+            "DD_API_KEY not set (needed by monitors/dashboards plan|apply)",
+        );
     }
     let client = match DatadogClient::from_env(env) {
         Ok(c) => c.with_retry(
@@ -171,12 +224,20 @@ async fn datadog_api(env: &impl EnvSource, timeout: Duration) -> Check {
         Err(e) => return check(NAME, Outcome::Fail, e.to_string()),
     };
     match client.validate_keys().await {
-        Ok(()) => check(NAME, Outcome::Pass, format!("keys accepted by {}", client.base_url())),
+        Ok(()) => check(
+            NAME,
+            Outcome::Pass,
+            format!("keys accepted by {}", client.base_url()),
+        ),
         Err(e) => check(NAME, Outcome::Fail, e.to_string()),
     }
 }
 
-fn notifier_check(name: &'static str, configured: bool, result: Result<String, NotifyError>) -> Check {
+fn notifier_check(
+    name: &'static str,
+    configured: bool,
+    result: Result<String, NotifyError>,
+) -> Check {
     match (configured, result) {
         (false, _) => check(name, Outcome::Skip, "not configured"),
         (true, Ok(detail)) => check(name, Outcome::Pass, detail),
@@ -231,11 +292,19 @@ fn alert_rules(file: &Path) -> Check {
         return check(NAME, Outcome::Skip, format!("{} not found", file.display()));
     }
     match validate::load(file) {
-        Ok(config) => check(NAME, Outcome::Pass, format!("{}: {} alerts valid", file.display(), config.alerts.len())),
+        Ok(config) => check(
+            NAME,
+            Outcome::Pass,
+            format!("{}: {} alerts valid", file.display(), config.alerts.len()),
+        ),
         Err(e) => check(
             NAME,
             Outcome::Fail,
-            format!("{}: {} (run `treebeard monitors validate`)", file.display(), e.to_string().lines().next().unwrap_or_default()),
+            format!(
+                "{}: {} (run `treebeard monitors validate`)",
+                file.display(),
+                e.to_string().lines().next().unwrap_or_default()
+            ),
         ),
     }
 }

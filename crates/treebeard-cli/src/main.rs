@@ -129,7 +129,11 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Doctor { file, timeout } => {
             let ok = doctor::run(&env, &file, std::time::Duration::from_secs(timeout)).await;
-            return if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+            return if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            };
         }
         Command::Monitors { action } => match action {
             MonitorsAction::Validate { file } => sync_cmd::validate(&file),
@@ -138,9 +142,15 @@ async fn main() -> ExitCode {
             MonitorsAction::Apply { file } => sync_cmd::monitors(&env, &file, true).await,
         },
         Command::Dashboards { action } => match action {
-            DashboardsAction::Generate { dir, namespace } => sync_cmd::generate_dashboards(&dir, &namespace),
-            DashboardsAction::Plan { namespace } => sync_cmd::dashboards(&env, &namespace, false).await,
-            DashboardsAction::Apply { namespace } => sync_cmd::dashboards(&env, &namespace, true).await,
+            DashboardsAction::Generate { dir, namespace } => {
+                sync_cmd::generate_dashboards(&dir, &namespace)
+            }
+            DashboardsAction::Plan { namespace } => {
+                sync_cmd::dashboards(&env, &namespace, false).await
+            }
+            DashboardsAction::Apply { namespace } => {
+                sync_cmd::dashboards(&env, &namespace, true).await
+            }
         },
         Command::Alerts {
             action: AlertsAction::Test { channel },

@@ -16,7 +16,12 @@ fn load(file: &Path) -> Result<treebeard_alerting::rules::AlertingConfig, String
                 .iter()
                 .map(|p| format!("{}:{p}", file.display()))
                 .collect();
-            format!("{} problem(s) in {}:\n{}", problems.len(), file.display(), lines.join("\n"))
+            format!(
+                "{} problem(s) in {}:\n{}",
+                problems.len(),
+                file.display(),
+                lines.join("\n")
+            )
         }
         other => other.to_string(),
     })
@@ -51,7 +56,9 @@ async fn plan_and_maybe_apply(client: &DatadogClient, plan: sync::Plan, apply: b
         println!("Nothing to do.");
         return Ok(());
     }
-    let report = sync::apply(client, &plan).await.map_err(|e| e.to_string())?;
+    let report = sync::apply(client, &plan)
+        .await
+        .map_err(|e| e.to_string())?;
     for (name, id) in &report.created {
         println!("created `{name}` (id {id})");
     }
@@ -69,13 +76,16 @@ pub async fn monitors(env: &impl EnvSource, file: &Path, apply: bool) -> CmdResu
     let config = load(file)?;
     let desired = monitors::generate(&config).map_err(|e| e.to_string())?;
     let client = client(env)?;
-    let plan = sync::plan_monitors(&client, &desired).await.map_err(|e| e.to_string())?;
+    let plan = sync::plan_monitors(&client, &desired)
+        .await
+        .map_err(|e| e.to_string())?;
     plan_and_maybe_apply(&client, plan, apply).await
 }
 
 /// `dashboards generate`.
 pub fn generate_dashboards(dir: &Path, namespace: &str) -> CmdResult {
-    let written = dashboards::write_all(dir, namespace).map_err(|e| format!("writing {}: {e}", dir.display()))?;
+    let written = dashboards::write_all(dir, namespace)
+        .map_err(|e| format!("writing {}: {e}", dir.display()))?;
     for path in written {
         println!("wrote {}", path.display());
     }
@@ -86,6 +96,8 @@ pub fn generate_dashboards(dir: &Path, namespace: &str) -> CmdResult {
 pub async fn dashboards(env: &impl EnvSource, namespace: &str, apply: bool) -> CmdResult {
     let desired = dashboards::all(namespace);
     let client = client(env)?;
-    let plan = sync::plan_dashboards(&client, &desired).await.map_err(|e| e.to_string())?;
+    let plan = sync::plan_dashboards(&client, &desired)
+        .await
+        .map_err(|e| e.to_string())?;
     plan_and_maybe_apply(&client, plan, apply).await
 }

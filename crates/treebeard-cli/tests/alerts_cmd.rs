@@ -11,7 +11,11 @@ fn alerts_test(channel: &str, envs: &[(&str, &str)]) -> (bool, String) {
         .envs(envs.iter().copied())
         .output()
         .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -20,10 +24,16 @@ fn pagerduty_test_alert_triggers_and_resolves() {
     let (_prism, base) = common::start_prism();
     let (ok, out) = alerts_test(
         "pagerduty",
-        &[("PAGERDUTY_ROUTING_KEY", "e93facc04764012d7bfb002500d5d1a6"), ("PAGERDUTY_EVENTS_URL", &base)],
+        &[
+            ("PAGERDUTY_ROUTING_KEY", "e93facc04764012d7bfb002500d5d1a6"),
+            ("PAGERDUTY_EVENTS_URL", &base),
+        ],
     );
     assert!(ok, "{out}");
-    assert!(out.contains("pagerduty: triggered") && out.contains("pagerduty: resolved"), "{out}");
+    assert!(
+        out.contains("pagerduty: triggered") && out.contains("pagerduty: resolved"),
+        "{out}"
+    );
 }
 
 #[test]

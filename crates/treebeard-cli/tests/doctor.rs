@@ -8,7 +8,10 @@ use serde_json::json;
 
 async fn http_server() -> String {
     let app = Router::new()
-        .route("/info", get(|| async { Json(json!({"version": "7.99.0", "endpoints": ["/v0.4/traces"]})) }))
+        .route(
+            "/info",
+            get(|| async { Json(json!({"version": "7.99.0", "endpoints": ["/v0.4/traces"]})) }),
+        )
         .fallback(|| async { (axum::http::StatusCode::METHOD_NOT_ALLOWED, "") });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -24,7 +27,10 @@ async fn doctor(envs: &[(&str, &str)]) -> (bool, String) {
         .output()
         .await
         .unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -39,21 +45,33 @@ async fn all_green_with_reachable_peers() {
         ("DD_DOGSTATSD_PORT", &*udp_port),
         ("SENTRY_DSN", &*dsn),
         ("PAGERDUTY_ROUTING_KEY", "e93facc04764012d7bfb002500d5d1a6"),
-        ("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T/B/X"),
+        (
+            "SLACK_WEBHOOK_URL",
+            "https://hooks.slack.com/services/T/B/X",
+        ),
     ])
     .await;
     assert!(ok, "{out}");
     assert!(out.contains("version 7.99.0"), "{out}");
     assert!(out.contains("project 42"), "{out}");
     let mut buf = [0u8; 256];
-    let n = tokio::time::timeout(std::time::Duration::from_secs(2), udp.recv(&mut buf)).await.unwrap().unwrap();
+    let n = tokio::time::timeout(std::time::Duration::from_secs(2), udp.recv(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(&buf[..n], b"treebeard.doctor.check:1|c|#source:doctor");
-    assert!(out.contains("email (smtp)") && out.contains("SKIP"), "{out}");
+    assert!(
+        out.contains("email (smtp)") && out.contains("SKIP"),
+        "{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failures_make_a_non_zero_exit() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let (ok, out) = doctor(&[
         ("DD_TRACE_AGENT_URL", &*format!("http://{closed}")),
         ("SENTRY_DSN", "not a dsn"),

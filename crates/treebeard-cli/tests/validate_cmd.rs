@@ -18,7 +18,8 @@ fn validate(path: &std::path::Path) -> (bool, String, String) {
 
 #[test]
 fn shipped_config_is_valid() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infrastructure/alerting-config.yml");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../infrastructure/alerting-config.yml");
     let (ok, stdout, stderr) = validate(&path);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("10 alerts OK"));
@@ -35,7 +36,12 @@ fn semantic_and_syntax_errors_carry_line_numbers() {
     .unwrap();
     let (ok, _, stderr) = validate(&path);
     assert!(!ok);
-    assert!(stderr.contains("alerts.yml:line 5: alert `Typo`: unknown metric `treebeard.api.request.durration`"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "alerts.yml:line 5: alert `Typo`: unknown metric `treebeard.api.request.durration`"
+        ),
+        "{stderr}"
+    );
 
     std::fs::write(&path, "alerts:\n  - name: x\n    query: [unclosed\n").unwrap();
     let (ok, _, stderr) = validate(&path);
@@ -47,5 +53,8 @@ fn semantic_and_syntax_errors_carry_line_numbers() {
 fn missing_file_is_an_error() {
     let (ok, _, stderr) = validate(std::path::Path::new("/nonexistent/alerts.yml"));
     assert!(!ok);
-    assert!(stderr.contains("cannot read /nonexistent/alerts.yml"), "{stderr}");
+    assert!(
+        stderr.contains("cannot read /nonexistent/alerts.yml"),
+        "{stderr}"
+    );
 }

@@ -1,10 +1,13 @@
 //! The reference's four dashboards, built from the conventions' metric
 //! names so a renamed metric changes the dashboards with it.
 
-use treebeard_conventions::{api, cache, database, external, host, process, recommendations, runtime, tags};
+use treebeard_conventions::{
+    api, cache, database, external, host, process, recommendations, runtime, tags,
+};
 
 use super::model::{
-    Dashboard, TemplateVariable, Widget, note, query_value, timeseries, timeseries_with_target, toplist,
+    Dashboard, TemplateVariable, Widget, note, query_value, timeseries, timeseries_with_target,
+    toplist,
 };
 
 /// The scope every query uses: the `$env` and `$service` template variables.
@@ -32,7 +35,10 @@ fn dashboard(title: &str, description: &str, widgets: Vec<Widget>) -> Dashboard 
         description: description.to_owned(),
         layout_type: "ordered".to_owned(),
         reflow_type: "auto".to_owned(),
-        template_variables: vec![TemplateVariable::tag(tags::ENV), TemplateVariable::tag(tags::SERVICE)],
+        template_variables: vec![
+            TemplateVariable::tag(tags::ENV),
+            TemplateVariable::tag(tags::SERVICE),
+        ],
         widgets,
     }
 }
@@ -46,19 +52,34 @@ pub fn service_health(namespace: &str) -> Dashboard {
         "TreeBeard - Service Health",
         "Overall API health: availability (target 99.9%), request rate, error rate (target < 1%) and P95 latency (target < 2 s).",
         vec![
-            note("## Service Health\nTargets: availability **99.9%**, error rate **< 1%**, latency P95 **< 2 s**."),
+            note(
+                "## Service Health\nTargets: availability **99.9%**, error rate **< 1%**, latency P95 **< 2 s**.",
+            ),
             query_value(
                 "Availability",
                 &format!("100 - {}", n.error_pct()),
                 "avg",
                 Some("%"),
             ),
-            query_value("Request rate", &format!("sum:{requests}{{{SCOPE}}}.as_rate()"), "avg", Some("req/s")),
+            query_value(
+                "Request rate",
+                &format!("sum:{requests}{{{SCOPE}}}.as_rate()"),
+                "avg",
+                Some("req/s"),
+            ),
             query_value("Error rate", &n.error_pct(), "avg", Some("%")),
-            query_value("Latency P95", &format!("p95:{duration}{{{SCOPE}}}"), "avg", Some("s")),
+            query_value(
+                "Latency P95",
+                &format!("p95:{duration}{{{SCOPE}}}"),
+                "avg",
+                Some("s"),
+            ),
             timeseries(
                 "Requests per second by status class",
-                &[&format!("sum:{requests}{{{SCOPE}}} by {{{}}}.as_rate()", tags::STATUS_CLASS)],
+                &[&format!(
+                    "sum:{requests}{{{SCOPE}}} by {{{}}}.as_rate()",
+                    tags::STATUS_CLASS
+                )],
             ),
             timeseries_with_target("Error rate (%)", &[&n.error_pct()], 1.0, "target 1%"),
             timeseries_with_target(
@@ -86,32 +107,49 @@ pub fn infrastructure(namespace: &str) -> Dashboard {
         "TreeBeard - Infrastructure",
         "System resources and database: CPU (target < 70%), memory (< 80%), disk (< 80%), network, async runtime and query time (< 100 ms).",
         vec![
-            note("## Infrastructure\nTargets: CPU **< 70%**, memory **< 80%**, disk **< 80%**, DB query average **< 100 ms**."),
+            note(
+                "## Infrastructure\nTargets: CPU **< 70%**, memory **< 80%**, disk **< 80%**, DB query average **< 100 ms**.",
+            ),
             timeseries_with_target(
                 "Process CPU (%)",
-                &[&format!("avg:{}{{{SCOPE}}} by {{host}}", n.m(process::CPU_PERCENT))],
+                &[&format!(
+                    "avg:{}{{{SCOPE}}} by {{host}}",
+                    n.m(process::CPU_PERCENT)
+                )],
                 70.0,
                 "target 70%",
             ),
             timeseries_with_target(
                 "Process memory (%)",
-                &[&format!("avg:{}{{{SCOPE}}} by {{host}}", n.m(process::MEMORY_PERCENT))],
+                &[&format!(
+                    "avg:{}{{{SCOPE}}} by {{host}}",
+                    n.m(process::MEMORY_PERCENT)
+                )],
                 80.0,
                 "target 80%",
             ),
             timeseries(
                 "Resident memory (bytes)",
-                &[&format!("avg:{}{{{SCOPE}}} by {{host}}", n.m(process::MEMORY_RSS))],
+                &[&format!(
+                    "avg:{}{{{SCOPE}}} by {{host}}",
+                    n.m(process::MEMORY_RSS)
+                )],
             ),
             timeseries_with_target(
                 "Disk in use (fraction)",
-                &[&format!("max:{}{{$env}} by {{host,device}}", host::DISK_IN_USE)],
+                &[&format!(
+                    "max:{}{{$env}} by {{host,device}}",
+                    host::DISK_IN_USE
+                )],
                 0.8,
                 "target 80%",
             ),
             timeseries(
                 "Network (bytes/s)",
-                &["sum:system.net.bytes_rcvd{$env} by {host}", "sum:system.net.bytes_sent{$env} by {host}"],
+                &[
+                    "sum:system.net.bytes_rcvd{$env} by {host}",
+                    "sum:system.net.bytes_sent{$env} by {host}",
+                ],
             ),
             timeseries(
                 "Open file descriptors and threads",
@@ -146,10 +184,15 @@ pub fn application_performance(namespace: &str) -> Dashboard {
         "TreeBeard - Application Performance",
         "Recommendations (P95 < 3 s), database queries (average < 100 ms), cache hit rate (> 80%) and the Claude API (P95 < 5 s).",
         vec![
-            note("## Application Performance\nTargets: recommendation P95 **< 3 s**, DB query average **< 100 ms**, cache hit rate **> 80%**, Claude API P95 **< 5 s**."),
+            note(
+                "## Application Performance\nTargets: recommendation P95 **< 3 s**, DB query average **< 100 ms**, cache hit rate **> 80%**, Claude API P95 **< 5 s**.",
+            ),
             timeseries_with_target(
                 "Recommendation generation P95 (s)",
-                &[&format!("p95:{}{{{SCOPE}}}", n.m(recommendations::DURATION))],
+                &[&format!(
+                    "p95:{}{{{SCOPE}}}",
+                    n.m(recommendations::DURATION)
+                )],
                 3.0,
                 "target 3 s",
             ),
@@ -161,7 +204,10 @@ pub fn application_performance(namespace: &str) -> Dashboard {
             ),
             timeseries(
                 "External API errors per second",
-                &[&format!("sum:{}{{{SCOPE}}} by {{api}}.as_rate()", n.m(external::ERRORS))],
+                &[&format!(
+                    "sum:{}{{{SCOPE}}} by {{api}}.as_rate()",
+                    n.m(external::ERRORS)
+                )],
             ),
             timeseries_with_target(
                 "Cache hit rate (fraction)",
@@ -171,7 +217,10 @@ pub fn application_performance(namespace: &str) -> Dashboard {
             ),
             timeseries_with_target(
                 "Database query time by table, average (s)",
-                &[&format!("avg:{}{{{SCOPE}}} by {{table}}", n.m(database::QUERY_DURATION))],
+                &[&format!(
+                    "avg:{}{{{SCOPE}}} by {{table}}",
+                    n.m(database::QUERY_DURATION)
+                )],
                 0.1,
                 "target 100 ms",
             ),
@@ -191,7 +240,9 @@ pub fn business_metrics(namespace: &str) -> Dashboard {
         "TreeBeard - Business Metrics",
         "User activity and KPIs: recommendations generated per hour and day, by profile type, and API usage per endpoint.",
         vec![
-            note("## Business Metrics\nActive users, conversion rate and satisfaction need application events that the layers do not emit; add them with `extra_metrics` and a widget of your own."),
+            note(
+                "## Business Metrics\nActive users, conversion rate and satisfaction need application events that the layers do not emit; add them with `extra_metrics` and a widget of your own.",
+            ),
             query_value(
                 "Recommendations generated (period)",
                 &format!("sum:{generated}{{{SCOPE}}}.as_count()"),
@@ -200,7 +251,9 @@ pub fn business_metrics(namespace: &str) -> Dashboard {
             ),
             timeseries(
                 "Recommendations generated per hour",
-                &[&format!("sum:{generated}{{{SCOPE}}}.as_count().rollup(sum, 3600)")],
+                &[&format!(
+                    "sum:{generated}{{{SCOPE}}}.as_count().rollup(sum, 3600)"
+                )],
             ),
             toplist(
                 "Recommendations by profile type",
@@ -208,7 +261,11 @@ pub fn business_metrics(namespace: &str) -> Dashboard {
             ),
             toplist(
                 "Requests by endpoint",
-                &format!("sum:{}{{{SCOPE}}} by {{{}}}.as_count()", n.m(api::REQUESTS), tags::ENDPOINT),
+                &format!(
+                    "sum:{}{{{SCOPE}}} by {{{}}}.as_count()",
+                    n.m(api::REQUESTS),
+                    tags::ENDPOINT
+                ),
             ),
         ],
     )

@@ -214,8 +214,12 @@ impl Widget {
     pub fn queries(&self) -> Vec<&str> {
         match &self.definition {
             Definition::Note { .. } => Vec::new(),
-            Definition::Timeseries { requests, .. } => requests.iter().map(|r| r.q.as_str()).collect(),
-            Definition::QueryValue { requests, .. } => requests.iter().map(|r| r.q.as_str()).collect(),
+            Definition::Timeseries { requests, .. } => {
+                requests.iter().map(|r| r.q.as_str()).collect()
+            }
+            Definition::QueryValue { requests, .. } => {
+                requests.iter().map(|r| r.q.as_str()).collect()
+            }
             Definition::Toplist { requests, .. } => requests.iter().map(|r| r.q.as_str()).collect(),
         }
     }

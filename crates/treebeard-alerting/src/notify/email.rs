@@ -75,7 +75,12 @@ impl std::fmt::Debug for SmtpSettings {
 
 impl SmtpSettings {
     /// Settings for `host` with the defaults of `tls`.
-    pub fn new(host: impl Into<String>, from: impl Into<String>, to: Vec<String>, tls: SmtpTls) -> Self {
+    pub fn new(
+        host: impl Into<String>,
+        from: impl Into<String>,
+        to: Vec<String>,
+        tls: SmtpTls,
+    ) -> Self {
         Self {
             host: host.into(),
             port: tls.default_port(),
@@ -95,7 +100,11 @@ impl SmtpSettings {
 
     /// Sets the login.
     #[must_use]
-    pub fn with_credentials(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
+    pub fn with_credentials(
+        mut self,
+        username: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
         self.credentials = Some((username.into(), password.into()));
         self
     }
@@ -103,12 +112,19 @@ impl SmtpSettings {
     /// Reads the `SMTP_*` variables.
     pub fn from_env(source: &(impl EnvSource + ?Sized)) -> Result<Self, EnvError> {
         let required = |name: &'static str, hint| {
-            source.non_empty(name).ok_or(EnvError::Missing { name, hint: Some(hint) })
+            source.non_empty(name).ok_or(EnvError::Missing {
+                name,
+                hint: Some(hint),
+            })
         };
         let host = required(env::SMTP_HOST, "the SMTP server of the email digest")?;
         let from = required(env::SMTP_FROM, "the sender address of the digest")?;
         let to_raw = required(env::SMTP_TO, "comma-separated recipients of the digest")?;
-        let tls = match source.non_empty(env::SMTP_TLS).as_deref().map(str::to_ascii_lowercase) {
+        let tls = match source
+            .non_empty(env::SMTP_TLS)
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+        {
             None => SmtpTls::default(),
             Some(v) => match v.as_str() {
                 "none" => SmtpTls::None,
@@ -124,11 +140,14 @@ impl SmtpSettings {
             },
         };
         let check_address = |name: &'static str, value: &str| {
-            value.parse::<Mailbox>().map(|_| ()).map_err(|_| EnvError::Invalid {
-                name,
-                value: value.to_owned(),
-                expected: "an email address such as alerts@example.com",
-            })
+            value
+                .parse::<Mailbox>()
+                .map(|_| ())
+                .map_err(|_| EnvError::Invalid {
+                    name,
+                    value: value.to_owned(),
+                    expected: "an email address such as alerts@example.com",
+                })
         };
         check_address(env::SMTP_FROM, &from)?;
         let to: Vec<String> = to_raw
@@ -203,7 +222,10 @@ impl Digest {
 
     /// Records one fired alert; alerts outside the period are ignored.
     pub fn record(&mut self, n: Notification) {
-        let start = self.end.checked_sub(self.period.duration()).unwrap_or(SystemTime::UNIX_EPOCH);
+        let start = self
+            .end
+            .checked_sub(self.period.duration())
+            .unwrap_or(SystemTime::UNIX_EPOCH);
         if n.timestamp >= start && n.timestamp <= self.end {
             self.fired.push(n);
         }
@@ -233,7 +255,10 @@ impl Digest {
     pub fn body(&self, scrubber: &dyn Scrubber) -> String {
         let mut by_alert: BTreeMap<(Severity, &str), Vec<&Notification>> = BTreeMap::new();
         for n in &self.fired {
-            by_alert.entry((n.severity, n.alert.as_str())).or_default().push(n);
+            by_alert
+                .entry((n.severity, n.alert.as_str()))
+                .or_default()
+                .push(n);
         }
         let count = |s| self.fired.iter().filter(|n| n.severity == s).count();
         let mut out = String::new();
@@ -371,7 +396,12 @@ impl EmailNotifier {
                     delay = (delay * 2).min(self.retry.max_backoff);
                     attempt += 1;
                 }
-                Err(e) => return Err(NotifyError::Email(format!("sending via {}:{}: {e}", s.host, s.port))),
+                Err(e) => {
+                    return Err(NotifyError::Email(format!(
+                        "sending via {}:{}: {e}",
+                        s.host, s.port
+                    )));
+                }
             }
         }
     }

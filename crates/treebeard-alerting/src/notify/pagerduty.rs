@@ -127,12 +127,14 @@ impl PagerDutyNotifier {
 
     /// Acknowledges the incident with `dedup_key`.
     pub async fn acknowledge(&self, dedup_key: &str) -> Result<String, NotifyError> {
-        self.send(&self.event(EventAction::Acknowledge, dedup_key)).await
+        self.send(&self.event(EventAction::Acknowledge, dedup_key))
+            .await
     }
 
     /// Resolves the incident with `dedup_key`.
     pub async fn resolve(&self, dedup_key: &str) -> Result<String, NotifyError> {
-        self.send(&self.event(EventAction::Resolve, dedup_key)).await
+        self.send(&self.event(EventAction::Resolve, dedup_key))
+            .await
     }
 
     /// The JSON body of a trigger event for `n`, scrubbed.
@@ -144,7 +146,10 @@ impl PagerDutyNotifier {
             .map(|(k, v)| (k.clone(), Value::String(scrub(v))))
             .chain([
                 ("alert".to_owned(), Value::String(scrub(&n.alert))),
-                ("tags".to_owned(), json!(n.tags.iter().map(|t| scrub(t)).collect::<Vec<_>>())),
+                (
+                    "tags".to_owned(),
+                    json!(n.tags.iter().map(|t| scrub(t)).collect::<Vec<_>>()),
+                ),
             ])
             .collect();
         let mut payload = json!({
@@ -167,7 +172,10 @@ impl PagerDutyNotifier {
             "payload": payload,
         });
         if let (Some(runbook), Some(obj)) = (&n.runbook, event.as_object_mut()) {
-            obj.insert("links".into(), json!([{ "href": scrub(runbook), "text": "Runbook" }]));
+            obj.insert(
+                "links".into(),
+                json!([{ "href": scrub(runbook), "text": "Runbook" }]),
+            );
         }
         event
     }
@@ -201,11 +209,18 @@ impl PagerDutyNotifier {
                 body: truncate(&body, 500),
             });
         }
-        let answered = serde_json::from_str::<Value>(&body)
-            .ok()
-            .and_then(|v| v.get("dedup_key").and_then(Value::as_str).map(str::to_owned));
+        let answered = serde_json::from_str::<Value>(&body).ok().and_then(|v| {
+            v.get("dedup_key")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
         Ok(answered
-            .or_else(|| event.get("dedup_key").and_then(Value::as_str).map(str::to_owned))
+            .or_else(|| {
+                event
+                    .get("dedup_key")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
             .unwrap_or_default())
     }
 }

@@ -93,10 +93,12 @@ impl SlackNotifier {
                 })),
             };
         }
-        let token = source.non_empty(env::SLACK_BOT_TOKEN).ok_or(config(EnvError::Missing {
-            name: env::SLACK_WEBHOOK_URL,
-            hint: Some("or SLACK_BOT_TOKEN with SLACK_CHANNEL"),
-        }))?;
+        let token = source
+            .non_empty(env::SLACK_BOT_TOKEN)
+            .ok_or(config(EnvError::Missing {
+                name: env::SLACK_WEBHOOK_URL,
+                hint: Some("or SLACK_BOT_TOKEN with SLACK_CHANNEL"),
+            }))?;
         if !token.starts_with("xox") {
             return Err(config(EnvError::Invalid {
                 name: env::SLACK_BOT_TOKEN,
@@ -104,10 +106,12 @@ impl SlackNotifier {
                 expected: "a Slack token starting with xoxb-",
             }));
         }
-        let channel = source.non_empty(env::SLACK_CHANNEL).ok_or(config(EnvError::Missing {
-            name: env::SLACK_CHANNEL,
-            hint: Some("required with SLACK_BOT_TOKEN"),
-        }))?;
+        let channel = source
+            .non_empty(env::SLACK_CHANNEL)
+            .ok_or(config(EnvError::Missing {
+                name: env::SLACK_CHANNEL,
+                hint: Some("required with SLACK_BOT_TOKEN"),
+            }))?;
         let mut notifier = Self::bot(token, channel);
         if let Some(api) = source.non_empty(env::SLACK_API_URL) {
             notifier = notifier.with_api_url(api);

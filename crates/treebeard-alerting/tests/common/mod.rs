@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 
 /// The workspace root (two levels above this crate).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// The venv Python with the peers installed; fails the test if missing.
@@ -58,7 +61,11 @@ pub fn run_python(script: &str, args: &[&str]) -> String {
 /// A port that was free a moment ago on 127.0.0.1 (for peers that must be
 /// told a port rather than handed a socket).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Waits until something accepts TCP connections on `addr`.
@@ -90,16 +97,31 @@ impl Drop for Peer {
 pub fn start_prism() -> (Peer, String) {
     // shared/ sits beside the repository (worktrees and CI clones alike).
     let spec = workspace_root().join("../shared/reference/pagerduty-events-v2.openapi.json");
-    assert!(spec.exists(), "PagerDuty spec not found at {}", spec.display());
+    assert!(
+        spec.exists(),
+        "PagerDuty spec not found at {}",
+        spec.display()
+    );
     let port = free_port();
     let mut child = Command::new(prism())
-        .args(["mock", "-h", "127.0.0.1", "-p", &port.to_string(), "--errors"])
+        .args([
+            "mock",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "--errors",
+        ])
         .arg(&spec)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for_port(SocketAddr::from(([127, 0, 0, 1], port)), &mut child, Duration::from_secs(60));
+    wait_for_port(
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        &mut child,
+        Duration::from_secs(60),
+    );
     (Peer(child), format!("http://127.0.0.1:{port}"))
 }
 
@@ -107,12 +129,24 @@ pub fn start_prism() -> (Peer, String) {
 pub fn start_aiosmtpd(dir: &Path) -> (Peer, u16) {
     let port = free_port();
     let mut child = Command::new(venv_python())
-        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+        .args([
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &format!("127.0.0.1:{port}"),
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+        ])
         .arg(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for_port(SocketAddr::from(([127, 0, 0, 1], port)), &mut child, Duration::from_secs(30));
+    wait_for_port(
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        &mut child,
+        Duration::from_secs(30),
+    );
     (Peer(child), port)
 }

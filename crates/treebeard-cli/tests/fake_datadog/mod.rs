@@ -30,7 +30,11 @@ pub type Shared = Arc<Mutex<Store>>;
 impl Store {
     /// Requests that change something (POST, PUT, DELETE), 429s included.
     pub fn writes(&self) -> Vec<(String, String)> {
-        self.requests.iter().filter(|(m, _)| m != "GET").cloned().collect()
+        self.requests
+            .iter()
+            .filter(|(m, _)| m != "GET")
+            .cloned()
+            .collect()
     }
 }
 
@@ -62,20 +66,38 @@ async fn guard(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    store.lock().unwrap().requests.push((method.to_string(), uri.to_string()));
+    store
+        .lock()
+        .unwrap()
+        .requests
+        .push((method.to_string(), uri.to_string()));
     if headers.get("DD-API-KEY").and_then(|v| v.to_str().ok()) != Some(GOOD_KEY) {
-        return (StatusCode::FORBIDDEN, Json(json!({"errors": ["Forbidden"]}))).into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({"errors": ["Forbidden"]})),
+        )
+            .into_response();
     }
     next.run(request).await
 }
 
-async fn list_monitors(State(store): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Json<Value> {
+async fn list_monitors(
+    State(store): State<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Json<Value> {
     let s = store.lock().unwrap();
     let tag = q.get("monitor_tags").cloned().unwrap_or_default();
     let list: Vec<Value> = s
         .monitors
         .values()
-        .filter(|m| tag.is_empty() || m["tags"].as_array().unwrap().iter().any(|t| t == &json!(tag)))
+        .filter(|m| {
+            tag.is_empty()
+                || m["tags"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|t| t == &json!(tag))
+        })
         .cloned()
         .collect();
     Json(Value::Array(list))
@@ -99,7 +121,12 @@ async fn create_monitor(State(store): State<Shared>, Json(body): Json<Value>) ->
     let mut s = store.lock().unwrap();
     if !s.sent_429 {
         s.sent_429 = true;
-        return (StatusCode::TOO_MANY_REQUESTS, [("Retry-After", "0")], "rate limited").into_response();
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("Retry-After", "0")],
+            "rate limited",
+        )
+            .into_response();
     }
     s.next_id += 1;
     let id = s.next_id;
@@ -108,7 +135,11 @@ async fn create_monitor(State(store): State<Shared>, Json(body): Json<Value>) ->
     Json(stored).into_response()
 }
 
-async fn update_monitor(State(store): State<Shared>, Path(id): Path<i64>, Json(body): Json<Value>) -> Response {
+async fn update_monitor(
+    State(store): State<Shared>,
+    Path(id): Path<i64>,
+    Json(body): Json<Value>,
+) -> Response {
     let mut s = store.lock().unwrap();
     if !s.monitors.contains_key(&id) {
         return StatusCode::NOT_FOUND.into_response();
@@ -144,7 +175,11 @@ async fn create_dashboard(State(store): State<Shared>, Json(mut body): Json<Valu
     Json(body)
 }
 
-async fn update_dashboard(State(store): State<Shared>, Path(id): Path<String>, Json(mut body): Json<Value>) -> Response {
+async fn update_dashboard(
+    State(store): State<Shared>,
+    Path(id): Path<String>,
+    Json(mut body): Json<Value>,
+) -> Response {
     let mut s = store.lock().unwrap();
     if !s.dashboards.contains_key(&id) {
         return StatusCode::NOT_FOUND.into_response();
@@ -165,11 +200,23 @@ async fn delete_dashboard(State(store): State<Shared>, Path(id): Path<String>) -
 pub async fn start() -> (String, Shared) {
     let store: Shared = Arc::new(Mutex::new(seeded()));
     let app = Router::new()
-        .route("/api/v1/validate", get(|| async { Json(json!({"valid": true})) }))
+        .route(
+            "/api/v1/validate",
+            get(|| async { Json(json!({"valid": true})) }),
+        )
         .route("/api/v1/monitor", get(list_monitors).post(create_monitor))
-        .route("/api/v1/monitor/{id}", axum::routing::put(update_monitor).delete(delete_monitor))
-        .route("/api/v1/dashboard", get(list_dashboards).post(create_dashboard))
-        .route("/api/v1/dashboard/{id}", axum::routing::put(update_dashboard).delete(delete_dashboard))
+        .route(
+            "/api/v1/monitor/{id}",
+            axum::routing::put(update_monitor).delete(delete_monitor),
+        )
+        .route(
+            "/api/v1/dashboard",
+            get(list_dashboards).post(create_dashboard),
+        )
+        .route(
+            "/api/v1/dashboard/{id}",
+            axum::routing::put(update_dashboard).delete(delete_dashboard),
+        )
         .layer(axum::middleware::from_fn_with_state(store.clone(), guard))
         .with_state(store.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
