@@ -1,0 +1,27 @@
+//! Alerting and dashboards as code for TreeBeard, and the notifiers.
+//!
+//! - [`rules`]: the model of `infrastructure/alerting-config.yml`, loaded and
+//!   checked (with line numbers) by [`validate`].
+//! - [`routing`]: severity → PagerDuty / Slack / email handles.
+//! - [`monitors`]: DataDog monitors (API v1) generated from the rules.
+//! - [`dashboards`]: the four reference dashboards generated from code.
+//! - [`datadog_api`] and [`sync`]: `plan`/`apply` against the DataDog API,
+//!   touching only objects TreeBeard owns.
+//! - [`notify`]: PagerDuty Events v2, Slack Block Kit and the SMTP digest,
+//!   each text passed through a PII [`notify::Scrubber`].
+//!
+//! All metric names come from `treebeard-conventions` ([`metrics`]).
+#![forbid(unsafe_code)]
+
+pub mod dashboards;
+pub mod datadog_api;
+pub mod env;
+pub mod metrics;
+pub mod monitors;
+pub mod notify;
+pub mod query;
+pub mod retry;
+pub mod routing;
+pub mod rules;
+pub mod sync;
+pub mod validate;

@@ -1,0 +1,235 @@
+//! PagerDuty Events API v2: trigger, acknowledge and resolve.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::{Notification, NotifyError, Scrubber, default_scrubber, truncate};
+use crate::env::{self, EnvError, EnvSource};
+use crate::retry::RetryPolicy;
+use crate::rules::Severity;
+
+/// Default base URL of the Events API; `/enqueue` is appended.
+pub const DEFAULT_EVENTS_URL: &str = "https://events.pagerduty.com/v2";
+
+/// PagerDuty caps summaries at 1024 characters.
+const MAX_SUMMARY: usize = 1024;
+
+/// The three event actions of the Events API v2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventAction {
+    /// Open (or update) the incident.
+    Trigger,
+    /// Mark the incident as being worked on.
+    Acknowledge,
+    /// Close the incident.
+    Resolve,
+}
+
+impl EventAction {
+    /// The API's name of the action.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trigger => "trigger",
+            Self::Acknowledge => "acknowledge",
+            Self::Resolve => "resolve",
+        }
+    }
+}
+
+/// Sends events to PagerDuty.
+#[derive(Clone)]
+pub struct PagerDutyNotifier {
+    routing_key: String,
+    base_url: String,
+    client: reqwest::Client,
+    retry: RetryPolicy,
+    scrubber: Arc<dyn Scrubber>,
+}
+
+impl std::fmt::Debug for PagerDutyNotifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PagerDutyNotifier")
+            .field("routing_key", &env::redact(&self.routing_key))
+            .field("base_url", &self.base_url)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PagerDutyNotifier {
+    /// A notifier for the integration with `routing_key`.
+    pub fn new(routing_key: impl Into<String>) -> Self {
+        Self {
+            routing_key: routing_key.into(),
+            base_url: DEFAULT_EVENTS_URL.to_owned(),
+            client: reqwest::Client::new(),
+            retry: RetryPolicy::default(),
+            scrubber: default_scrubber(),
+        }
+    }
+
+    /// Reads `PAGERDUTY_ROUTING_KEY` (or `PAGERDUTY_INTEGRATION_KEY`) and
+    /// `PAGERDUTY_EVENTS_URL`.
+    pub fn from_env(source: &(impl EnvSource + ?Sized)) -> Result<Self, NotifyError> {
+        let key = source
+            .non_empty(env::PAGERDUTY_ROUTING_KEY)
+            .or_else(|| source.non_empty(env::PAGERDUTY_INTEGRATION_KEY))
+            .ok_or(NotifyError::Config {
+                channel: "pagerduty",
+                source: EnvError::Missing {
+                    name: env::PAGERDUTY_ROUTING_KEY,
+                    hint: Some("the Events API v2 integration key"),
+                },
+            })?;
+        let mut notifier = Self::new(key);
+        if let Some(url) = source.non_empty(env::PAGERDUTY_EVENTS_URL) {
+            if url::Url::parse(&url).is_err() {
+                return Err(NotifyError::Config {
+                    channel: "pagerduty",
+                    source: EnvError::Invalid {
+                        name: env::PAGERDUTY_EVENTS_URL,
+                        value: url,
+                        expected: "an absolute URL such as https://events.pagerduty.com/v2",
+                    },
+                });
+            }
+            notifier = notifier.with_base_url(url);
+        }
+        Ok(notifier)
+    }
+
+    /// Sets the base URL (default [`DEFAULT_EVENTS_URL`]); `/enqueue` is appended.
+    #[must_use]
+    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Sets timeouts and retries (default [`RetryPolicy::default`]).
+    #[must_use]
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets the PII scrubber applied to summaries, details and links.
+    #[must_use]
+    pub fn with_scrubber(mut self, scrubber: Arc<dyn Scrubber>) -> Self {
+        self.scrubber = scrubber;
+        self
+    }
+
+    /// Opens or updates the incident of `n` (keyed by [`Notification::dedup_key`]).
+    pub async fn trigger(&self, n: &Notification) -> Result<String, NotifyError> {
+        self.send(&self.trigger_event(n)).await
+    }
+
+    /// Acknowledges the incident with `dedup_key`.
+    pub async fn acknowledge(&self, dedup_key: &str) -> Result<String, NotifyError> {
+        self.send(&self.event(EventAction::Acknowledge, dedup_key))
+            .await
+    }
+
+    /// Resolves the incident with `dedup_key`.
+    pub async fn resolve(&self, dedup_key: &str) -> Result<String, NotifyError> {
+        self.send(&self.event(EventAction::Resolve, dedup_key))
+            .await
+    }
+
+    /// The JSON body of a trigger event for `n`, scrubbed.
+    pub fn trigger_event(&self, n: &Notification) -> Value {
+        let scrub = |s: &str| self.scrubber.scrub(s);
+        let details: serde_json::Map<String, Value> = n
+            .details
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(scrub(v))))
+            .chain([
+                ("alert".to_owned(), Value::String(scrub(&n.alert))),
+                (
+                    "tags".to_owned(),
+                    json!(n.tags.iter().map(|t| scrub(t)).collect::<Vec<_>>()),
+                ),
+            ])
+            .collect();
+        let mut payload = json!({
+            "summary": truncate(&scrub(&n.summary), MAX_SUMMARY),
+            "source": scrub(&n.source),
+            "severity": severity(n.severity),
+            "timestamp": humantime::format_rfc3339_millis(n.timestamp).to_string(),
+            "component": n.source,
+            "class": n.alert,
+            "custom_details": details,
+        });
+        if let (Some(group), Some(obj)) = (&n.group, payload.as_object_mut()) {
+            obj.insert("group".into(), Value::String(scrub(group)));
+        }
+        let mut event = json!({
+            "routing_key": self.routing_key,
+            "event_action": EventAction::Trigger.as_str(),
+            "dedup_key": n.dedup_key(),
+            "client": "TreeBeard",
+            "payload": payload,
+        });
+        if let (Some(runbook), Some(obj)) = (&n.runbook, event.as_object_mut()) {
+            obj.insert(
+                "links".into(),
+                json!([{ "href": scrub(runbook), "text": "Runbook" }]),
+            );
+        }
+        event
+    }
+
+    /// The JSON body of an acknowledge or resolve event.
+    pub fn event(&self, action: EventAction, dedup_key: &str) -> Value {
+        json!({
+            "routing_key": self.routing_key,
+            "event_action": action.as_str(),
+            "dedup_key": dedup_key,
+        })
+    }
+
+    /// Posts a prepared event; returns the dedup key PagerDuty answered.
+    pub async fn send(&self, event: &Value) -> Result<String, NotifyError> {
+        let url = format!("{}/enqueue", self.base_url);
+        let response = self
+            .retry
+            .send(|| self.client.post(&url).json(event))
+            .await
+            .map_err(|source| NotifyError::Transport {
+                channel: "pagerduty",
+                source,
+            })?;
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        if !status.is_success() {
+            return Err(NotifyError::Rejected {
+                channel: "pagerduty",
+                status: status.as_u16(),
+                body: truncate(&body, 500),
+            });
+        }
+        let answered = serde_json::from_str::<Value>(&body).ok().and_then(|v| {
+            v.get("dedup_key")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+        Ok(answered
+            .or_else(|| {
+                event
+                    .get("dedup_key")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default())
+    }
+}
+
+/// PagerDuty severity of a TreeBeard severity.
+pub fn severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "critical",
+        Severity::High => "error",
+        Severity::Medium => "warning",
+    }
+}

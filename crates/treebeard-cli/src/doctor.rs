@@ -1,0 +1,310 @@
+//! `treebeard doctor`: the reference's troubleshooting steps, automated.
+
+use std::path::Path;
+use std::time::Duration;
+
+use treebeard_alerting::datadog_api::DatadogClient;
+use treebeard_alerting::env::{self, EnvSource};
+use treebeard_alerting::notify::{EmailNotifier, NotifyError, PagerDutyNotifier, SlackNotifier};
+use treebeard_alerting::validate;
+
+/// Default trace agent port.
+const DEFAULT_TRACE_AGENT_PORT: &str = "8126";
+/// Default DogStatsD port.
+const DEFAULT_DOGSTATSD_PORT: &str = "8125";
+/// Default agent host.
+const DEFAULT_AGENT_HOST: &str = "localhost";
+
+/// Outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Pass,
+    Fail,
+    Skip,
+}
+
+#[derive(Debug)]
+struct Check {
+    name: &'static str,
+    outcome: Outcome,
+    detail: String,
+}
+
+fn check(name: &'static str, outcome: Outcome, detail: impl Into<String>) -> Check {
+    Check {
+        name,
+        outcome,
+        detail: detail.into(),
+    }
+}
+
+/// Runs every check, prints the table; returns whether nothing failed.
+pub async fn run(env: &impl EnvSource, file: &Path, timeout: Duration) -> bool {
+    let http = reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .unwrap_or_default();
+    let checks = vec![
+        agent(env, &http).await,
+        dogstatsd(env).await,
+        sentry(env, &http).await,
+        datadog_api(env, timeout).await,
+        pagerduty(env),
+        slack(env),
+        email(env),
+        alert_rules(file),
+    ];
+    let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    println!("{:width$}  RESULT  DETAIL", "CHECK");
+    for c in &checks {
+        let label = match c.outcome {
+            Outcome::Pass => "PASS",
+            Outcome::Fail => "FAIL",
+            Outcome::Skip => "SKIP",
+        };
+        println!("{:width$}  {label:6}  {}", c.name, c.detail);
+    }
+    let failed = checks.iter().filter(|c| c.outcome == Outcome::Fail).count();
+    println!(
+        "\n{} passed, {failed} failed, {} skipped",
+        checks.iter().filter(|c| c.outcome == Outcome::Pass).count(),
+        checks.iter().filter(|c| c.outcome == Outcome::Skip).count()
+    );
+    failed == 0
+}
+
+fn agent_host(env: &impl EnvSource) -> String {
+    env.non_empty(env::DD_AGENT_HOST)
+        .unwrap_or_else(|| DEFAULT_AGENT_HOST.into())
+}
+
+async fn agent(env: &impl EnvSource, http: &reqwest::Client) -> Check {
+    const NAME: &str = "datadog agent (/info)";
+    let base = env.non_empty(env::DD_TRACE_AGENT_URL).unwrap_or_else(|| {
+        let port = env
+            .non_empty(env::DD_TRACE_AGENT_PORT)
+            .unwrap_or_else(|| DEFAULT_TRACE_AGENT_PORT.into());
+        format!("http://{}:{port}", agent_host(env))
+    });
+    let url = format!("{}/info", base.trim_end_matches('/'));
+    match http.get(&url).send().await {
+        Ok(r) if r.status().is_success() => {
+            let version = r
+                .json::<serde_json::Value>()
+                .await
+                .ok()
+                .and_then(|v| v.get("version").and_then(|v| v.as_str()).map(str::to_owned));
+            check(
+                NAME,
+                Outcome::Pass,
+                format!(
+                    "{url} answered{}",
+                    version
+                        .map(|v| format!(" (version {v})"))
+                        .unwrap_or_default()
+                ),
+            )
+        }
+        Ok(r) => check(
+            NAME,
+            Outcome::Fail,
+            format!("{url} answered {}", r.status()),
+        ),
+        Err(e) => check(
+            NAME,
+            Outcome::Fail,
+            format!(
+                "{url}: {e} (is the agent running? set DD_AGENT_HOST / DD_TRACE_AGENT_PORT or DD_TRACE_AGENT_URL)"
+            ),
+        ),
+    }
+}
+
+async fn dogstatsd(env: &impl EnvSource) -> Check {
+    const NAME: &str = "dogstatsd (UDP)";
+    let host = agent_host(env);
+    let port_raw = env
+        .non_empty(env::DD_DOGSTATSD_PORT)
+        .unwrap_or_else(|| DEFAULT_DOGSTATSD_PORT.into());
+    let Ok(port) = port_raw.trim().parse::<u16>() else {
+        return check(
+            NAME,
+            Outcome::Fail,
+            format!("DD_DOGSTATSD_PORT={port_raw:?} is not a port number"),
+        );
+    };
+    let addr = match tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map(|mut a| a.next())
+    {
+        Ok(Some(addr)) => addr,
+        Ok(None) | Err(_) => {
+            return check(NAME, Outcome::Fail, format!("cannot resolve {host}:{port}"));
+        }
+    };
+    let bind = if addr.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
+    let sent = async {
+        let socket = tokio::net::UdpSocket::bind(bind).await?;
+        socket
+            .send_to(b"treebeard.doctor.check:1|c|#source:doctor", addr)
+            .await
+    }
+    .await;
+    match sent {
+        Ok(_) => check(
+            NAME,
+            Outcome::Pass,
+            format!(
+                "sent treebeard.doctor.check to {addr} (UDP is fire-and-forget: confirm in the agent's dogstatsd stats)"
+            ),
+        ),
+        Err(e) => check(NAME, Outcome::Fail, format!("sending to {addr}: {e}")),
+    }
+}
+
+async fn sentry(env: &impl EnvSource, http: &reqwest::Client) -> Check {
+    const NAME: &str = "sentry dsn";
+    let Some(raw) = env.non_empty(env::SENTRY_DSN) else {
+        return check(NAME, Outcome::Skip, "SENTRY_DSN not set");
+    };
+    let dsn: sentry_types::Dsn = match raw.parse() {
+        Ok(dsn) => dsn,
+        Err(e) => {
+            return check(
+                NAME,
+                Outcome::Fail,
+                format!(
+                    "SENTRY_DSN={} does not parse: {e} (expected https://<key>@<host>/<project>)",
+                    env::redact(&raw)
+                ),
+            );
+        }
+    };
+    let url = dsn.envelope_api_url();
+    // Any HTTP answer proves the host is reachable; only transport errors fail.
+    match http.get(url.as_str()).send().await {
+        Ok(r) => check(
+            NAME,
+            Outcome::Pass,
+            format!(
+                "project {} at {}:{} reachable (HTTP {})",
+                dsn.project_id(),
+                dsn.host(),
+                dsn.port(),
+                r.status().as_u16()
+            ),
+        ),
+        Err(e) => check(
+            NAME,
+            Outcome::Fail,
+            format!("{}:{} unreachable: {e}", dsn.host(), dsn.port()),
+        ),
+    }
+}
+
+async fn datadog_api(env: &impl EnvSource, timeout: Duration) -> Check {
+    const NAME: &str = "datadog api keys";
+    if env.non_empty(env::DD_API_KEY).is_none() {
+        return check(
+            NAME,
+            Outcome::Skip,
+            "DD_API_KEY not set (needed by monitors/dashboards plan|apply)",
+        );
+    }
+    let client = match DatadogClient::from_env(env) {
+        Ok(c) => c.with_retry(
+            treebeard_alerting::retry::RetryPolicy::default()
+                .with_max_attempts(1)
+                .with_timeout(timeout),
+        ),
+        Err(e) => return check(NAME, Outcome::Fail, e.to_string()),
+    };
+    match client.validate_keys().await {
+        Ok(()) => check(
+            NAME,
+            Outcome::Pass,
+            format!("keys accepted by {}", client.base_url()),
+        ),
+        Err(e) => check(NAME, Outcome::Fail, e.to_string()),
+    }
+}
+
+fn notifier_check(
+    name: &'static str,
+    configured: bool,
+    result: Result<String, NotifyError>,
+) -> Check {
+    match (configured, result) {
+        (false, _) => check(name, Outcome::Skip, "not configured"),
+        (true, Ok(detail)) => check(name, Outcome::Pass, detail),
+        (true, Err(e)) => check(name, Outcome::Fail, e.to_string()),
+    }
+}
+
+fn pagerduty(env: &impl EnvSource) -> Check {
+    let configured = [env::PAGERDUTY_ROUTING_KEY, env::PAGERDUTY_INTEGRATION_KEY]
+        .iter()
+        .any(|v| env.non_empty(v).is_some());
+    let result = PagerDutyNotifier::from_env(env).and_then(|_| {
+        let key = env
+            .non_empty(env::PAGERDUTY_ROUTING_KEY)
+            .or_else(|| env.non_empty(env::PAGERDUTY_INTEGRATION_KEY))
+            .unwrap_or_default();
+        if key.len() == 32 && key.chars().all(|c| c.is_ascii_alphanumeric()) {
+            Ok("routing key set (32 characters)".to_owned())
+        } else {
+            Err(NotifyError::Config {
+                channel: "pagerduty",
+                source: env::EnvError::Invalid {
+                    name: env::PAGERDUTY_ROUTING_KEY,
+                    value: env::redact(&key),
+                    expected: "a 32-character Events API v2 integration key",
+                },
+            })
+        }
+    });
+    notifier_check("pagerduty", configured, result)
+}
+
+fn slack(env: &impl EnvSource) -> Check {
+    let configured = [env::SLACK_WEBHOOK_URL, env::SLACK_BOT_TOKEN]
+        .iter()
+        .any(|v| env.non_empty(v).is_some());
+    let result = SlackNotifier::from_env(env).map(|n| format!("{n:?}"));
+    notifier_check("slack", configured, result)
+}
+
+fn email(env: &impl EnvSource) -> Check {
+    let configured = [env::SMTP_HOST, env::SMTP_FROM, env::SMTP_TO]
+        .iter()
+        .any(|v| env.non_empty(v).is_some());
+    let result = EmailNotifier::from_env(env).map(|n| format!("{n:?}"));
+    notifier_check("email (smtp)", configured, result)
+}
+
+fn alert_rules(file: &Path) -> Check {
+    const NAME: &str = "alert rules";
+    if !file.exists() {
+        return check(NAME, Outcome::Skip, format!("{} not found", file.display()));
+    }
+    match validate::load(file) {
+        Ok(config) => check(
+            NAME,
+            Outcome::Pass,
+            format!("{}: {} alerts valid", file.display(), config.alerts.len()),
+        ),
+        Err(e) => check(
+            NAME,
+            Outcome::Fail,
+            format!(
+                "{}: {} (run `treebeard monitors validate`)",
+                file.display(),
+                e.to_string().lines().next().unwrap_or_default()
+            ),
+        ),
+    }
+}
