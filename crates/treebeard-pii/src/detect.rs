@@ -34,6 +34,7 @@ pub(crate) struct Detector {
 }
 
 /// Secret-shaped tokens whose prefix or structure says what they are.
+/// [`standalone`] checks that a match is not glued to other text.
 const TOKEN_PATTERN: &str = concat!(
     r"(?-u:",
     // JWT: base64url header and payload both start with `{"`.
@@ -43,11 +44,11 @@ const TOKEN_PATTERN: &str = concat!(
     // Slack bot, user, app, refresh and legacy tokens.
     r"|xox[abprs]-[A-Za-z0-9\-]{8,}",
     // AWS access key IDs (long-term and temporary).
-    r"|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b",
+    r"|(?:AKIA|ASIA)[A-Z0-9]{16}",
     // GitHub personal, OAuth, user-to-server, server and refresh tokens.
     r"|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}",
     // Google API keys.
-    r"|\bAIza[A-Za-z0-9_\-]{35}",
+    r"|AIza[A-Za-z0-9_\-]{35}",
     r")"
 );
 
@@ -59,8 +60,9 @@ const URL_PASSWORD_PATTERN: &str =
     r"(?-u:\b[A-Za-z][A-Za-z0-9+.\-]*://[A-Za-z0-9\-._~%!$&'*+,;=]*:)([^\s/?#@\[\]]+)@";
 
 /// E-mail addresses: a dotted domain with an alphabetic top-level label.
-const EMAIL_PATTERN: &str =
-    r"(?-u:[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,})";
+/// Letters may be non-ASCII (`jürgen@müller.de`), or part of the address
+/// would be left in front of the marker.
+const EMAIL_PATTERN: &str = r"[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)*\.\p{L}{2,}";
 
 /// 13–19 digits, optionally grouped by single spaces or dashes, starting
 /// with a major-network digit (2–6: Mastercard, Amex, Visa, Discover, JCB,
@@ -144,6 +146,15 @@ fn is_wordish(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'[' | b']')
 }
 
+/// Whether `start..end` is not glued to a word on either side (a marker
+/// counts as a word), so that replacing a neighbour never makes it match.
+pub(crate) fn standalone(s: &str, start: usize, end: usize) -> bool {
+    let bytes = s.as_bytes();
+    let before = start.checked_sub(1).and_then(|i| bytes.get(i)).copied();
+    let after = bytes.get(end).copied();
+    !before.is_some_and(is_wordish) && !after.is_some_and(is_wordish)
+}
+
 /// Whether the number at `start..end` is part of something larger: an
 /// identifier (`ORD-…`), a UUID, a version or an IP-like dotted run.
 pub(crate) fn embedded_number(s: &str, start: usize, end: usize) -> bool {
@@ -155,10 +166,7 @@ pub(crate) fn embedded_number(s: &str, start: usize, end: usize) -> bool {
     let joined = |sep: Option<u8>, other: Option<u8>| {
         matches!(sep, Some(b'-' | b'.')) && other.is_some_and(is_wordish)
     };
-    before.is_some_and(is_wordish)
-        || after.is_some_and(is_wordish)
-        || joined(before, before2)
-        || joined(after, after2)
+    !standalone(s, start, end) || joined(before, before2) || joined(after, after2)
 }
 
 /// The Luhn checksum over ASCII digits.

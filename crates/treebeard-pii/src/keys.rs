@@ -41,6 +41,24 @@ pub(crate) fn is_valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || is_separator(b))
 }
 
+/// The bytes of `key` that take part in matching: separators and markers
+/// left by an earlier scrub (`[TOKEN]`) are skipped, so a key that was
+/// scrubbed is judged as it was before (which keeps scrubbing idempotent).
+fn key_bytes(key: &str) -> impl Iterator<Item = u8> + '_ {
+    let mut in_marker = false;
+    key.bytes().filter(move |&b| {
+        match b {
+            b'[' => in_marker = true,
+            b']' if in_marker => {
+                in_marker = false;
+                return false;
+            }
+            _ => {}
+        }
+        !in_marker && !is_separator(b)
+    })
+}
+
 impl KeyMatcher {
     /// Builds a matcher from already validated names (duplicates removed).
     pub(crate) fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
@@ -62,7 +80,7 @@ impl KeyMatcher {
         let heap: Vec<u8>;
         let normalized: &[u8] = if key.len() <= STACK_KEY_LEN {
             let mut len = 0;
-            for b in key.bytes().filter(|b| !is_separator(*b)) {
+            for b in key_bytes(key) {
                 if let Some(slot) = stack.get_mut(len) {
                     *slot = b.to_ascii_lowercase();
                     len += 1;
@@ -70,11 +88,7 @@ impl KeyMatcher {
             }
             stack.get(..len).unwrap_or_default()
         } else {
-            heap = key
-                .bytes()
-                .filter(|b| !is_separator(*b))
-                .map(|b| b.to_ascii_lowercase())
-                .collect();
+            heap = key_bytes(key).map(|b| b.to_ascii_lowercase()).collect();
             &heap
         };
         self.names.iter().any(|name| {
@@ -136,6 +150,14 @@ mod tests {
         ] {
             assert!(!m.is_sensitive(key), "{key} should not be sensitive");
         }
+    }
+
+    #[test]
+    fn markers_in_keys_are_ignored() {
+        let m = matcher();
+        assert!(!m.is_sensitive("[TOKEN]"));
+        assert!(!m.is_sensitive("[PASSWORD]"));
+        assert!(m.is_sensitive("[EMAIL]_password"));
     }
 
     #[test]

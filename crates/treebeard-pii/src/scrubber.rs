@@ -18,6 +18,10 @@ pub(crate) struct Detector {
     pub(crate) regex: Regex,
 }
 
+/// At most this many passes over text that keeps changing (see
+/// `Scrubber::scrub_once`); real text settles in two.
+const MAX_PASSES: usize = 8;
+
 /// A byte range to replace, with its marker and the detector's priority.
 struct Span<'d> {
     start: usize,
@@ -108,17 +112,42 @@ impl Scrubber {
     /// assert!(matches!(s.scrub("GET /orders/ORD-123456789 200"), Cow::Borrowed(_)));
     /// ```
     pub fn scrub<'a>(&self, s: &'a str) -> Cow<'a, str> {
-        if s.is_empty() || !self.set.is_match(s) {
+        let Some((mut out, mut unsettled)) = self.scrub_once(s) else {
             return Cow::Borrowed(s);
+        };
+        let mut passes = 1;
+        while unsettled && passes < MAX_PASSES {
+            let Some((next, still_unsettled)) = self.scrub_once(&out) else {
+                break;
+            };
+            out = next;
+            unsettled = still_unsettled;
+            passes += 1;
+        }
+        Cow::Owned(out)
+    }
+
+    /// One pass: the scrubbed text (`None` when nothing was replaced) and
+    /// whether another pass could find more.
+    ///
+    /// A candidate rejected for its surroundings (a number glued to an
+    /// identifier) can stand alone once a finding next to or overlapping
+    /// it was replaced, so the text is scanned again until it is stable;
+    /// that is what makes `scrub` idempotent. It only happens when a pass
+    /// both replaced something and rejected a candidate.
+    fn scrub_once(&self, s: &str) -> Option<(String, bool)> {
+        if s.is_empty() || !self.set.is_match(s) {
+            return None;
         }
         let mut spans = Vec::new();
+        let mut rejected = false;
         for index in self.set.matches(s).iter() {
             if let Some(detector) = self.detectors.get(index) {
-                self.collect(index, detector, s, &mut spans);
+                rejected |= self.collect(index, detector, s, &mut spans);
             }
         }
         if spans.is_empty() {
-            return Cow::Borrowed(s);
+            return None;
         }
         spans.sort_unstable_by_key(|span| (span.start, span.priority));
 
@@ -136,26 +165,27 @@ impl Scrubber {
             copied = end;
         }
         out.push_str(s.get(copied..).unwrap_or_default());
-        Cow::Owned(out)
+        Some((out, rejected))
     }
 
-    /// Adds the findings of one detector to `spans`.
+    /// Adds the findings of one detector to `spans`; returns whether any
+    /// candidate was rejected by a check.
     fn collect<'d>(
         &'d self,
         priority: usize,
         detector: &'d Detector,
         s: &str,
         spans: &mut Vec<Span<'d>>,
-    ) {
-        let mut push = |start: usize, end: usize| {
-            if start < end {
-                spans.push(Span {
-                    start,
-                    end,
-                    priority,
-                    marker: &detector.marker,
-                });
-            }
+    ) -> bool {
+        let mut rejected = false;
+        let mut push = |found: Option<(usize, usize)>| match found {
+            Some((start, end)) if start < end => spans.push(Span {
+                start,
+                end,
+                priority,
+                marker: &detector.marker,
+            }),
+            _ => rejected = true,
         };
         match detector.kind {
             Kind::KeyValue => {
@@ -163,42 +193,46 @@ impl Scrubber {
                     let (Some(all), Some(key)) = (caps.get(0), caps.get(1)) else {
                         continue;
                     };
-                    if self.keys.is_sensitive(key.as_str()) {
-                        if let Some((start, end)) = detect::value_span(s, all.end()) {
-                            push(start, end);
-                        }
-                    }
+                    push(
+                        self.keys
+                            .is_sensitive(key.as_str())
+                            .then(|| detect::value_span(s, all.end()))
+                            .flatten(),
+                    );
                 }
             }
             Kind::UrlPassword | Kind::Bearer => {
                 for caps in detector.regex.captures_iter(s) {
-                    if let Some(secret) = caps.get(1) {
-                        if detector.kind != Kind::Bearer || detect::bearer_valid(secret.as_str()) {
-                            push(secret.start(), secret.end());
-                        }
-                    }
+                    let secret = caps.get(1).filter(|secret| {
+                        detector.kind != Kind::Bearer || detect::bearer_valid(secret.as_str())
+                    });
+                    push(secret.map(|m| (m.start(), m.end())));
                 }
             }
             Kind::Card => {
                 for m in detector.regex.find_iter(s) {
-                    if let Some((start, end)) = detect::card_span(s, m.start(), m.end()) {
-                        push(start, end);
-                    }
+                    push(detect::card_span(s, m.start(), m.end()));
                 }
             }
             Kind::Phone => {
                 for m in detector.regex.find_iter(s) {
-                    if detect::phone_valid(s, m.start(), m.end()) {
-                        push(m.start(), m.end());
-                    }
+                    let valid = detect::phone_valid(s, m.start(), m.end());
+                    push(valid.then_some((m.start(), m.end())));
                 }
             }
-            Kind::Custom(_) | Kind::Token | Kind::Email => {
+            Kind::Token => {
                 for m in detector.regex.find_iter(s) {
-                    push(m.start(), m.end());
+                    let valid = detect::standalone(s, m.start(), m.end());
+                    push(valid.then_some((m.start(), m.end())));
+                }
+            }
+            Kind::Custom(_) | Kind::Email => {
+                for m in detector.regex.find_iter(s) {
+                    push(Some((m.start(), m.end())));
                 }
             }
         }
+        rejected
     }
 
     /// Whether the values of a field, parameter or JSON key with this name
