@@ -101,9 +101,15 @@ pub(crate) fn key_value_pattern(names: &[String]) -> String {
         })
         .collect();
     format!(
-        r#"(?i-u:([A-Za-z0-9_.\-]*(?:{})[A-Za-z0-9_.\-]*)(?:\\?["'])?[ \t]*[:=])"#,
+        r#"(?i-u:[A-Za-z0-9_.\-]*(?:{})[A-Za-z0-9_.\-]*(?:\\?["'])?[ \t]*[:=])"#,
         stems.join("|")
     )
+}
+
+/// The key of a [`key_value_pattern`] match: the match without the
+/// separator, blanks and closing quote that follow the key.
+pub(crate) fn key_of(matched: &str) -> &str {
+    matched.trim_end_matches([':', '=', ' ', '\t', '"', '\'', '\\'])
 }
 
 /// The built-in detectors in priority order (an earlier one wins when two
@@ -345,6 +351,14 @@ fn is_value_end(b: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_of_key_value_matches() {
+        assert_eq!(key_of("password="), "password");
+        assert_eq!(key_of("password\" :"), "password");
+        assert_eq!(key_of("pwd\\\":"), "pwd");
+        assert_eq!(key_of("Api-Key\t:"), "Api-Key");
+    }
 
     #[test]
     fn luhn() {
