@@ -209,7 +209,7 @@ impl ScrubberBuilder {
         for builtin in detect::builtin(keys.names()) {
             detectors.push(Detector {
                 kind: builtin.kind,
-                marker: detect::marker(builtin.kind).unwrap_or_default().to_owned(),
+                marker: builtin.marker.to_owned(),
                 regex: Regex::new(&builtin.source).map_err(combine)?,
             });
         }

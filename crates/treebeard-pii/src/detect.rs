@@ -6,7 +6,7 @@
 
 use crate::markers;
 
-/// What a detector found, which decides the marker and the check applied.
+/// What a detector looks for, which decides the checks applied to a match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     /// A user pattern, by index into the builder's list.
@@ -27,9 +27,10 @@ pub(crate) enum Kind {
     Phone,
 }
 
-/// A built-in detector: its kind and regex source.
-pub(crate) struct Detector {
+/// A built-in detector: its kind, marker and regex source.
+pub(crate) struct Builtin {
     pub(crate) kind: Kind,
+    pub(crate) marker: &'static str,
     pub(crate) source: String,
 }
 
@@ -114,35 +115,25 @@ pub(crate) fn key_of(matched: &str) -> &str {
 
 /// The built-in detectors in priority order (an earlier one wins when two
 /// start at the same byte).
-pub(crate) fn builtin(key_names: &[String]) -> Vec<Detector> {
-    let d = |kind, source: &str| Detector {
+pub(crate) fn builtin(key_names: &[String]) -> Vec<Builtin> {
+    let b = |kind, marker, source: &str| Builtin {
         kind,
+        marker,
         source: source.to_owned(),
     };
     vec![
-        Detector {
+        Builtin {
             kind: Kind::KeyValue,
+            marker: markers::REDACTED,
             source: key_value_pattern(key_names),
         },
-        d(Kind::UrlPassword, URL_PASSWORD_PATTERN),
-        d(Kind::Token, TOKEN_PATTERN),
-        d(Kind::Bearer, BEARER_PATTERN),
-        d(Kind::Email, EMAIL_PATTERN),
-        d(Kind::Card, CARD_PATTERN),
-        d(Kind::Phone, PHONE_PATTERN),
+        b(Kind::UrlPassword, markers::REDACTED, URL_PASSWORD_PATTERN),
+        b(Kind::Token, markers::TOKEN, TOKEN_PATTERN),
+        b(Kind::Bearer, markers::TOKEN, BEARER_PATTERN),
+        b(Kind::Email, markers::EMAIL, EMAIL_PATTERN),
+        b(Kind::Card, markers::CARD, CARD_PATTERN),
+        b(Kind::Phone, markers::PHONE, PHONE_PATTERN),
     ]
-}
-
-/// The marker for a built-in kind; `None` for custom patterns.
-pub(crate) fn marker(kind: Kind) -> Option<&'static str> {
-    match kind {
-        Kind::Custom(_) => None,
-        Kind::KeyValue | Kind::UrlPassword => Some(markers::REDACTED),
-        Kind::Token | Kind::Bearer => Some(markers::TOKEN),
-        Kind::Email => Some(markers::EMAIL),
-        Kind::Card => Some(markers::CARD),
-        Kind::Phone => Some(markers::PHONE),
-    }
 }
 
 /// Whether `b` counts as part of a word around a number. Marker brackets
@@ -278,16 +269,14 @@ pub(crate) fn value_span(s: &str, from: usize) -> Option<(usize, usize)> {
         // `::` or `==` are paths and comparisons, not assignments.
         b':' | b'=' | b'[' | b'{' | b'(' => return None,
         b'\\' if bytes.get(i + 1) == Some(&b'"') => {
+            // JSON inside a JSON string: the value ends at the next `\"`.
             let start = i + 2;
-            let end = s
-                .get(start..)
-                .and_then(|rest| rest.find(['\n', '\r']).map(|n| (n, rest)))
-                .map_or(s.len(), |(n, _)| start + n);
-            let end = s
-                .get(start..end)
-                .and_then(|rest| rest.find("\\\""))
-                .map_or(end, |n| start + n);
-            (start, end)
+            let rest = s.get(start..).unwrap_or_default();
+            let line = rest
+                .find(['\n', '\r'])
+                .and_then(|n| rest.get(..n))
+                .unwrap_or(rest);
+            (start, start + line.find("\\\"").unwrap_or(line.len()))
         }
         b'"' => {
             let start = i + 1;
