@@ -4,6 +4,8 @@
 //! The binary is found next to the test executable (`target/<profile>/`);
 //! `make test` builds it first (`cargo build -p example-api`).
 
+pub mod peers;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;

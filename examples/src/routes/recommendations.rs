@@ -50,10 +50,15 @@ pub async fn recommendations(
         user_id: user.id,
         interests: user.interests,
     };
+    // The external-API span is made inside the async block, so that it is
+    // a child of `recommendation.generate`.
     let scored = trace_async(
         "recommendation.generate",
         Some("recommendation-engine"),
-        call_scorer(&state, request).instrument(external_api("recommender", "/internal/score")),
+        async {
+            let call = external_api("recommender", "/internal/score");
+            call_scorer(&state, request).instrument(call).await
+        },
     )
     .await?;
     let recommendations: Vec<Recommendation> = scored

@@ -1,0 +1,190 @@
+//! Real third-party peers the tests talk to, installed by `make peers-install`.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A program of the peers' venv, or a failing test that says how to get it.
+pub fn venv_bin(name: &str) -> PathBuf {
+    let path = workspace_root().join(".venv/bin").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `make peers-install`",
+        path.display()
+    );
+    path
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// DataDog's APM test agent (`ddapm-test-agent`), on free ports, with its
+/// trace checks on. One per test, so no test sees another's traces.
+pub struct TestAgent {
+    child: Option<Child>,
+    /// Trace port.
+    pub port: u16,
+    /// OTLP/HTTP port.
+    pub otlp_port: u16,
+    grpc_port: u16,
+    snapshots: PathBuf,
+}
+
+impl TestAgent {
+    /// Starts an agent and waits until `/info` answers.
+    pub fn start() -> Self {
+        let snapshots = std::env::temp_dir().join(format!(
+            "treebeard-agent-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&snapshots).unwrap();
+        let mut agent = Self {
+            child: None,
+            port: free_port(),
+            otlp_port: free_port(),
+            grpc_port: free_port(),
+            snapshots,
+        };
+        agent.spawn();
+        agent
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new(venv_bin("ddapm-test-agent"))
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args([
+                "--otlp-http-port",
+                &self.otlp_port.to_string(),
+                "--otlp-grpc-port",
+                &self.grpc_port.to_string(),
+            ])
+            .arg("--snapshot-dir")
+            .arg(&self.snapshots)
+            // Its --enabled-checks flag does not parse: the variable does.
+            .env(
+                "ENABLED_CHECKS",
+                "trace_count_header,meta_tracer_version_header,trace_content_length",
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start ddapm-test-agent");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "ddapm-test-agent did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the agent (as a crash would).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same ports.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// Every trace received so far: a list of traces, each a list of spans.
+    /// Panics when the agent's checks failed (it answers 400 then).
+    pub async fn traces(&self) -> Vec<Vec<Value>> {
+        let res = reqwest::get(format!("{}/test/session/traces", self.url()))
+            .await
+            .unwrap();
+        let status = res.status();
+        let body = res.text().await.unwrap();
+        assert!(
+            status.is_success(),
+            "test agent rejected the traces ({status}): {body}"
+        );
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// Raw requests received so far (with their headers).
+    pub async fn requests(&self) -> Vec<Value> {
+        reqwest::get(format!("{}/test/session/requests", self.url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Waits until the spans of trace `trace_id` satisfy `done`, returning them.
+    pub async fn wait_for_trace(
+        &self,
+        trace_id: u64,
+        done: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
+        self.wait_for_spans(|s| s["trace_id"].as_u64() == Some(trace_id), done)
+            .await
+    }
+
+    /// Waits until the spans matching `filter` satisfy `done`, returning them.
+    pub async fn wait_for_spans(
+        &self,
+        filter: impl Fn(&Value) -> bool,
+        done: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let spans: Vec<Value> = self
+                .traces()
+                .await
+                .into_iter()
+                .flatten()
+                .filter(|s| filter(s))
+                .collect();
+            if done(&spans) {
+                return spans;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "spans did not arrive in time; have: {spans:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for TestAgent {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.snapshots);
+    }
+}
+
+/// The span of `spans` named `name` with `resource`, or a panic listing them.
+pub fn span<'a>(spans: &'a [Value], name: &str, resource: &str) -> &'a Value {
+    spans
+        .iter()
+        .find(|s| s["name"] == name && s["resource"] == resource)
+        .unwrap_or_else(|| panic!("no span {name} / {resource} in {spans:#?}"))
+}
