@@ -208,6 +208,40 @@ async fn malformed_or_hostile_headers_start_a_new_trace() {
 }
 
 #[tokio::test]
+async fn a_flood_of_bad_trace_headers_cannot_flood_the_logs() {
+    let agent = TestAgent::start();
+    let api = start(&env(&agent, &[]));
+    for _ in 0..60 {
+        let (status, _) = get(
+            &api,
+            "/health",
+            &[
+                ("traceparent", "00-garbage"),
+                ("x-datadog-trace-id", "nope"),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let (_, last) = get(&api, "/health", &[]).await;
+    api.request_line(&last);
+    let exporter_lines = api
+        .logs()
+        .iter()
+        .filter(|l| {
+            l["target"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("datadog_opentelemetry")
+        })
+        .count();
+    assert!(
+        exporter_lines <= 20,
+        "{exporter_lines} exporter lines for 60 bad requests"
+    );
+}
+
+#[tokio::test]
 async fn recommendations_make_one_trace_through_the_outgoing_call() {
     let agent = TestAgent::start();
     let api = start(&env(&agent, &[]));

@@ -4,12 +4,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::catch_panic::panic_message;
 use crate::config::Config;
+use crate::log::rate_limit::RateLimit;
 use crate::log::{JsonLogLayer, LOG_BUFFER_LINES};
 use crate::stack::MonitoringLayer;
 
@@ -45,6 +47,9 @@ pub enum InitError {
     #[error("could not start an exporter: {0}")]
     Exporter(String),
 }
+
+/// Spans at this level or above are traced whatever `RUST_LOG` says.
+pub const SPAN_LEVEL: tracing::Level = tracing::Level::INFO;
 
 /// Sets up monitoring for the whole process from `config`:
 /// JSON logs on stdout through a non-blocking writer (filtered by
@@ -83,13 +88,14 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
         Some((tracer, backend)) => {
             backends.push(Box::new(backend));
             // Spans only: events stay log lines instead of becoming span events.
-            use tracing_subscriber::Layer as _;
             let layer = tracing_opentelemetry::layer()
                 .with_tracer(tracer)
                 .with_location(false)
                 .with_threads(false)
                 .with_tracked_inactivity(false)
-                .with_filter(tracing_subscriber::filter::filter_fn(|meta| meta.is_span()));
+                .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+                    meta.is_span() && *meta.level() <= SPAN_LEVEL
+                }));
             Some(layer)
         }
         None => None,
@@ -97,10 +103,18 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
     #[cfg(not(feature = "tracing-otel"))]
     let otel: Option<tracing_subscriber::layer::Identity> = None;
 
-    // The filter is global, so spans and events it rejects are never built.
+    // RUST_LOG filters log lines only. Spans at INFO and above are always
+    // seen, so `RUST_LOG=warn` keeps traces and the request fields on lines.
+    let exporter_lines = std::sync::Arc::new(RateLimit::default());
+    let limit = exporter_lines.clone();
+    let json_filter = tracing_subscriber::filter::dynamic_filter_fn(move |meta, _| {
+        if meta.is_span() {
+            return *meta.level() <= SPAN_LEVEL || filter.would_enable(meta.target(), meta.level());
+        }
+        filter.would_enable(meta.target(), meta.level()) && limit.allow(meta.target())
+    });
     tracing_subscriber::registry()
-        .with(filter)
-        .with(json)
+        .with(json.with_filter(json_filter))
         .with(otel)
         .try_init()
         .map_err(InitError::SubscriberAlreadySet)?;
@@ -133,6 +147,7 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
         backends,
         shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         dropped_lines,
+        exporter_lines,
         _log_guard: log_guard,
     })
 }
@@ -181,6 +196,7 @@ pub struct MonitoringGuard {
     backends: Vec<Box<dyn Backend>>,
     shutdown_timeout: Duration,
     dropped_lines: ErrorCounter,
+    exporter_lines: std::sync::Arc<RateLimit>,
     // Dropped last (fields drop in order): exporters may log while stopping.
     _log_guard: WorkerGuard,
 }
@@ -197,6 +213,11 @@ impl MonitoringGuard {
         self.shutdown_timeout = timeout;
     }
 
+    /// Exporter log lines suppressed by the rate limit (see [`crate::log::rate_limit`]).
+    pub fn suppressed_exporter_lines(&self) -> u64 {
+        self.exporter_lines.suppressed()
+    }
+
     /// Log lines dropped so far because the writer could not keep up.
     pub fn dropped_log_lines(&self) -> usize {
         self.dropped_lines.dropped_lines()
@@ -210,6 +231,13 @@ impl Drop for MonitoringGuard {
         while let Some(mut backend) = self.backends.pop() {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             backend.shutdown(left);
+        }
+        let suppressed = self.suppressed_exporter_lines();
+        if suppressed > 0 {
+            tracing::warn!(
+                suppressed_exporter_lines = suppressed,
+                "exporter log lines were rate-limited"
+            );
         }
         let dropped = self.dropped_log_lines();
         if dropped > 0 {

@@ -2,6 +2,7 @@
 
 mod escape;
 pub mod json;
+pub mod rate_limit;
 
 pub use json::JsonLogLayer;
 
