@@ -459,3 +459,35 @@ async fn sampling_rate_zero_drops_traces_but_an_upstream_keep_decision_wins() {
         "{dropped_spans:#?}"
     );
 }
+
+#[tokio::test]
+async fn an_agent_that_accepts_but_never_answers_costs_requests_nothing() {
+    // A black hole: connections are accepted and then left hanging.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let mut api = ExampleApi::start(&[("DD_TRACE_AGENT_URL", &url), ("METRICS_BACKEND", "none")]);
+    let started = Instant::now();
+    for i in 0..100 {
+        let (status, _) = get(&api, &format!("/users/{}", i % 5 + 1), &[]).await;
+        assert_eq!(status, 200);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "requests slowed down: {:?}",
+        started.elapsed()
+    );
+    // Shutdown waits for the flush at most DEFAULT_SHUTDOWN_TIMEOUT (5 s), then exits.
+    let stopping = Instant::now();
+    assert!(api.terminate().success());
+    assert!(
+        stopping.elapsed() < Duration::from_secs(10),
+        "shutdown hung: {:?}",
+        stopping.elapsed()
+    );
+}
