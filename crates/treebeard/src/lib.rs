@@ -35,6 +35,7 @@ pub mod catch_panic;
 pub mod config;
 mod init;
 pub mod log;
+pub mod privacy;
 pub mod request_id;
 pub mod request_log;
 mod response_error;

@@ -183,7 +183,10 @@ fn record_status(span: &Span, status: http::StatusCode, error: Option<&ResponseE
     match error {
         Some(error) => {
             span.record("error.type", error.kind());
-            span.record("error.message", error.message());
+            span.record(
+                "error.message",
+                crate::privacy::scrubber().scrub(error.message()).as_ref(),
+            );
         }
         None => {
             span.record("error.type", "http_error");
@@ -192,8 +195,8 @@ fn record_status(span: &Span, status: http::StatusCode, error: Option<&ResponseE
     }
 }
 
-/// `http://<host><path>?<query with every value masked>`: query values
-/// may carry secrets, the keys show what was asked.
+/// `http://<host><scrubbed path>?<query with every value masked>`: query
+/// values may carry secrets, the keys show what was asked.
 fn request_url<B>(req: &Request<B>) -> String {
     let host = req
         .headers()
@@ -201,7 +204,8 @@ fn request_url<B>(req: &Request<B>) -> String {
         .and_then(|h| h.to_str().ok())
         .or_else(|| req.uri().authority().map(|a| a.as_str()))
         .unwrap_or("localhost");
-    let mut url = format!("http://{host}{}", req.uri().path());
+    let scrubber = crate::privacy::scrubber();
+    let mut url = format!("http://{host}{}", scrubber.scrub(req.uri().path()));
     if let Some(query) = req.uri().query() {
         url.push('?');
         url.push_str(&mask_query_values(query));
@@ -236,5 +240,7 @@ mod tests {
             .body(())
             .unwrap();
         assert_eq!(request_url(&req), "http://api:8080/users/1?email=?");
+        let req = Request::get("/users/bob@example.com").body(()).unwrap();
+        assert_eq!(request_url(&req), "http://localhost/users/[EMAIL]");
     }
 }

@@ -59,7 +59,11 @@ impl TracedRequest for reqwest::RequestBuilder {
                 Err(error) => {
                     span.record("otel.status_code", "error");
                     span.record("error.type", error_kind(error));
-                    span.record("error.message", error.to_string().as_str());
+                    let message = error.to_string();
+                    span.record(
+                        "error.message",
+                        crate::privacy::scrubber().scrub(&message).as_ref(),
+                    );
                 }
             }
             result
@@ -94,7 +98,12 @@ fn client_span(request: &reqwest::Request) -> Span {
     without_query.set_query(None);
     without_query.set_fragment(None);
     let _ = without_query.set_password(None);
-    span.record("http.url", without_query.as_str());
+    span.record(
+        "http.url",
+        crate::privacy::scrubber()
+            .scrub(without_query.as_str())
+            .as_ref(),
+    );
     span
 }
 

@@ -39,6 +39,7 @@ use tracing_subscriber::registry::{LookupSpan, SpanData as _};
 pub use super::escape::write_str;
 use super::escape::{Escaper, push_escaped};
 use crate::config::Config;
+use treebeard_pii::Scrubber;
 
 /// Line buffers larger than this are not kept for reuse.
 const MAX_RETAINED_BUFFER: usize = 64 * 1024;
@@ -51,6 +52,8 @@ thread_local! {
 #[derive(Debug, Clone)]
 pub struct JsonLogLayer<W> {
     make_writer: W,
+    /// Scrubs every text value; `None` only when switched off explicitly.
+    scrubber: Option<&'static Scrubber>,
     /// `,"dd.service":...,"dd.env":...,"dd.version":...`, or empty.
     dd_static: String,
     logs_injection: bool,
@@ -61,6 +64,7 @@ impl JsonLogLayer<fn() -> std::io::Stdout> {
     pub fn new() -> Self {
         Self {
             make_writer: std::io::stdout,
+            scrubber: Some(crate::privacy::scrubber()),
             dd_static: String::new(),
             logs_injection: false,
         }
@@ -93,9 +97,18 @@ impl<W> JsonLogLayer<W> {
     {
         JsonLogLayer {
             make_writer,
+            scrubber: self.scrubber,
             dd_static: self.dd_static,
             logs_injection: self.logs_injection,
         }
+    }
+
+    /// Writes values as they are, without PII scrubbing (for tests and
+    /// trusted sinks only: log lines leave the process).
+    #[must_use]
+    pub fn without_scrubbing(mut self) -> Self {
+        self.scrubber = None;
+        self
     }
 
     /// Adds DataDog log correlation: `dd.service`, `dd.env`, `dd.version`
@@ -136,6 +149,7 @@ impl<W> JsonLogLayer<W> {
         event.record(&mut JsonVisitor {
             out: line,
             skip_apm: false,
+            scrubber: self.scrubber,
         });
 
         let mut in_span = false;
@@ -214,6 +228,7 @@ where
         attrs.record(&mut JsonVisitor {
             out: &mut fields,
             skip_apm: true,
+            scrubber: self.scrubber,
         });
         span.extensions_mut().insert(SpanFields(fields));
     }
@@ -225,6 +240,7 @@ where
             values.record(&mut JsonVisitor {
                 out: &mut fields.0,
                 skip_apm: true,
+                scrubber: self.scrubber,
             });
         }
     }
@@ -257,11 +273,31 @@ where
     }
 }
 
-/// Writes fields as `,"name":value` pairs.
+/// Writes fields as `,"name":value` pairs, scrubbing text values.
 struct JsonVisitor<'a> {
     out: &'a mut String,
     /// Leave out APM-only fields (for span fields).
     skip_apm: bool,
+    scrubber: Option<&'a Scrubber>,
+}
+
+thread_local! {
+    /// Where `Debug` values are formatted before scrubbing.
+    static DEBUG_BUF: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+impl JsonVisitor<'_> {
+    /// Writes `value` as a JSON string: scrubbed, or `[REDACTED]` when the
+    /// field's name is sensitive (`password`, `token`, ...).
+    fn text(&mut self, field: &Field, value: &str) {
+        match self.scrubber {
+            Some(scrubber) if scrubber.is_sensitive_key(field.name()) => {
+                write_str(self.out, treebeard_pii::markers::REDACTED);
+            }
+            Some(scrubber) => write_str(self.out, &scrubber.scrub(value)),
+            None => write_str(self.out, value),
+        }
+    }
 }
 
 impl JsonVisitor<'_> {
@@ -329,7 +365,7 @@ impl Visit for JsonVisitor<'_> {
         if !self.key(field) {
             return;
         }
-        write_str(self.out, value);
+        self.text(field, value);
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
@@ -340,9 +376,25 @@ impl Visit for JsonVisitor<'_> {
         if !self.key(field) {
             return;
         }
-        self.out.push('"');
-        let _ = write!(Escaper(self.out), "{value:?}");
-        self.out.push('"');
+        if self.scrubber.is_none() {
+            self.out.push('"');
+            let _ = write!(Escaper(self.out), "{value:?}");
+            self.out.push('"');
+            return;
+        }
+        // Formatted once into a reused buffer, then scrubbed and escaped.
+        let reused = DEBUG_BUF.try_with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => {
+                buf.clear();
+                let _ = write!(buf, "{value:?}");
+                self.text(field, &buf);
+                true
+            }
+            Err(_) => false,
+        });
+        if reused != Ok(true) {
+            self.text(field, &format!("{value:?}"));
+        }
     }
 }
 
@@ -435,6 +487,28 @@ mod tests {
         }
         assert_eq!(inside["dd.env"], "prod");
         assert_eq!(inside["dd.version"], "1.2");
+    }
+
+    #[test]
+    fn text_values_are_scrubbed_and_sensitive_field_names_redacted() {
+        let lines = capture(JsonLogLayer::new(), || {
+            let span = tracing::info_span!("s", request_id = "id bob@example.com");
+            let _e = span.enter();
+            tracing::warn!(
+                password = "hunter2",
+                card = ?"4111 1111 1111 1111",
+                order = "ORD-123456789",
+                "login failed for alice@example.com"
+            );
+        });
+        let line = &lines[0];
+        assert_eq!(line["message"], "login failed for [EMAIL]");
+        assert_eq!(line["password"], "[REDACTED]");
+        assert_eq!(line["card"], "\"[CARD]\"");
+        assert_eq!(line["order"], "ORD-123456789", "look-alikes are left alone");
+        assert_eq!(line["request_id"], "id [EMAIL]");
+        let raw = line.to_string();
+        assert!(!raw.contains("hunter2") && !raw.contains("alice@") && !raw.contains("4111"));
     }
 
     #[test]
