@@ -23,6 +23,28 @@ fn start(env: &[(&'static str, String)]) -> ExampleApi {
     ExampleApi::start(&env)
 }
 
+/// Median latency of `n` sequential GETs of `path`: medians shrug off the
+/// scheduling hiccups of a loaded machine, a blocking exporter would not.
+async fn median_latency(api: &ExampleApi, path: &str, n: usize) -> Duration {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        let (status, _) = get(api, path, &[]).await;
+        assert_eq!(status, 200);
+        times.push(started.elapsed());
+    }
+    times.sort();
+    times[n / 2]
+}
+
+/// `slow` is no slower than `fast`, give or take noise.
+fn assert_not_slower(slow: Duration, fast: Duration, what: &str) {
+    assert!(
+        slow <= fast * 3 + Duration::from_millis(20),
+        "{what}: median {slow:?} vs {fast:?}"
+    );
+}
+
 /// GET with extra headers; returns the status and the response's request ID.
 async fn get(api: &ExampleApi, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
     let mut req = client().get(api.url(path));
