@@ -4,6 +4,8 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
+use treebeard::metrics::collector;
+use treebeard::metrics::conventions::database;
 
 /// A user as the API returns it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -98,21 +100,25 @@ impl Db {
 
     /// The user with `id`, if any.
     pub fn user(&self, id: i64) -> Result<Option<User>, DbError> {
-        let conn = self.conn.lock().map_err(|_| DbError::Poisoned)?;
-        let mut stmt = conn
-            .prepare_cached("SELECT id, name, profile_type, interests FROM users WHERE id = ?1")?;
-        let user = stmt
-            .query_row([id], |row| {
-                let interests: String = row.get(3)?;
-                Ok(User {
-                    id: row.get(0)?,
-                    name: row.get(1)?,
-                    profile_type: row.get(2)?,
-                    interests: interests.split(',').map(str::to_owned).collect(),
+        let tags = [("table", "users"), ("query", "user_by_id")];
+        collector().time(database::QUERY_DURATION, &tags, || {
+            let conn = self.conn.lock().map_err(|_| DbError::Poisoned)?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, name, profile_type, interests FROM users WHERE id = ?1",
+            )?;
+            let user = stmt
+                .query_row([id], |row| {
+                    let interests: String = row.get(3)?;
+                    Ok(User {
+                        id: row.get(0)?,
+                        name: row.get(1)?,
+                        profile_type: row.get(2)?,
+                        interests: interests.split(',').map(str::to_owned).collect(),
+                    })
                 })
-            })
-            .optional()?;
-        Ok(user)
+                .optional()?;
+            Ok(user)
+        })
     }
 }
 

@@ -91,7 +91,12 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
         );
     }
     // Exporters register here as they start; the guard stops them in reverse order.
-    let backends: Vec<Box<dyn Backend>> = Vec::new();
+    let mut backends: Vec<Box<dyn Backend>> = Vec::new();
+    match crate::metrics::start(config) {
+        Ok(metrics) => backends.extend(metrics),
+        // Monitoring never stops the service: say why, and serve without metrics.
+        Err(error) => tracing::error!(%error, "metrics are disabled"),
+    }
     Ok(MonitoringGuard {
         layer: MonitoringLayer::new(config),
         backends,

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::score::{ScoreRequest, ScoreResponse};
 use treebeard::RequestId;
+use treebeard::metrics::collector;
+use treebeard::metrics::conventions::recommendations as names;
 use treebeard::request_id::REQUEST_ID_HEADER;
 
 use crate::error::ApiError;
@@ -45,14 +47,20 @@ pub async fn recommendations(
             cached: true,
         }));
     }
-    let scored = call_scorer(
-        &state,
-        ScoreRequest {
-            user_id: user.id,
-            interests: user.interests,
-        },
-    )
-    .await?;
+    let metrics = collector();
+    let scored = metrics
+        .time_async(
+            names::DURATION,
+            &[],
+            call_scorer(
+                &state,
+                ScoreRequest {
+                    user_id: user.id,
+                    interests: user.interests,
+                },
+            ),
+        )
+        .await?;
     let recommendations: Vec<Recommendation> = scored
         .items
         .into_iter()
@@ -67,6 +75,8 @@ pub async fn recommendations(
         profile_type = %user.profile_type,
         "recommendations generated"
     );
+    // One per generated list, as in the reference (`metrics.increment`).
+    metrics.increment(names::GENERATED, &[("profile_type", &user.profile_type)]);
     state.cache.put(id, recommendations.clone());
     Ok(Json(RecommendationsResponse {
         user_id: id,
