@@ -358,8 +358,7 @@ async fn dogstatsd_lines_are_valid_tagged_counted_and_free_of_raw_paths() {
     );
     let hit_rate = lines
         .iter()
-        .filter(|l| l.name == "treebeard.cache.hit_rate" && l.kind == "g")
-        .next_back()
+        .rfind(|l| l.name == "treebeard.cache.hit_rate" && l.kind == "g")
         .expect("cache.hit_rate gauge");
     assert_eq!(hit_rate.values, [0.5]);
 

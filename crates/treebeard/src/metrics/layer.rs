@@ -264,7 +264,7 @@ impl Shared {
 
     fn register(&self, route: &str, method: &'static str, status: u16) -> Handles {
         let mut code = itoa::Buffer::new();
-        let labels = vec![
+        let labels = [
             Label::new(tags::ENDPOINT, sanitize_tag_value(route).into_owned()),
             Label::from_static_parts(tags::METHOD, method),
             Label::new(tags::STATUS, code.format(status).to_owned()),

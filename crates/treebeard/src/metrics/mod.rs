@@ -150,6 +150,11 @@ fn start_prometheus(_config: &Config) -> Result<Exporter, MetricsError> {
 }
 
 /// Constant labels: `env`, `service`, `version`, then `DD_TAGS`.
+// Only the exporters read them.
+#[cfg_attr(
+    not(any(feature = "dogstatsd", feature = "prometheus")),
+    allow(dead_code)
+)]
 pub(crate) fn constant_labels(config: &Config) -> Vec<metrics::Label> {
     use treebeard_conventions::tags;
     let mut labels = names::labels(&[
@@ -185,5 +190,90 @@ impl Backend for MetricsHandle {
         // pending at its next tick, so wait for that tick, within budget.
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         std::thread::sleep(self.final_flush.min(left));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&'static str, &'static str)]) -> Result<Config, crate::config::ConfigError> {
+        let source: std::collections::HashMap<&str, &str> = vars.iter().copied().collect();
+        Config::builder().with_source(source).build()
+    }
+
+    #[test]
+    fn metrics_variables_have_defaults_and_are_validated() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.metrics.namespace, "treebeard");
+        assert_eq!(c.metrics.flush_interval, DEFAULT_FLUSH_INTERVAL);
+        assert_eq!(c.metrics.sample_interval, DEFAULT_SAMPLE_INTERVAL);
+        assert_eq!(c.metrics.histogram_reservoir_size, 1024);
+
+        let c = config(&[
+            ("METRICS_NAMESPACE", "acme.recs"),
+            ("METRICS_FLUSH_INTERVAL", "250ms"),
+            ("METRICS_HISTOGRAM_RESERVOIR", "1"),
+        ])
+        .unwrap();
+        assert_eq!(c.metrics.namespace, "acme.recs");
+        assert_eq!(c.metrics.flush_interval, Duration::from_millis(250));
+        assert_eq!(c.metrics.histogram_reservoir_size, 1);
+
+        let err = config(&[
+            ("METRICS_NAMESPACE", "9 lives"),
+            ("METRICS_FLUSH_INTERVAL", "1ms"),
+            ("METRICS_HISTOGRAM_RESERVOIR", "0"),
+        ])
+        .unwrap_err();
+        let mut names: Vec<_> = err.names().collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "METRICS_FLUSH_INTERVAL",
+                "METRICS_HISTOGRAM_RESERVOIR",
+                "METRICS_NAMESPACE"
+            ]
+        );
+    }
+
+    #[test]
+    fn layer_is_pass_through_when_metrics_are_off() {
+        let on = config(&[]).unwrap();
+        assert!(RequestMetricsLayer::from_config(&on).is_enabled());
+        for off in [
+            config(&[("METRICS_BACKEND", "none")]).unwrap(),
+            config(&[("MONITORING_ENABLED", "false")]).unwrap(),
+        ] {
+            assert!(!RequestMetricsLayer::from_config(&off).is_enabled());
+            // Nothing is started either.
+            assert!(start(&off).unwrap().is_none());
+        }
+    }
+
+    #[test]
+    fn constant_labels_are_identity_then_dd_tags() {
+        let c = config(&[
+            ("DD_ENV", "prod"),
+            ("DD_SERVICE", "recs"),
+            ("DD_VERSION", "1.0"),
+            ("DD_TAGS", "team:core,canary"),
+        ])
+        .unwrap();
+        let labels: Vec<String> = constant_labels(&c)
+            .iter()
+            .map(|l| format!("{}:{}", l.key(), l.value()))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "env:prod",
+                "service:recs",
+                "version:1.0",
+                "team:core",
+                "canary:"
+            ]
+        );
     }
 }

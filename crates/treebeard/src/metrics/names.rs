@@ -125,6 +125,11 @@ pub(crate) fn labels(tags: &[(&str, &str)]) -> Vec<metrics::Label> {
 }
 
 /// Sanitised labels from `DD_TAGS` entries (`key:value`, or a bare value).
+// Only the exporters read them.
+#[cfg_attr(
+    not(any(feature = "dogstatsd", feature = "prometheus")),
+    allow(dead_code)
+)]
 pub(crate) fn constant_labels(tags: &[String]) -> Vec<metrics::Label> {
     tags.iter()
         .map(|tag| match tag.split_once(':') {
