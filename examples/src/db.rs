@@ -4,6 +4,8 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
+use treebeard::metrics::collector;
+use treebeard::metrics::conventions::database;
 
 /// A user as the API returns it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -98,10 +100,12 @@ impl Db {
         })
     }
 
-    /// The user with `id`, if any, in a `sqlite.query` span.
+    /// The user with `id`, if any: a `sqlite.query` span and a
+    /// `database.query.duration` measurement.
     pub fn user(&self, id: i64) -> Result<Option<User>, DbError> {
+        let tags = [("table", "users"), ("query", "user_by_id")];
         treebeard::apm::database_query("select_user", "users", "sqlite", SELECT_USER)
-            .in_scope(|| self.query_user(id))
+            .in_scope(|| collector().time(database::QUERY_DURATION, &tags, || self.query_user(id)))
     }
 
     fn query_user(&self, id: i64) -> Result<Option<User>, DbError> {

@@ -16,7 +16,8 @@ use treebeard::MonitoringLayer;
 
 pub use state::AppState;
 
-/// The router with every route, wrapped in `monitoring`.
+/// The router with every route, wrapped in `monitoring`; `GET /metrics`
+/// serves Prometheus text when `METRICS_BACKEND=prometheus`.
 pub fn app(state: AppState, monitoring: MonitoringLayer) -> Router {
     Router::new()
         .route("/health", get(routes::health::health))
@@ -28,6 +29,7 @@ pub fn app(state: AppState, monitoring: MonitoringLayer) -> Router {
         .route("/internal/score", post(routes::score::score))
         .route("/demo/error", get(routes::demo::error))
         .route("/demo/panic", get(routes::demo::panic))
+        .merge(treebeard::metrics::prometheus_router())
         .with_state(state)
         .layer(monitoring)
 }

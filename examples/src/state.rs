@@ -5,6 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use treebeard::metrics::collector;
+use treebeard::metrics::conventions::cache;
+
 use crate::db::Db;
 use crate::routes::recommendations::Recommendation;
 
@@ -59,6 +62,11 @@ impl Cache {
             &self.misses
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        collector().gauge(
+            cache::HIT_RATE,
+            self.hit_rate(),
+            &[("cache", "recommendations")],
+        );
         found
     }
 

@@ -233,7 +233,7 @@ async fn malformed_or_hostile_headers_start_a_new_trace() {
 async fn a_flood_of_bad_trace_headers_cannot_flood_the_logs() {
     let agent = TestAgent::start();
     let api = start(&env(&agent, &[]));
-    for _ in 0..60 {
+    for _ in 0..100 {
         let (status, _) = get(
             &api,
             "/health",
@@ -257,9 +257,10 @@ async fn a_flood_of_bad_trace_headers_cannot_flood_the_logs() {
                 .starts_with("datadog_opentelemetry")
         })
         .count();
+    // 20 a minute, and the requests may straddle two minutes.
     assert!(
-        exporter_lines <= 20,
-        "{exporter_lines} exporter lines for 60 bad requests"
+        exporter_lines <= 40,
+        "{exporter_lines} exporter lines for 100 bad requests"
     );
 }
 
@@ -371,18 +372,10 @@ async fn a_dead_agent_costs_requests_nothing_and_export_resumes_when_it_returns(
     let (_, id) = get(&api, "/health", &[]).await;
     server_span(&agent, &id).await;
 
+    let alive = median_latency(&api, "/users/1", 40).await;
     agent.kill();
-    let started = Instant::now();
-    for _ in 0..50 {
-        let (status, _) = get(&api, "/users/1", &[]).await;
-        assert_eq!(status, 200);
-    }
-    // Loopback requests take about a millisecond; a blocked exporter would take seconds.
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "requests slowed down: {:?}",
-        started.elapsed()
-    );
+    let dead = median_latency(&api, "/users/1", 40).await;
+    assert_not_slower(dead, alive, "agent down");
 
     agent.restart();
     // The exporter retries on its own schedule: keep sending until a new trace lands.
@@ -493,22 +486,16 @@ async fn an_agent_that_accepts_but_never_answers_costs_requests_nothing() {
             held.push(stream);
         }
     });
+    let untraced = ExampleApi::start(&[("APM_PROVIDER", "none"), ("METRICS_BACKEND", "none")]);
     let mut api = ExampleApi::start(&[("DD_TRACE_AGENT_URL", &url), ("METRICS_BACKEND", "none")]);
-    let started = Instant::now();
-    for i in 0..100 {
-        let (status, _) = get(&api, &format!("/users/{}", i % 5 + 1), &[]).await;
-        assert_eq!(status, 200);
-    }
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "requests slowed down: {:?}",
-        started.elapsed()
-    );
+    let baseline = median_latency(&untraced, "/users/1", 60).await;
+    let hanging = median_latency(&api, "/users/1", 60).await;
+    assert_not_slower(hanging, baseline, "agent hanging");
     // Shutdown waits for the flush at most DEFAULT_SHUTDOWN_TIMEOUT (5 s), then exits.
     let stopping = Instant::now();
     assert!(api.terminate().success());
     assert!(
-        stopping.elapsed() < Duration::from_secs(10),
+        stopping.elapsed() < Duration::from_secs(12),
         "shutdown hung: {:?}",
         stopping.elapsed()
     );

@@ -142,6 +142,11 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
             "MONITORING_ENABLED=false: request layers are pass-through, no data is exported"
         );
     }
+    match crate::metrics::start(config) {
+        Ok(metrics) => backends.extend(metrics),
+        // Monitoring never stops the service: say why, and serve without metrics.
+        Err(error) => tracing::error!(%error, "metrics are disabled"),
+    }
     Ok(MonitoringGuard {
         layer: MonitoringLayer::new(config),
         backends,

@@ -9,6 +9,7 @@
 //! |---|---|
 //! | [`RequestIdLayer`](request_id::RequestIdLayer) | [`request_id`] |
 //! | [`RequestLogLayer`](request_log::RequestLogLayer) | [`request_log`] |
+//! | [`RequestMetricsLayer`](metrics::RequestMetricsLayer) | [`metrics`] |
 //! | [`CatchPanicLayer`](catch_panic::CatchPanicLayer) | [`catch_panic`] |
 //! | [`JsonLogLayer`](log::JsonLogLayer) (a `tracing` layer) | [`log`] |
 //! | [`MonitoringLayer`] (all of the above) | [`stack`] |
@@ -35,6 +36,7 @@ pub mod catch_panic;
 pub mod config;
 mod init;
 pub mod log;
+pub mod metrics;
 pub mod privacy;
 pub mod request_id;
 pub mod request_log;

@@ -1,13 +1,15 @@
 //! [`MonitoringLayer`]: every layer, in the right order, as one layer.
 //!
-//! From outside in: request ID → request span and timed log → panic
-//! catching → your handler. With monitoring disabled it is a pass-through.
+//! From outside in: request ID → request span and timed log → request
+//! metrics → panic catching → your handler (metrics see a panic as the 500
+//! the panic layer turns it into). With monitoring disabled it is a pass-through.
 
 use tower::Layer;
 use tower::util::Either;
 
 use crate::catch_panic::{CatchPanic, CatchPanicLayer, OnPanic};
 use crate::config::Config;
+use crate::metrics::{RequestMetrics, RequestMetricsLayer};
 use crate::request_id::{RequestIdLayer, SetRequestId};
 use crate::request_log::{RequestLog, RequestLogLayer};
 
@@ -27,6 +29,7 @@ pub struct MonitoringLayer<H = ()> {
     enabled: bool,
     request_id: RequestIdLayer,
     request_log: RequestLogLayer,
+    request_metrics: RequestMetricsLayer,
     catch_panic: CatchPanicLayer<H>,
 }
 
@@ -37,6 +40,7 @@ impl MonitoringLayer {
             enabled: config.enabled,
             request_id: RequestIdLayer::new(),
             request_log: RequestLogLayer::new(),
+            request_metrics: RequestMetricsLayer::from_config(config),
             catch_panic: CatchPanicLayer::new(),
         }
     }
@@ -56,6 +60,7 @@ impl<H> MonitoringLayer<H> {
             enabled: self.enabled,
             request_id: self.request_id,
             request_log: self.request_log,
+            request_metrics: self.request_metrics,
             catch_panic: self.catch_panic.with_on_panic(hook),
         }
     }
@@ -67,7 +72,7 @@ impl<H> MonitoringLayer<H> {
 }
 
 /// The service stack built by [`MonitoringLayer`] when enabled.
-pub type MonitoredService<S, H> = SetRequestId<RequestLog<CatchPanic<S, H>>>;
+pub type MonitoredService<S, H> = SetRequestId<RequestLog<RequestMetrics<CatchPanic<S, H>>>>;
 
 impl<S, H: Clone> Layer<S> for MonitoringLayer<H> {
     type Service = Either<MonitoredService<S, H>, S>;
@@ -77,6 +82,7 @@ impl<S, H: Clone> Layer<S> for MonitoringLayer<H> {
             return Either::Right(inner);
         }
         let service = self.catch_panic.layer(inner);
+        let service = self.request_metrics.layer(service);
         let service = self.request_log.layer(service);
         Either::Left(self.request_id.layer(service))
     }

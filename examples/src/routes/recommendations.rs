@@ -8,6 +8,8 @@ use super::score::{ScoreRequest, ScoreResponse};
 use tracing::Instrument;
 use treebeard::apm::client::TracedRequest;
 use treebeard::apm::{external_api, trace_async};
+use treebeard::metrics::collector;
+use treebeard::metrics::conventions::recommendations as names;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -52,15 +54,16 @@ pub async fn recommendations(
     };
     // The external-API span is made inside the async block, so that it is
     // a child of `recommendation.generate`.
-    let scored = trace_async(
+    let metrics = collector();
+    let generate = trace_async(
         "recommendation.generate",
         Some("recommendation-engine"),
         async {
             let call = external_api("recommender", "/internal/score");
             call_scorer(&state, request).instrument(call).await
         },
-    )
-    .await?;
+    );
+    let scored = metrics.time_async(names::DURATION, &[], generate).await?;
     let recommendations: Vec<Recommendation> = scored
         .items
         .into_iter()
@@ -75,6 +78,8 @@ pub async fn recommendations(
         profile_type = %user.profile_type,
         "recommendations generated"
     );
+    // One per generated list, as in the reference (`metrics.increment`).
+    metrics.increment(names::GENERATED, &[("profile_type", &user.profile_type)]);
     state.cache.put(id, recommendations.clone());
     Ok(Json(RecommendationsResponse {
         user_id: id,

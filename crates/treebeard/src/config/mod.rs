@@ -168,6 +168,16 @@ pub struct MetricsConfig {
     pub backend: MetricsBackend,
     /// The DogStatsD address (`DD_DOGSTATSD_URL`, or `DD_AGENT_HOST` + `DD_DOGSTATSD_PORT`).
     pub dogstatsd: DogStatsdTarget,
+    /// Prefix of every metric name (`METRICS_NAMESPACE`, default `treebeard`).
+    pub namespace: String,
+    /// How often DogStatsD metrics are flushed (`METRICS_FLUSH_INTERVAL`, default 3 s).
+    pub flush_interval: std::time::Duration,
+    /// How often resource and runtime metrics are sampled (code only, default 10 s).
+    pub sample_interval: std::time::Duration,
+    /// Values kept per histogram between two flushes
+    /// (`METRICS_HISTOGRAM_RESERVOIR`, default 1024, about 16 KiB per
+    /// histogram); beyond it values are sampled.
+    pub histogram_reservoir_size: usize,
 }
 
 /// Sentry settings.
@@ -524,7 +534,40 @@ fn read_metrics(r: &mut Reader<'_>) -> MetricsConfig {
             parse_dogstatsd_url,
         )
         .unwrap_or(DogStatsdTarget::Udp { host, port });
-    MetricsConfig { backend, dogstatsd }
+    let namespace = r
+        .parse(
+            METRICS_NAMESPACE,
+            "letters, digits, _ and . starting with a letter",
+            |s| crate::metrics::valid_namespace(s).then(|| s.to_owned()),
+        )
+        .unwrap_or_else(|| treebeard_conventions::DEFAULT_NAMESPACE.to_owned());
+    let flush_interval = r
+        .parse(
+            METRICS_FLUSH_INTERVAL,
+            "a duration from 10ms to 1h, such as 500ms, 3s or 1m",
+            |s| {
+                humantime::parse_duration(s).ok().filter(|d| {
+                    (std::time::Duration::from_millis(10)..=std::time::Duration::from_secs(3600))
+                        .contains(d)
+                })
+            },
+        )
+        .unwrap_or(crate::metrics::DEFAULT_FLUSH_INTERVAL);
+    let histogram_reservoir_size = r
+        .parse(
+            METRICS_HISTOGRAM_RESERVOIR,
+            "a number from 1 to 65536",
+            |s| s.parse::<usize>().ok().filter(|n| (1..=65536).contains(n)),
+        )
+        .unwrap_or(crate::metrics::DEFAULT_HISTOGRAM_RESERVOIR_SIZE);
+    MetricsConfig {
+        backend,
+        dogstatsd,
+        namespace,
+        flush_interval,
+        sample_interval: crate::metrics::DEFAULT_SAMPLE_INTERVAL,
+        histogram_reservoir_size,
+    }
 }
 
 fn parse_dogstatsd_url(s: &str) -> Option<DogStatsdTarget> {

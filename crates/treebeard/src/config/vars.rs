@@ -94,6 +94,15 @@ variables! {
     /// DogStatsD URL.
     DD_DOGSTATSD_URL = "DD_DOGSTATSD_URL", default: None, secret: false,
         "Full DogStatsD address (`udp://host:port` or `unix:///path/dsd.socket`); overrides `DD_AGENT_HOST` and `DD_DOGSTATSD_PORT`.";
+    /// Metric namespace.
+    METRICS_NAMESPACE = "METRICS_NAMESPACE", default: Some("treebeard"), secret: false,
+        "Prefix of every metric name (`<namespace>.<component>.<metric>`): letters, digits, `_` and `.`, starting with a letter (set it to an empty string in code for no prefix).";
+    /// DogStatsD flush interval.
+    METRICS_FLUSH_INTERVAL = "METRICS_FLUSH_INTERVAL", default: Some("3s"), secret: false,
+        "How often aggregated DogStatsD metrics are sent (`500ms`, `3s`, `1m`; from 10ms to 1h).";
+    /// Histogram memory bound.
+    METRICS_HISTOGRAM_RESERVOIR = "METRICS_HISTOGRAM_RESERVOIR", default: Some("1024"), secret: false,
+        "Values kept per DogStatsD histogram between two flushes (1-65536, about 16 bytes each); beyond it values are sampled and sent with `|@rate`. `1` sends one value per line, for plain StatsD servers that reject multi-value lines.";
     /// Sentry DSN.
     SENTRY_DSN = "SENTRY_DSN", default: None, secret: true,
         "Sentry project DSN (`https://<key>@<host>/<project id>`); unset turns Sentry off.";
