@@ -2,14 +2,21 @@
 //!
 //! DataDog's tracer logs at ERROR when an incoming request carries trace
 //! headers it cannot parse, so any client could make every request write an
-//! ERROR line. Lines from the exporter crates are therefore capped per time
+//! ERROR line; the DogStatsD exporter logs every failed send while no agent
+//! listens. Lines from the exporter crates are therefore capped per time
 //! window; what is cut is counted and reported once the window turns.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Log targets of third-party exporters whose lines are rate-limited.
-pub const LIMITED_TARGETS: &[&str] = &["datadog_opentelemetry", "opentelemetry", "libdd_"];
+pub const LIMITED_TARGETS: &[&str] = &[
+    "datadog_opentelemetry",
+    "opentelemetry",
+    "libdd_",
+    "metrics_exporter_",
+    "sentry",
+];
 
 /// Lines let through per window and target group.
 pub const LINES_PER_WINDOW: u64 = 20;
