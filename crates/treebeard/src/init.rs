@@ -97,14 +97,25 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
     #[cfg(not(feature = "tracing-otel"))]
     let otel: Option<tracing_subscriber::layer::Identity> = None;
 
+    #[cfg(feature = "sentry")]
+    let sentry = (config.enabled && config.sentry.dsn.is_some()).then(crate::sentry::tracing_layer);
+    #[cfg(not(feature = "sentry"))]
+    let sentry: Option<tracing_subscriber::layer::Identity> = None;
+
     // The filter is global, so spans and events it rejects are never built.
     tracing_subscriber::registry()
         .with(filter)
         .with(json)
         .with(otel)
+        .with(sentry)
         .try_init()
         .map_err(InitError::SubscriberAlreadySet)?;
     install_panic_hook();
+    // After our panic hook: Sentry's panic integration chains to it.
+    #[cfg(feature = "sentry")]
+    if let Some(backend) = crate::sentry::install(config) {
+        backends.push(Box::new(backend));
+    }
 
     if config.profiling_enabled {
         tracing::warn!(

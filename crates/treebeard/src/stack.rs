@@ -1,7 +1,8 @@
 //! [`MonitoringLayer`]: every layer, in the right order, as one layer.
 //!
-//! From outside in: request ID → request span and timed log → panic
-//! catching → your handler. With monitoring disabled it is a pass-through.
+//! From outside in: request ID → request span and timed log → error
+//! capture (Sentry, with the `sentry` feature) → panic catching → your
+//! handler. With monitoring disabled it is a pass-through.
 
 use tower::Layer;
 use tower::util::Either;
@@ -28,6 +29,8 @@ pub struct MonitoringLayer<H = ()> {
     request_id: RequestIdLayer,
     request_log: RequestLogLayer,
     catch_panic: CatchPanicLayer<H>,
+    #[cfg(feature = "sentry")]
+    error_capture: crate::sentry::ErrorCaptureLayer,
 }
 
 impl MonitoringLayer {
@@ -38,6 +41,8 @@ impl MonitoringLayer {
             request_id: RequestIdLayer::new(),
             request_log: RequestLogLayer::new(),
             catch_panic: CatchPanicLayer::new(),
+            #[cfg(feature = "sentry")]
+            error_capture: crate::sentry::ErrorCaptureLayer::new(config),
         }
     }
 }
@@ -57,6 +62,8 @@ impl<H> MonitoringLayer<H> {
             request_id: self.request_id,
             request_log: self.request_log,
             catch_panic: self.catch_panic.with_on_panic(hook),
+            #[cfg(feature = "sentry")]
+            error_capture: self.error_capture,
         }
     }
 
@@ -67,7 +74,12 @@ impl<H> MonitoringLayer<H> {
 }
 
 /// The service stack built by [`MonitoringLayer`] when enabled.
+#[cfg(not(feature = "sentry"))]
 pub type MonitoredService<S, H> = SetRequestId<RequestLog<CatchPanic<S, H>>>;
+/// The service stack built by [`MonitoringLayer`] when enabled.
+#[cfg(feature = "sentry")]
+pub type MonitoredService<S, H> =
+    SetRequestId<RequestLog<crate::sentry::ErrorCapture<CatchPanic<S, H>>>>;
 
 impl<S, H: Clone> Layer<S> for MonitoringLayer<H> {
     type Service = Either<MonitoredService<S, H>, S>;
@@ -77,6 +89,8 @@ impl<S, H: Clone> Layer<S> for MonitoringLayer<H> {
             return Either::Right(inner);
         }
         let service = self.catch_panic.layer(inner);
+        #[cfg(feature = "sentry")]
+        let service = self.error_capture.layer(service);
         let service = self.request_log.layer(service);
         Either::Left(self.request_id.layer(service))
     }

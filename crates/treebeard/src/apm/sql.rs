@@ -38,7 +38,10 @@ pub fn obfuscate_sql(query: &str) -> Cow<'_, str> {
             }
             b'"' | b'`' => {
                 // A quoted identifier: copied as it is.
-                let end = bytes[i + 1..].iter().position(|&c| c == b).map_or(bytes.len(), |p| i + 2 + p);
+                let end = bytes[i + 1..]
+                    .iter()
+                    .position(|&c| c == b)
+                    .map_or(bytes.len(), |p| i + 2 + p);
                 out.push_str(query.get(i..end).unwrap_or(""));
                 prev = Some(b);
                 i = end;
