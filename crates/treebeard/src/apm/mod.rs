@@ -102,6 +102,7 @@ fn attach_ids(span: &Span) {
 /// `span`'s DataDog IDs as logs show them (`dd.trace_id`: the low 64 bits
 /// of the trace ID; `dd.span_id`), when a tracer runs and the span has a
 /// valid context. Error capture tags events with these.
+#[cfg_attr(not(feature = "sentry"), allow(dead_code))]
 pub(crate) fn datadog_ids(span: &Span) -> Option<(u64, u64)> {
     if !is_active() {
         return None;
