@@ -13,6 +13,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod sentry_peers;
+
 use serde_json::Value;
 
 /// How long to wait for the process to start or for a log line.

@@ -103,6 +103,11 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
     #[cfg(not(feature = "tracing-otel"))]
     let otel: Option<tracing_subscriber::layer::Identity> = None;
 
+    #[cfg(feature = "sentry")]
+    let sentry = (config.enabled && config.sentry.dsn.is_some()).then(crate::sentry::tracing_layer);
+    #[cfg(not(feature = "sentry"))]
+    let sentry: Option<tracing_subscriber::layer::Identity> = None;
+
     // RUST_LOG filters log lines only. Spans at INFO and above are always
     // seen, so `RUST_LOG=warn` keeps traces and the request fields on lines.
     let exporter_lines = std::sync::Arc::new(RateLimit::default());
@@ -116,9 +121,15 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
     tracing_subscriber::registry()
         .with(json.with_filter(json_filter))
         .with(otel)
+        .with(sentry)
         .try_init()
         .map_err(InitError::SubscriberAlreadySet)?;
     install_panic_hook();
+    // After our panic hook: Sentry's panic integration chains to it.
+    #[cfg(feature = "sentry")]
+    if let Some(backend) = crate::sentry::install(config) {
+        backends.push(Box::new(backend));
+    }
 
     if config.profiling_enabled {
         tracing::warn!(

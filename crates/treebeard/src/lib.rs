@@ -41,6 +41,7 @@ pub mod privacy;
 pub mod request_id;
 pub mod request_log;
 mod response_error;
+pub mod sentry;
 pub mod stack;
 
 pub use config::Config;
@@ -49,6 +50,7 @@ pub use config::Config;
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;
+pub use self::sentry::{capture_exception, capture_message};
 pub use init::{DEFAULT_SHUTDOWN_TIMEOUT, InitError, MonitoringGuard, init};
 pub use request_id::RequestId;
 pub use response_error::ResponseError;

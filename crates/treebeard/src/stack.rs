@@ -1,8 +1,9 @@
 //! [`MonitoringLayer`]: every layer, in the right order, as one layer.
 //!
 //! From outside in: request ID → request span and timed log → request
-//! metrics → panic catching → your handler (metrics see a panic as the 500
-//! the panic layer turns it into). With monitoring disabled it is a pass-through.
+//! metrics → error capture (Sentry, with the `sentry` feature) → panic
+//! catching → your handler (metrics and Sentry see a panic as the 500 the
+//! panic layer turns it into). With monitoring disabled it is a pass-through.
 
 use tower::Layer;
 use tower::util::Either;
@@ -31,6 +32,8 @@ pub struct MonitoringLayer<H = ()> {
     request_log: RequestLogLayer,
     request_metrics: RequestMetricsLayer,
     catch_panic: CatchPanicLayer<H>,
+    #[cfg(feature = "sentry")]
+    error_capture: crate::sentry::ErrorCaptureLayer,
 }
 
 impl MonitoringLayer {
@@ -42,6 +45,8 @@ impl MonitoringLayer {
             request_log: RequestLogLayer::new(),
             request_metrics: RequestMetricsLayer::from_config(config),
             catch_panic: CatchPanicLayer::new(),
+            #[cfg(feature = "sentry")]
+            error_capture: crate::sentry::ErrorCaptureLayer::new(config),
         }
     }
 }
@@ -62,6 +67,8 @@ impl<H> MonitoringLayer<H> {
             request_log: self.request_log,
             request_metrics: self.request_metrics,
             catch_panic: self.catch_panic.with_on_panic(hook),
+            #[cfg(feature = "sentry")]
+            error_capture: self.error_capture,
         }
     }
 
@@ -72,7 +79,12 @@ impl<H> MonitoringLayer<H> {
 }
 
 /// The service stack built by [`MonitoringLayer`] when enabled.
+#[cfg(not(feature = "sentry"))]
 pub type MonitoredService<S, H> = SetRequestId<RequestLog<RequestMetrics<CatchPanic<S, H>>>>;
+/// The service stack built by [`MonitoringLayer`] when enabled.
+#[cfg(feature = "sentry")]
+pub type MonitoredService<S, H> =
+    SetRequestId<RequestLog<RequestMetrics<crate::sentry::ErrorCapture<CatchPanic<S, H>>>>>;
 
 impl<S, H: Clone> Layer<S> for MonitoringLayer<H> {
     type Service = Either<MonitoredService<S, H>, S>;
@@ -82,6 +94,8 @@ impl<S, H: Clone> Layer<S> for MonitoringLayer<H> {
             return Either::Right(inner);
         }
         let service = self.catch_panic.layer(inner);
+        #[cfg(feature = "sentry")]
+        let service = self.error_capture.layer(service);
         let service = self.request_metrics.layer(service);
         let service = self.request_log.layer(service);
         Either::Left(self.request_id.layer(service))

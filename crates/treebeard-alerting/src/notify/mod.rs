@@ -6,10 +6,12 @@
 //!
 //! # PII scrubbing seam
 //!
-//! Notifiers hold an `Arc<dyn Scrubber>`, [`NoScrub`] (the identity) by
-//! default. The project's PII scrubber (crate `treebeard-pii`) plugs in
-//! with `with_scrubber(...)`; any `Fn(&str) -> String + Send + Sync`
-//! closure is a `Scrubber` too:
+//! Notifiers hold an `Arc<dyn Scrubber>`: by default [`PiiScrubber`], the
+//! project's one PII scrubber (crate `treebeard-pii`, the same one that
+//! scrubs logs and Sentry events), so alert texts never carry e-mails,
+//! phone numbers, card numbers, tokens or passwords. Replace it with
+//! `with_scrubber(...)`: a customised `treebeard_pii::Scrubber`, [`NoScrub`]
+//! (the identity), or any `Fn(&str) -> String + Send + Sync` closure:
 //!
 //! ```
 //! use std::sync::Arc;
@@ -35,19 +37,41 @@ pub use slack::SlackNotifier;
 
 /// Hook applied to every text a notifier sends (summaries, details, tags).
 ///
-/// Implemented for `()` and [`NoScrub`] (identity) and for closures.
+/// Implemented for [`PiiScrubber`] and `treebeard_pii::Scrubber`, for `()`
+/// and [`NoScrub`] (identity), and for closures.
 pub trait Scrubber: Send + Sync {
     /// Returns `text` with personal data removed.
     fn scrub(&self, text: &str) -> String;
 }
 
-/// The identity scrubber, the default until `treebeard-pii` is wired in.
+/// The identity scrubber: sends texts as they are.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoScrub;
 
 impl Scrubber for NoScrub {
     fn scrub(&self, text: &str) -> String {
         text.to_owned()
+    }
+}
+
+/// The default scrubber: `treebeard_pii::Scrubber::global()`.
+///
+/// ```
+/// use treebeard_alerting::notify::{PiiScrubber, Scrubber};
+/// assert_eq!(PiiScrubber.scrub("paged bob@example.com"), "paged [EMAIL]");
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PiiScrubber;
+
+impl Scrubber for PiiScrubber {
+    fn scrub(&self, text: &str) -> String {
+        treebeard_pii::Scrubber::global().scrub(text).into_owned()
+    }
+}
+
+impl Scrubber for treebeard_pii::Scrubber {
+    fn scrub(&self, text: &str) -> String {
+        treebeard_pii::Scrubber::scrub(self, text).into_owned()
     }
 }
 
@@ -66,9 +90,9 @@ where
     }
 }
 
-/// The default scrubber as a shareable handle.
+/// The default scrubber ([`PiiScrubber`]) as a shareable handle.
 pub fn default_scrubber() -> Arc<dyn Scrubber> {
-    Arc::new(NoScrub)
+    Arc::new(PiiScrubber)
 }
 
 /// Whether an alert is firing, acknowledged or over.

@@ -99,6 +99,32 @@ fn attach_ids(span: &Span) {
     let _ = span;
 }
 
+/// `span`'s DataDog IDs as logs show them (`dd.trace_id`: the low 64 bits
+/// of the trace ID; `dd.span_id`), when a tracer runs and the span has a
+/// valid context. Error capture tags events with these.
+#[cfg_attr(not(feature = "sentry"), allow(dead_code))]
+pub(crate) fn datadog_ids(span: &Span) -> Option<(u64, u64)> {
+    if !is_active() {
+        return None;
+    }
+    #[cfg(feature = "tracing-otel")]
+    {
+        use opentelemetry::trace::TraceContextExt;
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        let cx = span.context();
+        let sc = cx.span().span_context().clone();
+        sc.is_valid().then(|| {
+            let trace = u128::from_be_bytes(sc.trace_id().to_bytes());
+            (trace as u64, u64::from_be_bytes(sc.span_id().to_bytes()))
+        })
+    }
+    #[cfg(not(feature = "tracing-otel"))]
+    {
+        let _ = span;
+        None
+    }
+}
+
 /// Runs `future` inside a span named `operation`, optionally reported under
 /// another `service` (like the reference's `@trace_async_function`).
 ///

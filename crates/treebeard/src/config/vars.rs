@@ -115,6 +115,15 @@ variables! {
     /// Sentry transactions.
     SENTRY_TRACES_SAMPLE_RATE = "SENTRY_TRACES_SAMPLE_RATE", default: Some("0.0"), secret: false,
         "Share of requests sent to Sentry as performance transactions, from 0.0 to 1.0.";
+    /// Statuses reported to Sentry.
+    SENTRY_FAILED_REQUEST_STATUS_CODES = "SENTRY_FAILED_REQUEST_STATUS_CODES", default: Some("500-599"), secret: false,
+        "Response statuses captured as Sentry events: codes and ranges separated by commas (`500-599`, `500,502-504`), or `none`.";
+    /// Sentry PII opt-in.
+    SENTRY_SEND_DEFAULT_PII = "SENTRY_SEND_DEFAULT_PII", default: Some("false"), secret: false,
+        "`true` adds the user's e-mail and name (from `treebeard::sentry::set_user`) to Sentry events; the PII scrubber still runs on everything else.";
+    /// Key for anonymised user IDs.
+    SENTRY_USER_HASH_KEY = "SENTRY_USER_HASH_KEY", default: None, secret: true,
+        "Secret key of the keyed hash that anonymises user IDs on Sentry events; unset: a random key per process (IDs change on restart).";
     /// PagerDuty integration key.
     PAGERDUTY_INTEGRATION_KEY = "PAGERDUTY_INTEGRATION_KEY", default: None, secret: true,
         "PagerDuty service integration key (used in monitor notification handles).";

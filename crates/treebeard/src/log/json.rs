@@ -34,7 +34,7 @@ use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Subscriber};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer};
-use tracing_subscriber::registry::{LookupSpan, SpanData as _};
+use tracing_subscriber::registry::LookupSpan;
 
 pub use super::escape::write_str;
 use super::escape::{Escaper, push_escaped};
@@ -196,6 +196,7 @@ pub(crate) fn attach_trace_ids(span: &tracing::Span, trace_id: u128, span_id: u6
     ids.push_str(itoa::Buffer::new().format(span_id));
     let _ = write!(ids, r#"","otel.trace_id":"{trace_id:032x}""#);
     span.with_subscriber(|(id, dispatch)| {
+        use tracing_subscriber::registry::SpanData as _;
         if let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>() {
             if let Some(data) = registry.span_data(id) {
                 data.extensions_mut().insert(TraceIds(ids));

@@ -1,0 +1,484 @@
+//! [`ErrorCaptureLayer`]: one Sentry hub per request, the request's context
+//! on every event captured inside it, and an event for failed responses.
+
+use std::future::Future;
+use std::ops::RangeInclusive;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+
+use ::sentry::protocol::{Event, Exception, Level, Mechanism, Request as SentryRequest};
+use ::sentry::{Hub, SentryFutureExt};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
+use pin_project_lite::pin_project;
+use sentry_tower::{SentryHttpLayer, SentryHttpService};
+use tower::util::Either;
+use tower::{Layer, Service};
+
+use crate::config::Config;
+use crate::request_id::RequestId;
+use crate::request_log::{RouteTemplate, route_of};
+use crate::response_error::ResponseError;
+
+/// The statuses reported by default, like sentry-python's
+/// `failed_request_status_codes`.
+pub const DEFAULT_FAILED_STATUS_CODES: RangeInclusive<u16> = 500..=599;
+
+/// At most this many `tracing` ERROR events are held per request while its
+/// outcome is unknown; more are sent at once.
+const MAX_HELD_EVENTS: usize = 8;
+
+/// Mechanism of the events made from failed responses.
+const RESPONSE_MECHANISM: &str = "treebeard.response";
+
+/// Exception type of a failed response that carries no [`ResponseError`].
+pub const HTTP_ERROR_TYPE: &str = "HttpError";
+
+/// Captures errors of each request to Sentry, with the request's context.
+///
+/// For every request it forks a Sentry hub (so breadcrumbs, the user and
+/// tags of one request never reach another) and, on every event captured
+/// while the request runs — a panic, a `tracing` ERROR event,
+/// [`capture_exception`](crate::capture_exception) — sets:
+///
+/// - the request (method, URL with a scrubbed query, headers without the
+///   sensitive ones; the event is scrubbed again before sending),
+/// - tags `request_id`, `dd.trace_id`, `dd.span_id` (the request span's
+///   DataDog IDs, decimal) and `http.route`,
+/// - the transaction: the route template (`/users/{id}`),
+/// - a fingerprint of error type and route, so issues do not split per
+///   request.
+///
+/// A response whose status is in the failed set (500–599 by default) is
+/// captured as an exception of the handler's [`ResponseError`] kind and
+/// message, or `HttpError` without one, unless the request already
+/// reported an error (a panic, a manual capture): one failure, one event.
+/// `tracing` ERROR events of a request are held until its response: when
+/// the response fails they are folded into its event (as breadcrumbs and
+/// the `logged_errors` extra), otherwise they are sent as they are.
+///
+/// Without a Sentry client (no `SENTRY_DSN`) the layer is a pass-through.
+#[derive(Debug, Clone)]
+pub struct ErrorCaptureLayer {
+    active: bool,
+    statuses: Arc<[RangeInclusive<u16>]>,
+    transactions: bool,
+}
+
+impl ErrorCaptureLayer {
+    /// The layer for `config`: active when a Sentry client is installed
+    /// (by [`crate::init`] or by the application) and monitoring is on.
+    pub fn new(config: &Config) -> Self {
+        let client = Hub::main().client().filter(|c| c.is_enabled());
+        Self {
+            active: config.enabled && client.is_some(),
+            statuses: config.sentry.failed_request_status_codes.clone().into(),
+            transactions: config.sentry.traces_sample_rate > 0.0,
+        }
+    }
+
+    /// Reports responses whose status is in one of `ranges` (default
+    /// [`DEFAULT_FAILED_STATUS_CODES`]).
+    #[must_use]
+    pub fn with_failed_status_codes(mut self, ranges: Vec<RangeInclusive<u16>>) -> Self {
+        self.statuses = ranges.into();
+        self
+    }
+
+    /// Whether the layer captures anything.
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
+}
+
+/// Whether `status` is in one of `ranges`.
+pub(crate) fn is_failed(ranges: &[RangeInclusive<u16>], status: StatusCode) -> bool {
+    ranges.iter().any(|r| r.contains(&status.as_u16()))
+}
+
+impl<S> Layer<S> for ErrorCaptureLayer {
+    type Service = ErrorCapture<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        let inner = if self.active {
+            let http = SentryHttpLayer::new();
+            let http = if self.transactions {
+                http.enable_transaction()
+            } else {
+                http
+            };
+            Either::Left(http.layer(inner))
+        } else {
+            Either::Right(inner)
+        };
+        ErrorCapture {
+            inner,
+            active: self.active,
+            statuses: self.statuses.clone(),
+        }
+    }
+}
+
+/// The service made by [`ErrorCaptureLayer`].
+#[derive(Clone)]
+pub struct ErrorCapture<S> {
+    inner: Either<SentryHttpService<S>, S>,
+    active: bool,
+    statuses: Arc<[RangeInclusive<u16>]>,
+}
+
+impl<S> std::fmt::Debug for ErrorCapture<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ErrorCapture")
+            .field("active", &self.active)
+            .field("statuses", &self.statuses)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ErrorCapture<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future =
+        ResponseFuture<<Either<SentryHttpService<S>, S> as Service<Request<ReqBody>>>::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        if !self.active {
+            return ResponseFuture {
+                inner: Kind::Passthrough {
+                    future: self.inner.call(req),
+                },
+                capture: None,
+            };
+        }
+        let shared = Arc::new(Shared {
+            info: RequestInfo::of(&req),
+            state: Mutex::new(State::default()),
+        });
+        let hub = Arc::new(Hub::new_from_top(Hub::current()));
+        hub.configure_scope(|scope| {
+            let shared = shared.clone();
+            scope.add_event_processor(move |event| shared.process(event));
+        });
+        let future = Hub::run(hub.clone(), || self.inner.call(req)).bind_hub(hub.clone());
+        ResponseFuture {
+            inner: Kind::Captured { future },
+            capture: Some(Capture {
+                shared,
+                hub,
+                statuses: self.statuses.clone(),
+            }),
+        }
+    }
+}
+
+pin_project! {
+    /// Response future of [`ErrorCapture`].
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: Kind<F>,
+        capture: Option<Capture>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F> {
+        Passthrough { #[pin] future: F },
+        Captured { #[pin] future: ::sentry::SentryFuture<F> },
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = match this.inner.project() {
+            KindProj::Passthrough { future } => return future.poll(cx),
+            KindProj::Captured { future } => std::task::ready!(future.poll(cx)),
+        };
+        if let Some(capture) = this.capture.take() {
+            match &result {
+                Ok(response) => capture.finish(
+                    Some(response.status()),
+                    response.extensions().get::<ResponseError>(),
+                ),
+                Err(_) => capture.finish(None, None),
+            }
+        }
+        Poll::Ready(result)
+    }
+}
+
+/// What the response future needs to report the outcome. Dropped without
+/// `finish` (the client went away), it still sends the held events.
+struct Capture {
+    shared: Arc<Shared>,
+    hub: Arc<Hub>,
+    statuses: Arc<[RangeInclusive<u16>]>,
+}
+
+impl Capture {
+    fn finish(self, status: Option<StatusCode>, error: Option<&ResponseError>) {
+        let (held, reported) = self.shared.finish();
+        let failed = status.is_some_and(|s| is_failed(&self.statuses, s));
+        if !failed {
+            send_held(&self.hub, held);
+            return;
+        }
+        if reported {
+            // The panic or manual capture already describes this failure.
+            return;
+        }
+        let status = status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        match error {
+            Some(error) => {
+                let event = response_event(error.kind(), error.message(), status, &held);
+                self.hub.capture_event(event);
+            }
+            None if !held.is_empty() => send_held(&self.hub, held),
+            None => {
+                let reason = status.canonical_reason().unwrap_or("");
+                let value = format!("{} {reason}", status.as_u16());
+                let mut event = response_event(HTTP_ERROR_TYPE, value.trim_end(), status, &[]);
+                event.fingerprint = to_fingerprint(vec![
+                    HTTP_ERROR_TYPE.to_owned(),
+                    status.as_u16().to_string(),
+                    self.shared.info.route.as_str().to_owned(),
+                ]);
+                self.hub.capture_event(event);
+            }
+        }
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let (held, _) = self.shared.finish();
+        send_held(&self.hub, held);
+    }
+}
+
+/// Sends events that were already decorated by the request's processor,
+/// without applying the scope again (that would double the breadcrumbs).
+fn send_held(hub: &Hub, held: Vec<Event<'static>>) {
+    if held.is_empty() {
+        return;
+    }
+    if let Some(client) = hub.client() {
+        for event in held {
+            client.capture_event(event, None);
+        }
+    }
+}
+
+/// The event for a failed response: an exception of `kind` with `message`.
+pub(crate) fn response_event(
+    kind: &str,
+    message: &str,
+    status: StatusCode,
+    held: &[Event<'static>],
+) -> Event<'static> {
+    let mut data = ::sentry::protocol::Map::new();
+    data.insert("status_code".to_owned(), status.as_u16().into());
+    let mut event = Event {
+        level: Level::Error,
+        exception: vec![Exception {
+            ty: kind.to_owned(),
+            value: Some(message.to_owned()),
+            mechanism: Some(Mechanism {
+                ty: RESPONSE_MECHANISM.to_owned(),
+                handled: Some(true),
+                data,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }]
+        .into(),
+        ..Default::default()
+    };
+    event
+        .tags
+        .insert("http.status_code".to_owned(), status.as_u16().to_string());
+    let logged: Vec<::sentry::protocol::Value> = held
+        .iter()
+        .filter_map(|e| {
+            e.message
+                .clone()
+                .or_else(|| e.exception.last().and_then(|x| x.value.clone()))
+        })
+        .map(Into::into)
+        .collect();
+    if !logged.is_empty() {
+        event
+            .extra
+            .insert("logged_errors".to_owned(), logged.into());
+    }
+    event
+}
+
+/// What one request shares between its hub's event processor and its
+/// response future.
+struct Shared {
+    info: RequestInfo,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The response is known: events pass straight through.
+    finished: bool,
+    /// An error-level event was sent for this request.
+    reported: bool,
+    /// `tracing` ERROR events waiting for the outcome.
+    held: Vec<Event<'static>>,
+}
+
+impl Shared {
+    fn finish(&self) -> (Vec<Event<'static>>, bool) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.finished = true;
+        (std::mem::take(&mut state.held), state.reported)
+    }
+
+    /// The hub's event processor: decorates, then holds or passes the event.
+    fn process(&self, mut event: Event<'static>) -> Option<Event<'static>> {
+        self.info.decorate(&mut event);
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.finished || event.level < Level::Error {
+            return Some(event);
+        }
+        // sentry-tracing sets the logger; panics and manual captures do not.
+        if event.logger.is_some() && state.held.len() < MAX_HELD_EVENTS {
+            state.held.push(event);
+            return None;
+        }
+        state.reported = true;
+        Some(event)
+    }
+}
+
+/// The request facts put on each event, kept until one is captured.
+struct RequestInfo {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    route: RouteTemplate,
+    request_id: Option<RequestId>,
+    datadog_ids: Option<(u64, u64)>,
+}
+
+impl RequestInfo {
+    fn of<B>(req: &Request<B>) -> Self {
+        Self {
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            headers: req.headers().clone(),
+            route: route_of(req),
+            request_id: req.extensions().get::<RequestId>().cloned(),
+            // The request span is current here (`RequestLogLayer` runs outside).
+            datadog_ids: crate::apm::datadog_ids(&tracing::Span::current()),
+        }
+    }
+
+    fn decorate(&self, event: &mut Event<'static>) {
+        let route = self.route.as_str();
+        if event.request.is_none() {
+            event.request = Some(self.sentry_request());
+        }
+        if let Some(id) = &self.request_id {
+            event
+                .tags
+                .insert("request_id".to_owned(), id.as_str().to_owned());
+        }
+        if let Some((trace_id, span_id)) = self.datadog_ids {
+            event
+                .tags
+                .insert("dd.trace_id".to_owned(), trace_id.to_string());
+            event
+                .tags
+                .insert("dd.span_id".to_owned(), span_id.to_string());
+        }
+        event.tags.insert("http.route".to_owned(), route.to_owned());
+        event.transaction = Some(route.to_owned());
+        if is_default_fingerprint(&event.fingerprint) {
+            if let Some(fingerprint) = fingerprint(event, route) {
+                event.fingerprint = to_fingerprint(fingerprint);
+            }
+        }
+    }
+
+    /// The request as Sentry shows it: sensitive headers are left out
+    /// here, and `before_send` scrubs URL, query and values.
+    fn sentry_request(&self) -> SentryRequest {
+        let scrubber = treebeard_pii::Scrubber::global();
+        let host = self
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| self.uri.authority().map(|a| a.as_str()))
+            .unwrap_or("localhost");
+        let url = format!("http://{host}{}", self.uri.path());
+        SentryRequest {
+            url: url.parse().ok(),
+            method: Some(self.method.to_string()),
+            query_string: self
+                .uri
+                .query()
+                .map(|q| scrubber.scrub_query(q).into_owned()),
+            headers: self
+                .headers
+                .iter()
+                .filter(|(name, _)| !scrubber.is_sensitive_header(name.as_str()))
+                .filter_map(|(name, value)| {
+                    let value = value.to_str().ok()?;
+                    Some((name.as_str().to_owned(), value.to_owned()))
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+}
+
+fn to_fingerprint(
+    parts: Vec<String>,
+) -> std::borrow::Cow<'static, [std::borrow::Cow<'static, str>]> {
+    std::borrow::Cow::Owned(parts.into_iter().map(std::borrow::Cow::Owned).collect())
+}
+
+fn is_default_fingerprint(fingerprint: &[std::borrow::Cow<'static, str>]) -> bool {
+    fingerprint.is_empty()
+        || fingerprint.len() == 1
+            && matches!(fingerprint[0].as_ref(), "{{ default }}" | "{{default}}")
+}
+
+/// One issue per error type and route; for `tracing` messages, one per
+/// call site and route. `None` keeps Sentry's default (plain messages).
+pub(crate) fn fingerprint(event: &Event<'static>, route: &str) -> Option<Vec<String>> {
+    if let Some(exception) = event.exception.last() {
+        return Some(vec![exception.ty.clone(), route.to_owned()]);
+    }
+    let logger = event.logger.as_ref()?;
+    let mut fingerprint = vec![logger.clone(), route.to_owned()];
+    if let Some(::sentry::protocol::Context::Other(location)) =
+        event.contexts.get("Rust Tracing Location")
+    {
+        for key in ["file", "line"] {
+            if let Some(value) = location.get(key) {
+                fingerprint.push(value.to_string());
+            }
+        }
+    }
+    Some(fingerprint)
+}
