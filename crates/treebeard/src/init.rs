@@ -93,6 +93,12 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
                 .with_location(false)
                 .with_threads(false)
                 .with_tracked_inactivity(false)
+                .with_target(false)
+                .with_level(false)
+                // Parents come from the tracing span tree, and outgoing
+                // calls read the span's context explicitly: no need to
+                // swap OpenTelemetry's thread-local context on every poll.
+                .with_context_activation(false)
                 .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
                     meta.is_span() && *meta.level() <= SPAN_LEVEL
                 }));

@@ -110,9 +110,8 @@ where
             http.status_code = field::Empty,
             error.type = field::Empty,
             error.message = field::Empty,
+            // Log lines show http.method and http.route as `method`, `route`.
             request_id = request_id.map(RequestId::as_str),
-            method,
-            route = route.as_str(),
         );
         if crate::apm::is_active() {
             span.record(

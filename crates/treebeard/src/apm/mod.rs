@@ -51,16 +51,31 @@ pub(crate) fn continue_trace(span: &Span, headers: &http::HeaderMap) {
         use opentelemetry::trace::TraceContextExt;
         use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-        let parent = opentelemetry::global::get_text_map_propagator(|p| {
-            p.extract(&opentelemetry_http::HeaderExtractor(headers))
-        });
-        if parent.span().span_context().is_valid() {
-            let _ = span.set_parent(parent);
+        if has_trace_headers(headers) {
+            let parent = opentelemetry::global::get_text_map_propagator(|p| {
+                p.extract(&opentelemetry_http::HeaderExtractor(headers))
+            });
+            if parent.span().span_context().is_valid() {
+                let _ = span.set_parent(parent);
+            }
         }
         attach_ids(span);
     }
     #[cfg(not(feature = "tracing-otel"))]
     let _ = (span, headers);
+}
+
+/// Whether `headers` carry any trace context at all: most requests do not,
+/// and then extraction (which allocates per propagation style) is skipped.
+fn has_trace_headers(headers: &http::HeaderMap) -> bool {
+    const NAMES: [&str; 5] = [
+        "x-datadog-trace-id",
+        "traceparent",
+        "b3",
+        "x-b3-traceid",
+        "baggage",
+    ];
+    NAMES.iter().any(|name| headers.contains_key(*name))
 }
 
 /// Writes the trace context of `span` into outgoing `headers`, in the

@@ -161,7 +161,7 @@ impl<W> JsonLogLayer<W> {
                 let extensions = span.extensions();
                 if self.logs_injection && !ids_written {
                     if let Some(ids) = extensions.get::<TraceIds>() {
-                        line.push_str(&ids.0);
+                        ids.write(line);
                         ids_written = true;
                     }
                 }
@@ -183,26 +183,55 @@ struct SpanFields(String);
 
 /// `,"dd.trace_id":"..","dd.span_id":"..","otel.trace_id":".."` of a span.
 #[cfg_attr(not(feature = "tracing-otel"), allow(dead_code))]
-struct TraceIds(String);
+#[derive(Clone, Copy)]
+struct TraceIds {
+    trace_id: u128,
+    span_id: u64,
+}
+
+impl TraceIds {
+    /// Formatted per line, not per span: most spans log once or twice, and
+    /// numbers are cheaper to keep than strings.
+    fn write(self, line: &mut String) {
+        line.push_str(r#","dd.trace_id":""#);
+        line.push_str(itoa::Buffer::new().format(self.trace_id as u64));
+        line.push_str(r#"","dd.span_id":""#);
+        line.push_str(itoa::Buffer::new().format(self.span_id));
+        line.push_str(r#"","otel.trace_id":""#);
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        for shift in (0..32).rev() {
+            line.push(char::from(
+                HEX[((self.trace_id >> (shift * 4)) & 0xf) as usize],
+            ));
+        }
+        line.push('"');
+    }
+}
 
 /// Stores `span`'s IDs for the formatter, when the global subscriber is a
 /// `tracing_subscriber::Registry` (as [`crate::init`] installs).
 #[cfg(feature = "tracing-otel")]
 pub(crate) fn attach_trace_ids(span: &tracing::Span, trace_id: u128, span_id: u64) {
-    let mut ids = String::with_capacity(112);
-    ids.push_str(r#","dd.trace_id":""#);
-    ids.push_str(itoa::Buffer::new().format(trace_id as u64));
-    ids.push_str(r#"","dd.span_id":""#);
-    ids.push_str(itoa::Buffer::new().format(span_id));
-    let _ = write!(ids, r#"","otel.trace_id":"{trace_id:032x}""#);
+    let ids = TraceIds { trace_id, span_id };
     span.with_subscriber(|(id, dispatch)| {
         use tracing_subscriber::registry::SpanData as _;
         if let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>() {
             if let Some(data) = registry.span_data(id) {
-                data.extensions_mut().insert(TraceIds(ids));
+                data.extensions_mut().insert(ids);
             }
         }
     });
+}
+
+/// The log-line name of a span field: APM fields are left out (`None`),
+/// except the two every request line shows under a short name.
+fn log_name(name: &str) -> Option<&str> {
+    match name {
+        "http.method" => Some("method"),
+        "http.route" => Some("route"),
+        _ if is_apm_field(name) => None,
+        _ => Some(name),
+    }
 }
 
 /// Span fields for APM only, kept out of log lines.
@@ -305,11 +334,16 @@ impl JsonVisitor<'_> {
     /// Writes the key and returns true, or returns false to skip the field.
     #[must_use]
     fn key(&mut self, field: &Field) -> bool {
-        if self.skip_apm && is_apm_field(field.name()) {
-            return false;
-        }
+        let name = if self.skip_apm {
+            match log_name(field.name()) {
+                Some(name) => name,
+                None => return false,
+            }
+        } else {
+            field.name()
+        };
         self.out.push_str(",\"");
-        push_escaped(self.out, field.name());
+        push_escaped(self.out, name);
         self.out.push_str("\":");
         true
     }
