@@ -14,7 +14,7 @@ def cpu_model():
 
 
 def main():
-    rows_path, n1, n2, duration, connections, elapsed = sys.argv[1:7]
+    rows_path, n1, n2, duration, connections, elapsed, loadavg = sys.argv[1:8]
     rows = [line.rstrip("\n").split("\t") for line in open(rows_path) if line.strip()]
     by_name = {r[0]: r for r in rows}
     bare = by_name.get("bare")
@@ -24,7 +24,7 @@ def main():
     out = []
     out.append("# TreeBeard benchmark results\n")
     out.append(f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}")
-    out.append(f"- machine: {nproc} cores (nproc), {cpu_model()}, kernel {platform.release()}")
+    out.append(f"- machine: {nproc} cores (nproc), {cpu_model()}, kernel {platform.release()}; load average before the run: {loadavg}")
     out.append(f"- instr/req: callgrind, all threads, (I({n2}) - I({n1})) / {int(n2) - int(n1)}, in-process `GET /json`")
     out.append(f"- load: server on core 0, `wrk -t1 -c{connections} -d{duration} --latency` on core 1 (after a 1 s warm-up); "
                "agent and sinks on core 1; CPU = server utime+stime / requests")

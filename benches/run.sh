@@ -38,6 +38,7 @@ mkdir -p "$OUT/callgrind" "$OUT/wrk"
 ROWS=$OUT/rows.tsv
 : >"$ROWS"
 
+LOADAVG_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 start_agent
 start_sinks
 export_monitoring_env
@@ -93,10 +94,18 @@ for v in $VARIANTS; do
     printf '%s\t%s\t%s\n' "$v" "$per_req" "$stats" >>"$ROWS"
 done
 
+# Profiles: the raw annotations of the N2 run, and per-request inclusive
+# costs (N2 run minus N1 run), which leave start-up out.
 for v in $PROFILED; do
     [[ -f $OUT/callgrind/$v.$N2.out ]] || continue
-    callgrind_annotate --inclusive=yes "$OUT/callgrind/$v.$N2.out" >"$OUT/$v.inclusive.txt" 2>&1 || true
-    callgrind_annotate "$OUT/callgrind/$v.$N2.out" >"$OUT/$v.exclusive.txt" 2>&1 || true
+    for n in "$N1" "$N2"; do
+        callgrind_annotate --auto=no --inclusive=yes --threshold=100 "$OUT/callgrind/$v.$n.out" \
+            >"$OUT/callgrind/$v.$n.inclusive.txt" 2>/dev/null || true
+    done
+    cp "$OUT/callgrind/$v.$N2.inclusive.txt" "$OUT/$v.inclusive.txt"
+    callgrind_annotate --auto=no "$OUT/callgrind/$v.$N2.out" >"$OUT/$v.exclusive.txt" 2>/dev/null || true
+    python3 "$ROOT/benches/profile_diff.py" "$OUT/callgrind/$v.$N1.inclusive.txt" \
+        "$OUT/callgrind/$v.$N2.inclusive.txt" "$N1" "$N2" 80 >"$OUT/$v.per-request.txt"
 done
 
 # The example API's real route, same binary, monitoring on and off.
@@ -117,6 +126,7 @@ done
 
 echo "sinks received: $(sink_counts)" >"$OUT/sinks.txt"
 elapsed=$((SECONDS - started))
-python3 "$ROOT/benches/report.py" "$ROWS" "$N1" "$N2" "$DURATION" "$CONNECTIONS" "$elapsed" >"$OUT/results.md"
+python3 "$ROOT/benches/report.py" "$ROWS" "$N1" "$N2" "$DURATION" "$CONNECTIONS" "$elapsed" \
+    "$LOADAVG_BEFORE" >"$OUT/results.md"
 cat "$OUT/results.md"
 echo "results: $OUT/results.md; profiles: $OUT/*.inclusive.txt" >&2
