@@ -23,7 +23,8 @@ for tool in wrk taskset curl python3; do
     command -v "$tool" >/dev/null || die "$tool is missing (apt-get install -y wrk)"
 done
 
-cargo build --release -p example-api
+# Same package set as run.sh, so both reuse one set of release artifacts.
+cargo build --release -p treebeard-bench -p example-api
 rm -rf "$OUT"
 mkdir -p "$OUT"
 start_agent
