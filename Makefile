@@ -1,4 +1,5 @@
-# TreeBeard Monitoring — the two commands: `make run` and `make test`.
+# TreeBeard Monitoring — the two commands: `make run` and `make test`
+# (plus `make bench` and `make soak`, which measure and are not tests).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -6,7 +7,7 @@ VENV  := .venv
 PEERS := tests/peers
 PY    := $(VENV)/bin/python
 
-.PHONY: help run build test test-rust lint fmt peers-install clean
+.PHONY: help run build test test-rust lint fmt peers-install bench soak bench-tools clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
@@ -29,6 +30,15 @@ lint: ## rustfmt and clippy, warnings are errors
 
 fmt: ## Format the code
 	cargo fmt --all
+
+bench: $(VENV)/.installed bench-tools ## Benchmark table (callgrind + wrk) into target/bench/results.md
+	benches/run.sh
+
+soak: $(VENV)/.installed bench-tools ## 5 minutes of load on the example, agent killed and restarted (not a test)
+	benches/soak.sh
+
+bench-tools:
+	@command -v wrk >/dev/null && command -v valgrind >/dev/null || apt-get install -y wrk valgrind
 
 # Python peers go into a venv under the repo, npm peers under tests/peers;
 # both from pinned files, re-installed only when those files change.

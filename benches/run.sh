@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# `make bench`: every variant of bench-driver, measured side by side.
+#
+#   instr/req  callgrind (all threads), (I(N2) - I(N1)) / (N2 - N1), in-process
+#   CPU, req/s, p50/p99, peak RSS
+#              the driver served on core 0, wrk -t1 -c32 on core 1
+#   example    example-api's GET /users/{id}: monitoring on vs MONITORING_ENABLED=false
+#
+# Writes target/bench/results.md (and the raw callgrind/wrk output beside it).
+# Knobs: BENCH_VARIANTS, BENCH_N1, BENCH_N2, BENCH_DURATION, BENCH_CONNECTIONS.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+OUT=$CARGO_TARGET_DIR/bench
+SERVER_CORE=0
+LOAD_CORE=1
+N1=${BENCH_N1:-500}
+N2=${BENCH_N2:-2500}
+DURATION=${BENCH_DURATION:-5s}
+CONNECTIONS=${BENCH_CONNECTIONS:-32}
+VARIANTS=${BENCH_VARIANTS:-"bare hand-assembled treebeard-full treebeard-disabled layer-request-id layer-request-log layer-catch-panic layer-apm"}
+PROFILED="treebeard-full hand-assembled"
+
+source "$ROOT/benches/lib.sh"
+for tool in valgrind callgrind_annotate wrk taskset curl python3; do
+    command -v "$tool" >/dev/null || die "$tool is missing (apt-get install -y wrk valgrind)"
+done
+(($(nproc) >= 2)) || die "needs 2 cores: the server on one, wrk on the other"
+
+started=$SECONDS
+cargo build --release -p treebeard-bench -p example-api
+DRIVER=$CARGO_TARGET_DIR/release/bench-driver
+EXAMPLE=$CARGO_TARGET_DIR/release/example-api
+rm -rf "$OUT"
+mkdir -p "$OUT/callgrind" "$OUT/wrk"
+ROWS=$OUT/rows.tsv
+: >"$ROWS"
+
+LOADAVG_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+start_agent
+start_sinks
+export_monitoring_env
+CLK_TCK=$(getconf CLK_TCK)
+
+# Instructions of one in-process run (all threads).
+instructions() { # variant n
+    local log="$OUT/callgrind/$1.$2.log"
+    valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind/$1.$2.out" \
+        "$DRIVER" "$1" inproc "$2" >/dev/null 2>"$log" || die "callgrind run of $1 failed (see $log)"
+    sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$log"
+}
+
+# Starts a server on SERVER_CORE, waits for it, loads it, and prints
+# "cpu_us_per_req req_per_s p50 p99 peak_rss_kb errors".
+load() { # name pid url
+    local name=$1 pid=$2 url=$3
+    taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNECTIONS" -d1s "$url" >/dev/null # warm-up
+    local before after
+    before=$(cpu_ticks "$pid")
+    taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$url" >"$OUT/wrk/$name.txt"
+    after=$(cpu_ticks "$pid")
+    local hwm
+    hwm=$(mem_kb "$pid" VmHWM)
+    python3 "$ROOT/benches/wrk_parse.py" "$OUT/wrk/$name.txt" "$((after - before))" "$CLK_TCK" "$hwm"
+}
+
+stop() { # pid
+    kill -TERM "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+
+for v in $VARIANTS; do
+    echo "== $v" >&2
+    i1=$(instructions "$v" "$N1")
+    i2=$(instructions "$v" "$N2")
+    per_req=$(((i2 - i1) / (N2 - N1)))
+    echo "   instructions/request: $per_req" >&2
+
+    log="$OUT/wrk/$v.server.log"
+    taskset -c "$SERVER_CORE" "$DRIVER" "$v" serve >/dev/null 2>"$log" &
+    pid=$!
+    PIDS+=("$pid")
+    deadline=$((SECONDS + 30))
+    until grep -q '^LISTENING ' "$log"; do
+        ((SECONDS < deadline)) && kill -0 "$pid" 2>/dev/null || die "$v did not start (see $log)"
+        sleep 0.1
+    done
+    addr=$(awk '/^LISTENING /{print $2}' "$log")
+    stats=$(load "$v" "$pid" "http://$addr/json")
+    stop "$pid"
+    echo "   $stats" >&2
+    printf '%s\t%s\t%s\n' "$v" "$per_req" "$stats" >>"$ROWS"
+done
+
+# Profiles: the raw annotations of the N2 run, and per-request inclusive
+# costs (N2 run minus N1 run), which leave start-up out.
+for v in $PROFILED; do
+    [[ -f $OUT/callgrind/$v.$N2.out ]] || continue
+    for n in "$N1" "$N2"; do
+        callgrind_annotate --auto=no --inclusive=yes --threshold=100 "$OUT/callgrind/$v.$n.out" \
+            >"$OUT/callgrind/$v.$n.inclusive.txt" 2>/dev/null || true
+    done
+    cp "$OUT/callgrind/$v.$N2.inclusive.txt" "$OUT/$v.inclusive.txt"
+    callgrind_annotate --auto=no "$OUT/callgrind/$v.$N2.out" >"$OUT/$v.exclusive.txt" 2>/dev/null || true
+    python3 "$ROOT/benches/profile_diff.py" "$OUT/callgrind/$v.$N1.inclusive.txt" \
+        "$OUT/callgrind/$v.$N2.inclusive.txt" "$N1" "$N2" 80 >"$OUT/$v.per-request.txt"
+done
+
+# The example API's real route, same binary, monitoring on and off.
+for mode in monitoring-on monitoring-off; do
+    echo "== example-api $mode" >&2
+    port=$(free_port)
+    log="$OUT/wrk/example-$mode.server.log"
+    if [[ $mode == monitoring-off ]]; then enabled=false; else enabled=true; fi
+    MONITORING_ENABLED=$enabled PORT=$port taskset -c "$SERVER_CORE" "$EXAMPLE" >/dev/null 2>"$log" &
+    pid=$!
+    PIDS+=("$pid")
+    wait_tcp 127.0.0.1 "$port" 30 || die "example-api did not start (see $log)"
+    stats=$(load "example-$mode" "$pid" "http://127.0.0.1:$port/users/1")
+    stop "$pid"
+    echo "   $stats" >&2
+    printf '%s\t-\t%s\n' "example-$mode" "$stats" >>"$ROWS"
+done
+
+echo "sinks received: $(sink_counts)" >"$OUT/sinks.txt"
+elapsed=$((SECONDS - started))
+python3 "$ROOT/benches/report.py" "$ROWS" "$N1" "$N2" "$DURATION" "$CONNECTIONS" "$elapsed" \
+    "$LOADAVG_BEFORE" >"$OUT/results.md"
+cat "$OUT/results.md"
+echo "results: $OUT/results.md; profiles: $OUT/*.inclusive.txt" >&2

@@ -1,0 +1,173 @@
+//! The variants: which stack wraps [`crate::app::routes`], and how it is set up.
+//!
+//! TreeBeard variants read their settings through `treebeard::Config` from
+//! the process environment, with per-variant overrides on top
+//! ([`Overrides`]). So `treebeard-full` turns on whatever the environment
+//! asks for (APM to the agent in `DD_TRACE_AGENT_URL`, DogStatsD in
+//! `METRICS_BACKEND`/`DD_DOGSTATSD_PORT`, Sentry in `SENTRY_DSN`) as soon as
+//! `treebeard::init` supports it. Adding a single-layer variant (say
+//! `layer-metrics`) is one entry in [`Variant::ALL`] and one match arm in
+//! [`Variant::build`].
+
+use std::any::Any;
+
+use axum::Router;
+use treebeard::MonitoringGuard;
+use treebeard::catch_panic::CatchPanicLayer;
+use treebeard::config::{Config, ConfigSource, EnvSource};
+use treebeard::request_id::RequestIdLayer;
+use treebeard::request_log::RequestLogLayer;
+
+use crate::app;
+use crate::hand_assembled;
+
+/// One benchmarked stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// Plain axum, no layer, no subscriber.
+    Bare,
+    /// What Rust users assemble by hand today (see [`hand_assembled`]).
+    HandAssembled,
+    /// `treebeard::init` and `guard.layer()` with every feature the
+    /// environment turns on.
+    TreebeardFull,
+    /// The same with `MONITORING_ENABLED=false`.
+    TreebeardDisabled,
+    /// `RequestIdLayer` alone, no subscriber.
+    LayerRequestId,
+    /// `RequestLogLayer` alone, with TreeBeard's JSON log layer (APM off).
+    LayerRequestLog,
+    /// `CatchPanicLayer` alone, no subscriber.
+    LayerCatchPanic,
+    /// `RequestLogLayer` with the APM exporter on (span per request).
+    LayerApm,
+}
+
+impl Variant {
+    /// Every variant, in table order.
+    pub const ALL: [Variant; 8] = [
+        Variant::Bare,
+        Variant::HandAssembled,
+        Variant::TreebeardFull,
+        Variant::TreebeardDisabled,
+        Variant::LayerRequestId,
+        Variant::LayerRequestLog,
+        Variant::LayerCatchPanic,
+        Variant::LayerApm,
+    ];
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Bare => "bare",
+            Variant::HandAssembled => "hand-assembled",
+            Variant::TreebeardFull => "treebeard-full",
+            Variant::TreebeardDisabled => "treebeard-disabled",
+            Variant::LayerRequestId => "layer-request-id",
+            Variant::LayerRequestLog => "layer-request-log",
+            Variant::LayerCatchPanic => "layer-catch-panic",
+            Variant::LayerApm => "layer-apm",
+        }
+    }
+
+    /// The variant called `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.name() == name)
+    }
+
+    /// Sets the variant up (global subscriber, exporters) and returns its router.
+    /// Call it inside a Tokio runtime context.
+    pub fn build(self) -> Stack {
+        let routes = app::routes();
+        match self {
+            Variant::Bare => Stack::new(routes, ()),
+            Variant::HandAssembled => {
+                let config = config(Overrides::NONE);
+                let (router, guard) = hand_assembled::build(routes, &config);
+                Stack::new(router, guard)
+            }
+            Variant::TreebeardFull => {
+                let guard = init(Overrides::FULL);
+                Stack::new(routes.layer(guard.layer()), guard)
+            }
+            Variant::TreebeardDisabled => {
+                let guard = init(Overrides::DISABLED);
+                Stack::new(routes.layer(guard.layer()), guard)
+            }
+            Variant::LayerRequestId => Stack::new(routes.layer(RequestIdLayer::new()), ()),
+            Variant::LayerRequestLog => {
+                let guard = init(Overrides::LOG_ONLY);
+                Stack::new(routes.layer(RequestLogLayer::new()), guard)
+            }
+            Variant::LayerCatchPanic => Stack::new(routes.layer(CatchPanicLayer::new()), ()),
+            Variant::LayerApm => {
+                let guard = init(Overrides::APM_ONLY);
+                Stack::new(routes.layer(RequestLogLayer::new()), guard)
+            }
+        }
+    }
+}
+
+/// A variant's router and whatever must live until the end (dropping it flushes).
+pub struct Stack {
+    /// The app with the variant's layers.
+    pub router: Router,
+    _guard: Box<dyn Any>,
+}
+
+impl Stack {
+    fn new(router: Router, guard: impl Any) -> Self {
+        Self {
+            router,
+            _guard: Box::new(guard),
+        }
+    }
+}
+
+/// Variables set (`Some`) or unset (`None`) on top of the process environment.
+#[derive(Clone, Copy)]
+struct Overrides(&'static [(&'static str, Option<&'static str>)]);
+
+impl Overrides {
+    const NONE: Self = Self(&[]);
+    /// Everything on that the environment configures; logs correlated.
+    const FULL: Self = Self(&[
+        ("MONITORING_ENABLED", Some("true")),
+        ("DD_LOGS_INJECTION", Some("true")),
+    ]);
+    const DISABLED: Self = Self(&[("MONITORING_ENABLED", Some("false"))]);
+    /// The JSON log layer only: no exporter of any kind.
+    const LOG_ONLY: Self = Self(&[
+        ("MONITORING_ENABLED", Some("true")),
+        ("APM_PROVIDER", Some("none")),
+        ("METRICS_BACKEND", Some("none")),
+        ("SENTRY_DSN", None),
+    ]);
+    /// Span export on; the other exporters off.
+    const APM_ONLY: Self = Self(&[
+        ("MONITORING_ENABLED", Some("true")),
+        ("APM_PROVIDER", Some("datadog")),
+        ("METRICS_BACKEND", Some("none")),
+        ("SENTRY_DSN", None),
+    ]);
+}
+
+impl ConfigSource for Overrides {
+    fn get(&self, name: &str) -> Option<String> {
+        match self.0.iter().find(|(k, _)| *k == name) {
+            Some((_, value)) => value.map(str::to_owned),
+            None => EnvSource.get(name),
+        }
+    }
+}
+
+fn config(overrides: Overrides) -> Config {
+    Config::builder()
+        .with_source(overrides)
+        .build()
+        .unwrap_or_else(|e| panic!("bench-driver: {e}"))
+}
+
+fn init(overrides: Overrides) -> MonitoringGuard {
+    treebeard::init(&config(overrides)).unwrap_or_else(|e| panic!("bench-driver: {e}"))
+}
