@@ -88,11 +88,11 @@ impl Variant {
             }
             Variant::TreebeardFull => {
                 let guard = init(Overrides::FULL);
-                Stack::new(routes.layer(guard.layer()), guard)
+                Stack::new(guard.layer().apply(routes), guard)
             }
             Variant::TreebeardDisabled => {
                 let guard = init(Overrides::DISABLED);
-                Stack::new(routes.layer(guard.layer()), guard)
+                Stack::new(guard.layer().apply(routes), guard)
             }
             Variant::LayerRequestId => Stack::new(routes.layer(RequestIdLayer::new()), ()),
             Variant::LayerRequestLog => {

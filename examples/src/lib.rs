@@ -19,7 +19,7 @@ pub use state::AppState;
 /// The router with every route, wrapped in `monitoring`; `GET /metrics`
 /// serves Prometheus text when `METRICS_BACKEND=prometheus`.
 pub fn app(state: AppState, monitoring: MonitoringLayer) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/health", get(routes::health::health))
         .route("/users/{id}", get(routes::users::get_user))
         .route(
@@ -31,6 +31,6 @@ pub fn app(state: AppState, monitoring: MonitoringLayer) -> Router {
         .route("/demo/panic", get(routes::demo::panic))
         .route("/demo/echo-error/{user}", post(routes::demo::echo_error))
         .merge(treebeard::metrics::prometheus_router())
-        .with_state(state)
-        .layer(monitoring)
+        .with_state(state);
+    monitoring.apply(routes)
 }

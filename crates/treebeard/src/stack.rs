@@ -72,6 +72,30 @@ impl<H> MonitoringLayer<H> {
         }
     }
 
+    /// Wraps `router` in this stack, or returns it untouched when monitoring
+    /// is disabled: `Router::layer` boxes every route even for a
+    /// pass-through layer, which is measurable (`make bench`), so a
+    /// disabled stack is better not applied at all.
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use treebeard::{config::Config, MonitoringLayer};
+    ///
+    /// let config = Config::builder().with_source([("MONITORING_ENABLED", "false")]).build().unwrap();
+    /// let app: Router = MonitoringLayer::new(&config).apply(Router::new().route("/", get(|| async { "ok" })));
+    /// ```
+    pub fn apply<S>(self, router: axum::Router<S>) -> axum::Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+        H: OnPanic,
+    {
+        if self.enabled {
+            router.layer(self)
+        } else {
+            router
+        }
+    }
+
     /// Whether the layers are active (false: pass-through).
     pub fn is_enabled(&self) -> bool {
         self.enabled
