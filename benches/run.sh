@@ -47,7 +47,7 @@ CLK_TCK=$(getconf CLK_TCK)
 # Instructions of one in-process run (all threads).
 instructions() { # variant n
     local log="$OUT/callgrind/$1.$2.log"
-    valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind/$1.$2.out" \
+    BENCH_UNDER_VALGRIND=1 valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind/$1.$2.out" \
         "$DRIVER" "$1" inproc "$2" >/dev/null 2>"$log" || die "callgrind run of $1 failed (see $log)"
     sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$log"
 }

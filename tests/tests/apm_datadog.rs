@@ -82,7 +82,7 @@ async fn datadog_headers_continue_the_trace_and_the_span_has_the_documented_shap
     let span = server_span(&agent, &id).await;
     assert_eq!(span["trace_id"], 1234567890123_u64);
     assert_eq!(span["parent_id"], 987654321_u64);
-    assert_eq!(span["name"], "http.request");
+    assert_eq!(span["name"], "http.server.request");
     assert_eq!(span["resource"], "GET /users/{id}");
     assert_eq!(span["type"], "web");
     assert_eq!(span["service"], "e2e-apm");
@@ -274,7 +274,11 @@ async fn recommendations_make_one_trace_through_the_outgoing_call() {
     let trace_id = root["trace_id"].as_u64().unwrap();
     let spans = agent.wait_for_trace(trace_id, |s| s.len() >= 6).await;
 
-    let root = span(&spans, "http.request", "GET /users/{id}/recommendations");
+    let root = span(
+        &spans,
+        "http.server.request",
+        "GET /users/{id}/recommendations",
+    );
     let db = span(
         &spans,
         "sqlite.query",
@@ -287,7 +291,7 @@ async fn recommendations_make_one_trace_through_the_outgoing_call() {
         "recommender /internal/score",
     );
     let client_span = span(&spans, "http.request", "POST 127.0.0.1");
-    let inner = span(&spans, "http.request", "POST /internal/score");
+    let inner = span(&spans, "http.server.request", "POST /internal/score");
 
     assert!(root.get("parent_id").is_none_or(|p| p == 0));
     assert_eq!(db["parent_id"], root["span_id"]);

@@ -8,7 +8,7 @@
 //!
 //! The same span is the request's APM server span when a tracer runs
 //! ([`crate::apm`]): it continues the trace of the incoming headers and is
-//! exported as DataDog operation `http.request`, type `web`, resource
+//! exported as DataDog operation `http.server.request`, type `web`, resource
 //! `GET /users/{id}`, with tags `http.method`, `http.route`, `http.url`
 //! (query values masked), `http.status_code` and `request_id`. A 5xx
 //! response marks it as an error, with `error.type`/`error.message` from the
@@ -99,11 +99,11 @@ where
         let method = req.method().as_str();
         let span = tracing::info_span!(
             "http.request",
+            // DataDog derives operation `http.server.request`, type `web`
+            // and resource `<method> <route>` from these, on the exporter's
+            // thread rather than the request's.
             otel.kind = "server",
             otel.status_code = field::Empty,
-            operation.name = "http.request",
-            resource.name = field::Empty,
-            span.type = "web",
             http.method = method,
             http.route = route.as_str(),
             http.url = field::Empty,
@@ -114,10 +114,6 @@ where
             request_id = request_id.map(RequestId::as_str),
         );
         if crate::apm::is_active() {
-            span.record(
-                "resource.name",
-                format!("{method} {}", route.as_str()).as_str(),
-            );
             span.record("http.url", request_url(&req).as_str());
             crate::apm::continue_trace(&span, req.headers());
         }

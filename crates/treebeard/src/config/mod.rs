@@ -174,6 +174,9 @@ pub struct MetricsConfig {
     pub flush_interval: std::time::Duration,
     /// How often resource and runtime metrics are sampled (code only, default 10 s).
     pub sample_interval: std::time::Duration,
+    /// Whether process gauges (CPU, memory, fds, threads) are sampled (code
+    /// only, default true). Runtime gauges are sampled either way.
+    pub process_metrics: bool,
     /// Values kept per histogram between two flushes
     /// (`METRICS_HISTOGRAM_RESERVOIR`, default 1024, about 16 KiB per
     /// histogram); beyond it values are sampled.
@@ -573,6 +576,7 @@ fn read_metrics(r: &mut Reader<'_>) -> MetricsConfig {
         namespace,
         flush_interval,
         sample_interval: crate::metrics::DEFAULT_SAMPLE_INTERVAL,
+        process_metrics: true,
         histogram_reservoir_size,
     }
 }

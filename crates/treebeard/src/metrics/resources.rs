@@ -46,7 +46,10 @@ impl Sampler {
         let (stop, stopped) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("treebeard-metrics-sampler".into())
-            .spawn(move || run(gauges, runtime, upkeep, interval, stopped))
+            .spawn({
+                let process = config.metrics.process_metrics;
+                move || run(gauges, runtime, upkeep, interval, process, stopped)
+            })
             .map_err(MetricsError::Sampler)?;
         Ok(Self { stop, thread })
     }
@@ -63,6 +66,7 @@ fn run(
     mut runtime: Option<RuntimeIntervals>,
     upkeep: Option<Box<dyn Fn() + Send>>,
     interval: Duration,
+    process: bool,
     stopped: mpsc::Receiver<()>,
 ) {
     let tick = interval.min(UPKEEP_INTERVAL);
@@ -70,7 +74,9 @@ fn run(
     loop {
         let now = Instant::now();
         if now >= next_sample {
-            gauges.sample_process(now);
+            if process {
+                gauges.sample_process(now);
+            }
             if let Some(metrics) = runtime.as_mut().and_then(Iterator::next) {
                 gauges.sample_runtime(&metrics);
             }
