@@ -150,8 +150,11 @@ pub(crate) fn tracing_layer<S>() -> impl Layer<S> + Send + Sync
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    // The request line itself is no breadcrumb: the event has the request.
     let breadcrumbs = sentry_tracing::BreadcrumbLayer::new().with_filter(filter_fn(|meta| {
-        meta.is_event() && *meta.level() <= TracingLevel::INFO
+        meta.is_event()
+            && *meta.level() <= TracingLevel::INFO
+            && meta.target() != "treebeard::request_log"
     }));
     let errors = sentry_tracing::ErrorLayer::new().with_filter(filter_fn(is_captured_error));
     breadcrumbs.and_then(errors)

@@ -164,6 +164,10 @@ where
         });
         let hub = Arc::new(Hub::new_from_top(Hub::current()));
         hub.configure_scope(|scope| {
+            // The request's breadcrumbs are its own. Inherited ones would be
+            // shared with the process hub, and the first breadcrumb would
+            // copy all of them (up to 100) on every request.
+            scope.clear_breadcrumbs();
             let shared = shared.clone();
             scope.add_event_processor(move |event| shared.process(event));
         });
