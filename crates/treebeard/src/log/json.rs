@@ -320,14 +320,47 @@ impl JsonVisitor<'_> {
     /// Writes `value` as a JSON string: scrubbed, or `[REDACTED]` when the
     /// field's name is sensitive (`password`, `token`, ...).
     fn text(&mut self, field: &Field, value: &str) {
-        match self.scrubber {
-            Some(scrubber) if scrubber.is_sensitive_key(field.name()) => {
+        let Some(scrubber) = self.scrubber else {
+            return write_str(self.out, value);
+        };
+        match field.name() {
+            // The method and the route template come from code, not input.
+            "http.method" | "http.route" => write_str(self.out, value),
+            name if is_sensitive_name(scrubber, name) => {
                 write_str(self.out, treebeard_pii::markers::REDACTED);
             }
-            Some(scrubber) => write_str(self.out, &scrubber.scrub(value)),
-            None => write_str(self.out, value),
+            _ => write_str(self.out, &scrubber.scrub(value)),
         }
     }
+}
+
+/// Field names seen on this thread, by address, with their sensitivity.
+/// Names are `&'static str` from callsites: a pointer comparison replaces
+/// the scrubber's key normalisation, which would run for every value.
+const NAME_CACHE_SIZE: usize = 64;
+
+thread_local! {
+    static NAME_CACHE: RefCell<Vec<(usize, bool)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn is_sensitive_name(scrubber: &Scrubber, name: &'static str) -> bool {
+    let key = name.as_ptr() as usize ^ name.len().rotate_left(48);
+    let cached = NAME_CACHE.try_with(|cache| {
+        let mut cache = cache.try_borrow_mut().ok()?;
+        if let Some((_, sensitive)) = cache.iter().find(|(k, _)| *k == key) {
+            return Some(*sensitive);
+        }
+        let sensitive = scrubber.is_sensitive_key(name);
+        if cache.len() == NAME_CACHE_SIZE {
+            cache.remove(0);
+        }
+        cache.push((key, sensitive));
+        Some(sensitive)
+    });
+    cached
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| scrubber.is_sensitive_key(name))
 }
 
 impl JsonVisitor<'_> {
