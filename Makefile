@@ -13,7 +13,9 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
 
 run: ## Run the example API on 127.0.0.1:8080 with local defaults
-	DD_ENV=$${DD_ENV:-local} cargo run -p example-api
+	# No agent runs locally by default: export nothing unless asked to.
+	DD_ENV=$${DD_ENV:-local} APM_PROVIDER=$${APM_PROVIDER:-none} METRICS_BACKEND=$${METRICS_BACKEND:-none} \
+		cargo run -p example-api
 
 build: ## Build every crate and the binaries the tests drive
 	cargo build --workspace --bins
