@@ -40,12 +40,12 @@ impl Settings {
         let recommender_url = source
             .get("RECOMMENDER_URL")
             .filter(|v| !v.trim().is_empty());
-        if let Some(url) = &recommender_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                errors.push(format!(
-                    "RECOMMENDER_URL={url:?}: expected an http:// or https:// URL"
-                ));
-            }
+        if let Some(url) = &recommender_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            errors.push(format!(
+                "RECOMMENDER_URL={url:?}: expected an http:// or https:// URL"
+            ));
         }
         if errors.is_empty() {
             Ok(Self {

@@ -232,7 +232,7 @@ fn check_options(
     let o = alert.effective_options(&config.defaults);
     if o.evaluation_window < 60
         || o.evaluation_window > MAX_EVALUATION_WINDOW
-        || o.evaluation_window % 60 != 0
+        || !o.evaluation_window.is_multiple_of(60)
     {
         report(
             Some("evaluation_window"),
@@ -242,7 +242,7 @@ fn check_options(
             ),
         );
     }
-    if o.renotify_interval % 60 != 0 {
+    if !o.renotify_interval.is_multiple_of(60) {
         report(
             Some("renotify_interval"),
             format!(
@@ -251,21 +251,21 @@ fn check_options(
             ),
         );
     }
-    if let Some(t) = o.no_data_timeframe {
-        if t % 60 != 0 || t < 120 {
-            report(
-                Some("no_data_timeframe"),
-                format!("no_data_timeframe {t} s must be whole minutes, at least 120 s"),
-            );
-        }
+    if let Some(t) = o.no_data_timeframe
+        && (t % 60 != 0 || t < 120)
+    {
+        report(
+            Some("no_data_timeframe"),
+            format!("no_data_timeframe {t} s must be whole minutes, at least 120 s"),
+        );
     }
-    if let Some(t) = o.auto_resolve {
-        if t % 3600 != 0 || t == 0 || t > 24 * 3600 {
-            report(
-                Some("auto_resolve"),
-                format!("auto_resolve {t} s must be whole hours between 3600 and 86400 s"),
-            );
-        }
+    if let Some(t) = o.auto_resolve
+        && (t % 3600 != 0 || t == 0 || t > 24 * 3600)
+    {
+        report(
+            Some("auto_resolve"),
+            format!("auto_resolve {t} s must be whole hours between 3600 and 86400 s"),
+        );
     }
     if !o.group_by.is_empty() && alert.query.contains(" by {") {
         report(

@@ -179,7 +179,7 @@ pub(crate) fn luhn_valid(digits: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// The longest run of whole digit groups inside a card candidate that is

@@ -369,10 +369,10 @@ impl ConfigBuilder {
         let notifiers = read_notifiers(&mut r);
 
         // Code values are validated too: a bad filter in code is as wrong as one in env.
-        if let Some(filter) = &self.log_filter {
-            if tracing_subscriber::filter::Targets::from_str(filter).is_err() {
-                r.invalid(RUST_LOG, filter, "a valid filter (set in code)");
-            }
+        if let Some(filter) = &self.log_filter
+            && tracing_subscriber::filter::Targets::from_str(filter).is_err()
+        {
+            r.invalid(RUST_LOG, filter, "a valid filter (set in code)");
         }
 
         if !r.invalid.is_empty() {

@@ -159,11 +159,12 @@ impl<W> JsonLogLayer<W> {
             for span in scope {
                 in_span = true;
                 let extensions = span.extensions();
-                if self.logs_injection && !ids_written {
-                    if let Some(ids) = extensions.get::<TraceIds>() {
-                        ids.write(line);
-                        ids_written = true;
-                    }
+                if self.logs_injection
+                    && !ids_written
+                    && let Some(ids) = extensions.get::<TraceIds>()
+                {
+                    ids.write(line);
+                    ids_written = true;
                 }
                 if let Some(fields) = extensions.get::<SpanFields>() {
                     line.push_str(&fields.0);
@@ -215,10 +216,10 @@ pub(crate) fn attach_trace_ids(span: &tracing::Span, trace_id: u128, span_id: u6
     let ids = TraceIds { trace_id, span_id };
     span.with_subscriber(|(id, dispatch)| {
         use tracing_subscriber::registry::SpanData as _;
-        if let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>() {
-            if let Some(data) = registry.span_data(id) {
-                data.extensions_mut().insert(ids);
-            }
+        if let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>()
+            && let Some(data) = registry.span_data(id)
+        {
+            data.extensions_mut().insert(ids);
         }
     });
 }

@@ -416,10 +416,10 @@ impl RequestInfo {
         }
         event.tags.insert("http.route".to_owned(), route.to_owned());
         event.transaction = Some(route.to_owned());
-        if is_default_fingerprint(&event.fingerprint) {
-            if let Some(fingerprint) = fingerprint(event, route) {
-                event.fingerprint = to_fingerprint(fingerprint);
-            }
+        if is_default_fingerprint(&event.fingerprint)
+            && let Some(fingerprint) = fingerprint(event, route)
+        {
+            event.fingerprint = to_fingerprint(fingerprint);
         }
     }
 

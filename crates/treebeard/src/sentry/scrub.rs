@@ -46,13 +46,13 @@ pub(crate) fn scrub_event(scrubber: &Scrubber, send_pii: bool, event: &mut Event
     if let Some(request) = &mut event.request {
         scrub_request(scrubber, send_pii, request);
     }
-    if let Some(user) = &mut event.user {
-        if !send_pii {
-            *user = User {
-                id: user.id.take(),
-                ..Default::default()
-            };
-        }
+    if let Some(user) = &mut event.user
+        && !send_pii
+    {
+        *user = User {
+            id: user.id.take(),
+            ..Default::default()
+        };
     }
 }
 
@@ -94,15 +94,15 @@ fn scrub_breadcrumb(scrubber: &Scrubber, breadcrumb: &mut Breadcrumb) {
 }
 
 fn scrub_request(scrubber: &Scrubber, send_pii: bool, request: &mut Request) {
-    if let Some(url) = &request.url {
-        if let std::borrow::Cow::Owned(clean) = scrubber.scrub_url(url.as_str()) {
-            request.url = clean.parse().ok();
-        }
+    if let Some(url) = &request.url
+        && let std::borrow::Cow::Owned(clean) = scrubber.scrub_url(url.as_str())
+    {
+        request.url = clean.parse().ok();
     }
-    if let Some(query) = &mut request.query_string {
-        if let std::borrow::Cow::Owned(clean) = scrubber.scrub_query(query) {
-            *query = clean;
-        }
+    if let Some(query) = &mut request.query_string
+        && let std::borrow::Cow::Owned(clean) = scrubber.scrub_query(query)
+    {
+        *query = clean;
     }
     // Sensitive headers are never sent, PII or not: they are credentials.
     let headers: BTreeMap<String, String> = std::mem::take(&mut request.headers)
