@@ -67,6 +67,7 @@ pub(crate) fn continue_trace(span: &Span, headers: &http::HeaderMap) {
 
 /// Whether `headers` carry any trace context at all: most requests do not,
 /// and then extraction (which allocates per propagation style) is skipped.
+#[cfg(feature = "tracing-otel")]
 fn has_trace_headers(headers: &http::HeaderMap) -> bool {
     const NAMES: [&str; 5] = [
         "x-datadog-trace-id",
@@ -115,29 +116,15 @@ fn attach_ids(span: &Span) {
 }
 
 /// `span`'s DataDog IDs as logs show them (`dd.trace_id`: the low 64 bits
-/// of the trace ID; `dd.span_id`), when a tracer runs and the span has a
-/// valid context. Error capture tags events with these.
+/// of the trace ID; `dd.span_id`): the ones [`continue_trace`] attached for
+/// the log lines, so no second trip through the OpenTelemetry context.
+/// Error capture tags events with these.
 #[cfg_attr(not(feature = "sentry"), allow(dead_code))]
 pub(crate) fn datadog_ids(span: &Span) -> Option<(u64, u64)> {
     if !is_active() {
         return None;
     }
-    #[cfg(feature = "tracing-otel")]
-    {
-        use opentelemetry::trace::TraceContextExt;
-        use tracing_opentelemetry::OpenTelemetrySpanExt;
-        let cx = span.context();
-        let sc = cx.span().span_context().clone();
-        sc.is_valid().then(|| {
-            let trace = u128::from_be_bytes(sc.trace_id().to_bytes());
-            (trace as u64, u64::from_be_bytes(sc.span_id().to_bytes()))
-        })
-    }
-    #[cfg(not(feature = "tracing-otel"))]
-    {
-        let _ = span;
-        None
-    }
+    crate::log::json::attached_trace_ids(span).map(|(trace, span_id)| (trace as u64, span_id))
 }
 
 /// Runs `future` inside a span named `operation`, optionally reported under
