@@ -7,7 +7,8 @@
 #   example    example-api's GET /users/{id}: monitoring on vs MONITORING_ENABLED=false
 #
 # Writes target/bench/results.md (and the raw callgrind/wrk output beside it).
-# Knobs: BENCH_VARIANTS, BENCH_N1, BENCH_N2, BENCH_DURATION, BENCH_CONNECTIONS.
+# Knobs: BENCH_VARIANTS, BENCH_N1, BENCH_N2, BENCH_DURATION, BENCH_CONNECTIONS,
+# BENCH_INSTR_ONLY=1 (instructions and profiles only: no load, no example).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,6 +23,7 @@ DURATION=${BENCH_DURATION:-5s}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
 VARIANTS=${BENCH_VARIANTS:-"bare hand-assembled treebeard-full treebeard-disabled layer-request-id layer-request-log layer-catch-panic layer-apm"}
 PROFILED="treebeard-full hand-assembled"
+INSTR_ONLY=${BENCH_INSTR_ONLY:-}
 
 source "$ROOT/benches/lib.sh"
 for tool in valgrind callgrind_annotate wrk taskset curl python3; do
@@ -77,6 +79,10 @@ for v in $VARIANTS; do
     i2=$(instructions "$v" "$N2")
     per_req=$(((i2 - i1) / (N2 - N1)))
     echo "   instructions/request: $per_req" >&2
+    if [[ -n $INSTR_ONLY ]]; then
+        printf '%s\t%s\n' "$v" "$per_req" >>"$ROWS"
+        continue
+    fi
 
     log="$OUT/wrk/$v.server.log"
     taskset -c "$SERVER_CORE" "$DRIVER" "$v" serve >/dev/null 2>"$log" &
@@ -107,6 +113,11 @@ for v in $PROFILED; do
     python3 "$ROOT/benches/profile_diff.py" "$OUT/callgrind/$v.$N1.inclusive.txt" \
         "$OUT/callgrind/$v.$N2.inclusive.txt" "$N1" "$N2" 80 >"$OUT/$v.per-request.txt"
 done
+
+if [[ -n $INSTR_ONLY ]]; then
+    column -t "$ROWS"
+    exit 0
+fi
 
 # The example API's real route, same binary, monitoring on and off.
 for mode in monitoring-on monitoring-off; do
