@@ -100,14 +100,11 @@ impl<S> Layer<S> for ErrorCaptureLayer {
     type Service = ErrorCapture<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let inner = if self.active {
-            let http = SentryHttpLayer::new();
-            let http = if self.transactions {
-                http.enable_transaction()
-            } else {
-                http
-            };
-            Either::Left(http.layer(inner))
+        // sentry-tower's layer only for transactions: its request context
+        // would repeat (unscrubbed, and per request) what `RequestInfo` adds
+        // when an event is actually captured.
+        let inner = if self.active && self.transactions {
+            Either::Left(SentryHttpLayer::new().enable_transaction().layer(inner))
         } else {
             Either::Right(inner)
         };
