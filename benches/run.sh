@@ -21,7 +21,7 @@ N1=${BENCH_N1:-500}
 N2=${BENCH_N2:-2500}
 DURATION=${BENCH_DURATION:-5s}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
-VARIANTS=${BENCH_VARIANTS:-"bare hand-assembled treebeard-full treebeard-disabled layer-request-id layer-request-log layer-catch-panic layer-apm"}
+VARIANTS=${BENCH_VARIANTS:-"bare hand-assembled treebeard-full treebeard-sentry-traces treebeard-disabled layer-request-id layer-request-log layer-catch-panic layer-apm"}
 PROFILED="treebeard-full hand-assembled"
 INSTR_ONLY=${BENCH_INSTR_ONLY:-}
 

@@ -31,6 +31,9 @@ pub enum Variant {
     /// `treebeard::init` and `guard.layer()` with every feature the
     /// environment turns on.
     TreebeardFull,
+    /// The full stack with Sentry transactions too
+    /// (`SENTRY_TRACES_SAMPLE_RATE=1.0`), like the hand-assembled stack.
+    TreebeardSentryTraces,
     /// The same with `MONITORING_ENABLED=false`.
     TreebeardDisabled,
     /// `RequestIdLayer` alone, no subscriber.
@@ -45,10 +48,11 @@ pub enum Variant {
 
 impl Variant {
     /// Every variant, in table order.
-    pub const ALL: [Variant; 8] = [
+    pub const ALL: [Variant; 9] = [
         Variant::Bare,
         Variant::HandAssembled,
         Variant::TreebeardFull,
+        Variant::TreebeardSentryTraces,
         Variant::TreebeardDisabled,
         Variant::LayerRequestId,
         Variant::LayerRequestLog,
@@ -62,6 +66,7 @@ impl Variant {
             Variant::Bare => "bare",
             Variant::HandAssembled => "hand-assembled",
             Variant::TreebeardFull => "treebeard-full",
+            Variant::TreebeardSentryTraces => "treebeard-sentry-traces",
             Variant::TreebeardDisabled => "treebeard-disabled",
             Variant::LayerRequestId => "layer-request-id",
             Variant::LayerRequestLog => "layer-request-log",
@@ -88,6 +93,10 @@ impl Variant {
             }
             Variant::TreebeardFull => {
                 let guard = init(Overrides::FULL);
+                Stack::new(guard.layer().apply(routes), guard)
+            }
+            Variant::TreebeardSentryTraces => {
+                let guard = init(Overrides::SENTRY_TRACES);
                 Stack::new(guard.layer().apply(routes), guard)
             }
             Variant::TreebeardDisabled => {
@@ -134,6 +143,12 @@ impl Overrides {
     const FULL: Self = Self(&[
         ("MONITORING_ENABLED", Some("true")),
         ("DD_LOGS_INJECTION", Some("true")),
+    ]);
+    /// [`Self::FULL`] with every request a Sentry transaction.
+    const SENTRY_TRACES: Self = Self(&[
+        ("MONITORING_ENABLED", Some("true")),
+        ("DD_LOGS_INJECTION", Some("true")),
+        ("SENTRY_TRACES_SAMPLE_RATE", Some("1.0")),
     ]);
     const DISABLED: Self = Self(&[("MONITORING_ENABLED", Some("false"))]);
     /// The JSON log layer only: no exporter of any kind.
