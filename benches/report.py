@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """rows.tsv (from run.sh) -> the results table in Markdown, with the machine."""
 import datetime
+import os
 import platform
 import subprocess
 import sys
@@ -17,6 +18,10 @@ def main():
     rows_path, n1, n2, duration, connections, elapsed, loadavg = sys.argv[1:8]
     rows = [line.rstrip("\n").split("\t") for line in open(rows_path) if line.strip()]
     by_name = {r[0]: r for r in rows}
+    allocs_path = os.path.join(os.path.dirname(rows_path), "allocs.tsv")
+    allocs = {}
+    if os.path.exists(allocs_path):
+        allocs = dict(line.rstrip("\n").split("\t")[:2] for line in open(allocs_path) if line.strip())
     bare = by_name.get("bare")
     bare_instr = float(bare[1]) if bare else None
     bare_rps = float(bare[3]) if bare else None
@@ -26,18 +31,19 @@ def main():
     out.append(f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}")
     out.append(f"- machine: {nproc} cores (nproc), {cpu_model()}, kernel {platform.release()}; load average before the run: {loadavg}")
     out.append(f"- instr/req: callgrind, all threads, (I({n2}) - I({n1})) / {int(n2) - int(n1)}, in-process `GET /json`")
+    out.append(f"- allocs/req: calls to malloc and realloc in the same two runs, (C({n2}) - C({n1})) / {int(n2) - int(n1)}")
     out.append(f"- load: server on core 0, `wrk -t1 -c{connections} -d{duration} --latency` on core 1 (after a 1 s warm-up); "
                "agent and sinks on core 1; CPU = server utime+stime / requests")
     out.append(f"- `make bench` took {elapsed} s\n")
-    out.append("| variant | instr/req | × bare | CPU µs/req | req/s | × bare | p50 ms | p99 ms | peak RSS MB | errors |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    out.append("| variant | instr/req | × bare | allocs/req | CPU µs/req | req/s | × bare | p50 ms | p99 ms | peak RSS MB | errors |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         name, instr, cpu, rps, p50, p99, rss, errors = r[:8]
         if name.startswith("example-"):
             continue
         instr_ratio = f"{float(instr) / bare_instr:.2f}" if bare_instr else "-"
         rps_ratio = f"{float(rps) / bare_rps:.2f}" if bare_rps else "-"
-        out.append(f"| {name} | {int(instr):,} | {instr_ratio} | {cpu} | {float(rps):,.0f} | {rps_ratio} | "
+        out.append(f"| {name} | {int(instr):,} | {instr_ratio} | {allocs.get(name, '-')} | {cpu} | {float(rps):,.0f} | {rps_ratio} | "
                    f"{float(p50):.2f} | {float(p99):.2f} | {int(rss) / 1024:.1f} | {errors} |")
     on, off = by_name.get("example-monitoring-on"), by_name.get("example-monitoring-off")
     if on and off:

@@ -2,6 +2,7 @@
 # `make bench`: every variant of bench-driver, measured side by side.
 #
 #   instr/req  callgrind (all threads), (I(N2) - I(N1)) / (N2 - N1), in-process
+#   allocs/req calls to malloc/realloc in the same two runs, per request
 #   CPU, req/s, p50/p99, peak RSS
 #              the driver served on core 0, wrk -t1 -c32 on core 1
 #   example    example-api's GET /users/{id}: monitoring on vs MONITORING_ENABLED=false
@@ -78,9 +79,11 @@ for v in $VARIANTS; do
     i1=$(instructions "$v" "$N1")
     i2=$(instructions "$v" "$N2")
     per_req=$(((i2 - i1) / (N2 - N1)))
-    echo "   instructions/request: $per_req" >&2
+    allocs=$(python3 "$ROOT/benches/allocs.py" "$OUT/callgrind/$v.$N1.out" "$OUT/callgrind/$v.$N2.out" "$N1" "$N2")
+    printf '%s\t%s\n' "$v" "$allocs" >>"$OUT/allocs.tsv"
+    echo "   instructions/request: $per_req, allocations/request: $allocs" >&2
     if [[ -n $INSTR_ONLY ]]; then
-        printf '%s\t%s\n' "$v" "$per_req" >>"$ROWS"
+        printf '%s\t%s\t%s\n' "$v" "$per_req" "$allocs" >>"$ROWS"
         continue
     fi
 
