@@ -32,12 +32,17 @@ wait_tcp() { # host port seconds
 
 # Starts ddapm-test-agent on free ports, on the load generator's core.
 # Sets AGENT_PORT, AGENT_PID. Call again to restart on the same ports.
+# The agent runs without DD_TRACE_AGENT_URL / DD_AGENT_URL: it reads them as
+# "forward everything to this agent", and after export_monitoring_env they
+# point at its own port, so a restarted agent would forward every request to
+# itself, recursively, until it runs out of file descriptors.
 start_agent() {
     local agent="$ROOT/.venv/bin/ddapm-test-agent"
     [[ -x $agent ]] || die "$agent is missing: run \`make peers-install\`"
     : "${AGENT_PORT:=$(free_port)}" "${AGENT_OTLP_PORT:=$(free_port)}" "${AGENT_GRPC_PORT:=$(free_port)}"
     mkdir -p "$OUT/agent-snapshots"
-    ENABLED_CHECKS=trace_count_header,meta_tracer_version_header,trace_content_length \
+    env -u DD_TRACE_AGENT_URL -u DD_AGENT_URL \
+        ENABLED_CHECKS=trace_count_header,meta_tracer_version_header,trace_content_length \
         taskset -c "$LOAD_CORE" "$agent" --host 127.0.0.1 --port "$AGENT_PORT" \
         --otlp-http-port "$AGENT_OTLP_PORT" --otlp-grpc-port "$AGENT_GRPC_PORT" \
         --snapshot-dir "$OUT/agent-snapshots" >"$OUT/agent.log" 2>&1 &
