@@ -56,6 +56,14 @@ stop_agent() {
     wait "$AGENT_PID" 2>/dev/null || true
 }
 
+# Counters from the tracer's own instrumentation telemetry that the agent
+# holds (all sessions), as JSON: spans created, chunks sent, chunks dropped by
+# sampling (p0) or because the tracer's buffer was full, ...
+agent_telemetry() {
+    curl -sf -m 60 "http://127.0.0.1:$AGENT_PORT/test/session/apmtelemetry" |
+        python3 "$ROOT/benches/telemetry_counts.py" 2>/dev/null || echo '{}'
+}
+
 # Spans the agent holds (all sessions).
 agent_spans() {
     curl -sf -m 60 "http://127.0.0.1:$AGENT_PORT/test/session/traces" |
@@ -88,6 +96,12 @@ export_monitoring_env() {
     export METRICS_BACKEND=datadog DD_AGENT_HOST=127.0.0.1 DD_DOGSTATSD_PORT="$UDP_PORT"
     export SENTRY_DSN="http://public@127.0.0.1:$HTTP_PORT/1"
     export RUST_LOG=info
+    # Panics keep their backtraces, but library errors (anyhow, which the
+    # tracer's HTTP client uses) capture none: with RUST_BACKTRACE=1 alone,
+    # the first agent connection error logged symbolizes a backtrace, and
+    # std's symbolizer keeps the binary's debug info in memory for good
+    # (+126 MB RSS for example-api; see docs/apm.md).
+    export RUST_BACKTRACE=1 RUST_LIB_BACKTRACE=0
     unset MONITORING_ENABLED DD_TRACE_AGENT_PORT DD_DOGSTATSD_URL SENTRY_TRACES_SAMPLE_RATE
 }
 
