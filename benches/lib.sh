@@ -32,12 +32,17 @@ wait_tcp() { # host port seconds
 
 # Starts ddapm-test-agent on free ports, on the load generator's core.
 # Sets AGENT_PORT, AGENT_PID. Call again to restart on the same ports.
+# The agent runs without DD_TRACE_AGENT_URL / DD_AGENT_URL: it reads them as
+# "forward everything to this agent", and after export_monitoring_env they
+# point at its own port, so a restarted agent would forward every request to
+# itself, recursively, until it runs out of file descriptors.
 start_agent() {
     local agent="$ROOT/.venv/bin/ddapm-test-agent"
     [[ -x $agent ]] || die "$agent is missing: run \`make peers-install\`"
     : "${AGENT_PORT:=$(free_port)}" "${AGENT_OTLP_PORT:=$(free_port)}" "${AGENT_GRPC_PORT:=$(free_port)}"
     mkdir -p "$OUT/agent-snapshots"
-    ENABLED_CHECKS=trace_count_header,meta_tracer_version_header,trace_content_length \
+    env -u DD_TRACE_AGENT_URL -u DD_AGENT_URL \
+        ENABLED_CHECKS=trace_count_header,meta_tracer_version_header,trace_content_length \
         taskset -c "$LOAD_CORE" "$agent" --host 127.0.0.1 --port "$AGENT_PORT" \
         --otlp-http-port "$AGENT_OTLP_PORT" --otlp-grpc-port "$AGENT_GRPC_PORT" \
         --snapshot-dir "$OUT/agent-snapshots" >"$OUT/agent.log" 2>&1 &
@@ -49,6 +54,14 @@ start_agent() {
 stop_agent() {
     kill -KILL "$AGENT_PID" 2>/dev/null || true
     wait "$AGENT_PID" 2>/dev/null || true
+}
+
+# Counters from the tracer's own instrumentation telemetry that the agent
+# holds (all sessions), as JSON: spans created, chunks sent, chunks dropped by
+# sampling (p0) or because the tracer's buffer was full, ...
+agent_telemetry() {
+    curl -sf -m 60 "http://127.0.0.1:$AGENT_PORT/test/session/apmtelemetry" |
+        python3 "$ROOT/benches/telemetry_counts.py" 2>/dev/null || echo '{}'
 }
 
 # Spans the agent holds (all sessions).
@@ -83,6 +96,12 @@ export_monitoring_env() {
     export METRICS_BACKEND=datadog DD_AGENT_HOST=127.0.0.1 DD_DOGSTATSD_PORT="$UDP_PORT"
     export SENTRY_DSN="http://public@127.0.0.1:$HTTP_PORT/1"
     export RUST_LOG=info
+    # Panics keep their backtraces, but library errors (anyhow, which the
+    # tracer's HTTP client uses) capture none: with RUST_BACKTRACE=1 alone,
+    # the first agent connection error logged symbolizes a backtrace, and
+    # std's symbolizer keeps the binary's debug info in memory for good
+    # (+126 MB RSS for example-api; see docs/apm.md).
+    export RUST_BACKTRACE=1 RUST_LIB_BACKTRACE=0
     unset MONITORING_ENABLED DD_TRACE_AGENT_PORT DD_DOGSTATSD_URL SENTRY_TRACES_SAMPLE_RATE
 }
 

@@ -2,8 +2,10 @@
 # `make soak`: the example API under steady load for SOAK_SECONDS (default
 # 300) with the APM test agent and the UDP/HTTP sinks up; the agent is killed
 # halfway and restarted SOAK_OUTAGE seconds later (default 10). Reports wrk's
-# request errors, the server's RSS every 30 s, and spans received by the
-# agent vs requests sent. Not part of `make test`.
+# request errors, the server's RSS, open fds and connections to the agent
+# every 30 s, spans received by the agent vs requests sent, and the tracer's
+# own counters (from its telemetry) of what it sent and dropped.
+# Not part of `make test`.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,6 +32,12 @@ mkdir -p "$OUT"
 start_agent
 start_sinks
 export_monitoring_env
+# DataDog keeps at most DD_TRACE_RATE_LIMIT traces a second (default 100)
+# whatever DD_TRACE_SAMPLE_RATE says; the soak raises it so that every
+# request's trace is exported and spans per request can be checked (2.0).
+export DD_TRACE_RATE_LIMIT=${SOAK_RATE_LIMIT:-1000}
+# dd-trace-rs's own counters reach the agent at this interval (default 60 s).
+export DD_TELEMETRY_HEARTBEAT_INTERVAL=10
 
 port=$(free_port)
 PORT=$port taskset -c "$SERVER_CORE" "$CARGO_TARGET_DIR/release/example-api" >"$OUT/example.log" 2>&1 &
@@ -43,20 +51,27 @@ wrk_pid=$!
 PIDS+=("$wrk_pid")
 
 RSS=$OUT/rss.tsv
-printf 't_s\trss_kb\n' >"$RSS"
+printf 't_s\trss_kb\tfds\tagent_conns\n' >"$RSS"
+# The server's open fds, and its TCP connections to the agent (any state).
+sample() {
+    printf '%s\t%s\t%s\t%s\n' "$1" "$(mem_kb "$pid" VmRSS)" "$(find "/proc/$pid/fd" -mindepth 1 2>/dev/null | wc -l)" \
+        "$(ss -tnp state all "dport = :$AGENT_PORT" 2>/dev/null | grep -c "pid=$pid," || true)"
+}
 kill_at=$((SOAK_SECONDS / 2))
 spans_before_kill=0
+telemetry_before_kill='{}'
 start=$SECONDS
 next_sample=0
 killed=no
 while kill -0 "$wrk_pid" 2>/dev/null; do
     t=$((SECONDS - start))
     if ((t >= next_sample)); then
-        printf '%s\t%s\n' "$t" "$(mem_kb "$pid" VmRSS)" | tee -a "$RSS" >&2
+        sample "$t" | tee -a "$RSS" >&2
         next_sample=$((next_sample + SAMPLE_EVERY))
     fi
     if [[ $killed == no ]] && ((t >= kill_at)); then
         spans_before_kill=$(agent_spans)
+        telemetry_before_kill=$(agent_telemetry)
         echo "t=${t}s: killing the agent ($spans_before_kill spans received so far)" >&2
         stop_agent
         sleep "$SOAK_OUTAGE"
@@ -67,7 +82,7 @@ while kill -0 "$wrk_pid" 2>/dev/null; do
     sleep 1
 done
 wait "$wrk_pid" || true
-printf '%s\t%s\n' "$((SECONDS - start))" "$(mem_kb "$pid" VmRSS)" | tee -a "$RSS" >&2
+sample "$((SECONDS - start))" | tee -a "$RSS" >&2
 peak_kb=$(mem_kb "$pid" VmHWM)
 
 # Let the exporter deliver, then stop the server (which flushes) and count.
@@ -76,12 +91,14 @@ kill -TERM "$pid"
 wait "$pid" || true
 sleep 1
 spans_after_restart=$(agent_spans)
+telemetry_after_restart=$(agent_telemetry)
 sinks=$(sink_counts || echo '{}')
 
 python3 - "$OUT/wrk.txt" "$RSS" "$spans_before_kill" "$spans_after_restart" "$peak_kb" "$sinks" \
-    "$SOAK_SECONDS" "$SOAK_OUTAGE" <<'PY' | tee "$OUT/report.md"
-import json, re, sys
-wrk_path, rss_path, before, after, peak_kb, sinks, seconds, outage = sys.argv[1:]
+    "$SOAK_SECONDS" "$SOAK_OUTAGE" "$telemetry_before_kill" "$telemetry_after_restart" "$DD_TRACE_RATE_LIMIT" \
+    <<'PY' | tee "$OUT/report.md"
+import collections, json, re, sys
+wrk_path, rss_path, before, after, peak_kb, sinks, seconds, outage, tel_before, tel_after, rate_limit = sys.argv[1:]
 text = open(wrk_path).read()
 requests = int(re.search(r"(\d+) requests in", text).group(1))
 socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
@@ -94,10 +111,15 @@ received = int(before) + int(after)
 print(f"# Soak: {seconds} s of load, agent down for {outage} s halfway\n")
 print(f"- requests sent: {requests} (p99 {p99}); socket errors: {socket_errors}; non-2xx: {non2xx}")
 print(f"- spans received by the agent: {received} ({before} before the kill + {after} after the restart), "
-      f"{received / max(requests, 1):.2f} per request")
+      f"{received / max(requests, 1):.2f} per request (2 expected; DD_TRACE_RATE_LIMIT={rate_limit})")
+telemetry = collections.Counter(json.loads(tel_before)) + collections.Counter(json.loads(tel_after))
+print("- tracer telemetry (what the agent received of it; the outage's own reports are lost): "
+      + (", ".join(f"{k} {v}" for k, v in sorted(telemetry.items())) or "none"))
 print(f"- sinks (DogStatsD datagrams, Sentry envelopes): {sinks}")
 print(f"- peak RSS: {int(peak_kb) / 1024:.1f} MB; RSS over time (MB):")
-print("  " + ", ".join(f"{t}s {int(kb) / 1024:.1f}" for t, kb in rss))
+print("  " + ", ".join(f"{r[0]}s {int(r[1]) / 1024:.1f}" for r in rss))
+print(f"- server fds (max {max(int(r[2]) for r in rss)}) and connections to the agent (max {max(int(r[3]) for r in rss)}) "
+      "over time: " + ", ".join(f"{r[0]}s {r[2]}/{r[3]}" for r in rss))
 growth = (int(rss[-1][1]) - int(rss[1][1])) / 1024 if len(rss) > 2 else 0.0
 print(f"- RSS growth from the 30 s sample to the end: {growth:+.1f} MB")
 PY

@@ -75,6 +75,10 @@ impl TestAgent {
             ])
             .arg("--snapshot-dir")
             .arg(&self.snapshots)
+            // These two make it forward everything it receives to that
+            // agent, which must never be itself or a real one.
+            .env_remove("DD_TRACE_AGENT_URL")
+            .env_remove("DD_AGENT_URL")
             // Its --enabled-checks flag does not parse: the variable does.
             .env(
                 "ENABLED_CHECKS",

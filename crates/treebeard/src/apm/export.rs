@@ -76,6 +76,8 @@ fn datadog(config: &Config) -> SdkTracerProvider {
                 .to_owned(),
         )
         .set_trace_sample_rate(config.apm.sample_rate)
+        // Bounded by i32::MAX when parsed; the fallback is never taken.
+        .set_trace_rate_limit(i32::try_from(config.apm.rate_limit).unwrap_or(i32::MAX))
         .set_global_tags(config.tags.iter().map(|t| split_tag(t)).collect());
     let rules = config
         .apm

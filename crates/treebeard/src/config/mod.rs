@@ -152,6 +152,9 @@ pub struct ApmConfig {
     pub agent_url: url::Url,
     /// `DD_TRACE_SAMPLE_RATE`, 0.0 to 1.0.
     pub sample_rate: f64,
+    /// `DD_TRACE_RATE_LIMIT`: most traces per second the sample rate and
+    /// rules keep (default 100, DataDog's); traces over it are dropped.
+    pub rate_limit: u32,
     /// `DD_TRACE_SAMPLING_RULES`, in order.
     pub sampling_rules: Vec<SamplingRule>,
     /// `DD_TRACE_PROPAGATION_STYLE`, in order.
@@ -452,6 +455,17 @@ fn read_apm(r: &mut Reader<'_>) -> ApmConfig {
         .or_else(|| url::Url::parse(&format!("http://{}:{port}", bracket_ipv6(&host))).ok())
         .unwrap_or_else(|| const_url("http://localhost:8126"));
     let sample_rate = r.rate(DD_TRACE_SAMPLE_RATE, 1.0);
+    let rate_limit = r
+        .parse(
+            DD_TRACE_RATE_LIMIT,
+            "a whole number of traces per second from 1 to 2147483647",
+            |s| {
+                u32::from_str(s)
+                    .ok()
+                    .filter(|n| (1..=i32::MAX as u32).contains(n))
+            },
+        )
+        .unwrap_or(100);
     let sampling_rules = r
         .parse(
             DD_TRACE_SAMPLING_RULES,
@@ -474,6 +488,7 @@ fn read_apm(r: &mut Reader<'_>) -> ApmConfig {
         enabled,
         agent_url,
         sample_rate,
+        rate_limit,
         sampling_rules,
         propagation,
         otlp_endpoint,

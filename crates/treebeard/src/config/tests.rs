@@ -27,6 +27,7 @@ fn defaults_match_the_reference() {
     assert!(c.apm.enabled);
     assert_eq!(c.apm.agent_url.as_str(), "http://localhost:8126/");
     assert_eq!(c.apm.sample_rate, 1.0);
+    assert_eq!(c.apm.rate_limit, 100);
     assert_eq!(
         c.apm.propagation,
         [PropagationStyle::Datadog, PropagationStyle::TraceContext]
@@ -56,6 +57,7 @@ fn reads_every_reference_variable() {
         ("DD_VERSION", "1.2.3"),
         ("DD_LOGS_INJECTION", "false"),
         ("DD_TRACE_SAMPLE_RATE", "0.25"),
+        ("DD_TRACE_RATE_LIMIT", "5000"),
         ("DD_PROFILING_ENABLED", "true"),
         ("SENTRY_DSN", "https://abc@o1.ingest.sentry.io/42"),
         ("SENTRY_ENVIRONMENT", "prod-eu"),
@@ -85,6 +87,7 @@ fn reads_every_reference_variable() {
     );
     assert!(!c.logs_injection);
     assert_eq!(c.apm.sample_rate, 0.25);
+    assert_eq!(c.apm.rate_limit, 5000);
     assert!(c.profiling_enabled);
     assert_eq!(
         c.sentry.dsn.as_ref().unwrap().expose(),
@@ -192,6 +195,9 @@ fn each_invalid_value_names_variable_value_and_expectation() {
         ("DD_TRACE_SAMPLE_RATE", "abc", "0.0 to 1.0"),
         ("DD_TRACE_SAMPLE_RATE", "2.0", "0.0 to 1.0"),
         ("DD_TRACE_SAMPLE_RATE", "NaN", "0.0 to 1.0"),
+        ("DD_TRACE_RATE_LIMIT", "0", "1 to 2147483647"),
+        ("DD_TRACE_RATE_LIMIT", "-1", "1 to 2147483647"),
+        ("DD_TRACE_RATE_LIMIT", "2147483648", "1 to 2147483647"),
         ("SENTRY_TRACES_SAMPLE_RATE", "-0.5", "0.0 to 1.0"),
         ("APM_PROVIDER", "foo", "datadog, otlp, none"),
         ("METRICS_BACKEND", "graphite", "datadog, statsd"),

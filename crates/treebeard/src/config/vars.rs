@@ -73,6 +73,9 @@ variables! {
     /// Trace sample rate.
     DD_TRACE_SAMPLE_RATE = "DD_TRACE_SAMPLE_RATE", default: Some("1.0"), secret: false,
         "Share of traces kept, from 0.0 to 1.0.";
+    /// Trace rate limit.
+    DD_TRACE_RATE_LIMIT = "DD_TRACE_RATE_LIMIT", default: Some("100"), secret: false,
+        "Most traces kept per second by `DD_TRACE_SAMPLE_RATE` and `DD_TRACE_SAMPLING_RULES` (1 to 2147483647); traces over it are dropped by the tracer, after counting them in the agent's trace metrics.";
     /// Sampling rules.
     DD_TRACE_SAMPLING_RULES = "DD_TRACE_SAMPLING_RULES", default: None, secret: false,
         "JSON array of rules `{\"sample_rate\": 0.1, \"service\": \"..\", \"name\": \"..\", \"resource\": \"..\", \"tags\": {..}}`; the first match sets a trace's rate (glob patterns `*` and `?`), `DD_TRACE_SAMPLE_RATE` applies otherwise.";
