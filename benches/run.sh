@@ -45,6 +45,11 @@ LOADAVG_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 start_agent
 start_sinks
 export_monitoring_env
+# DataDog keeps at most DD_TRACE_RATE_LIMIT traces a second (default 100),
+# whatever the sample rate: at bench load that would export a small share of
+# the traces and measure mostly the cheaper drop path. Every trace is
+# exported here, the worst case (BENCH_RATE_LIMIT=100 measures the default).
+export DD_TRACE_RATE_LIMIT=${BENCH_RATE_LIMIT:-100000}
 CLK_TCK=$(getconf CLK_TCK)
 
 # Instructions of one in-process run (all threads).
