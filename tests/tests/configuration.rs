@@ -80,3 +80,31 @@ fn profiling_enabled_logs_one_warning_and_starts() {
             .contains("not supported")
     );
 }
+
+#[test]
+fn library_backtraces_with_apm_on_log_one_warning_naming_the_fix() {
+    let warnings = |env: &[(&str, &str)]| -> usize {
+        let mut env = env.to_vec();
+        // A tracer is installed whether or not an agent listens.
+        env.extend([
+            ("APM_PROVIDER", "datadog"),
+            ("DD_TRACE_AGENT_URL", "http://127.0.0.1:9"),
+        ]);
+        let api = ExampleApi::start(&env);
+        api.logs()
+            .into_iter()
+            .filter(|l| l["level"] == "WARN" && l["variable"] == "RUST_LIB_BACKTRACE")
+            .inspect(|l| {
+                let message = l["message"].as_str().unwrap();
+                assert!(message.contains("RUST_LIB_BACKTRACE=0"), "{message}");
+            })
+            .count()
+    };
+    assert_eq!(warnings(&[("RUST_BACKTRACE", "1")]), 1);
+    assert_eq!(warnings(&[("RUST_LIB_BACKTRACE", "1")]), 1);
+    assert_eq!(
+        warnings(&[("RUST_BACKTRACE", "1"), ("RUST_LIB_BACKTRACE", "0")]),
+        0
+    );
+    assert_eq!(warnings(&[("RUST_BACKTRACE", "0")]), 0);
+}

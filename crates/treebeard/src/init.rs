@@ -143,6 +143,12 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
             "continuous profiling is not supported by the Rust library; DD_PROFILING_ENABLED=true is ignored"
         );
     }
+    if config.library_backtraces && crate::apm::is_active() {
+        tracing::warn!(
+            variable = "RUST_LIB_BACKTRACE",
+            "library errors capture backtraces (RUST_BACKTRACE is set): the span exporter's connection errors will each capture one, and logging the first loads the binary's debug info for good (about +126 MB RSS); set RUST_LIB_BACKTRACE=0 to keep backtraces for panics only"
+        );
+    }
     tracing::info!(
         service = %config.service,
         env = %config.env,

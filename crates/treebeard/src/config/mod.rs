@@ -243,6 +243,9 @@ pub struct Config {
     pub log_filter: String,
     /// `DD_PROFILING_ENABLED` (unsupported: `true` only logs a warning).
     pub profiling_enabled: bool,
+    /// Whether library errors capture backtraces, by std's rule:
+    /// `RUST_LIB_BACKTRACE`, else `RUST_BACKTRACE`, set to anything but `0`.
+    pub library_backtraces: bool,
     /// Trace settings.
     pub apm: ApmConfig,
     /// Metrics settings.
@@ -365,6 +368,10 @@ impl ConfigBuilder {
             )
             .unwrap_or_else(|| "info".to_owned());
         let profiling_enabled = r.bool(DD_PROFILING_ENABLED, false);
+        let library_backtraces = r
+            .raw(RUST_LIB_BACKTRACE)
+            .or_else(|| r.raw(RUST_BACKTRACE))
+            .is_some_and(|v| v != "0");
 
         let apm = read_apm(&mut r);
         let metrics = read_metrics(&mut r);
@@ -390,6 +397,7 @@ impl ConfigBuilder {
             logs_injection,
             log_filter: self.log_filter.unwrap_or(log_filter),
             profiling_enabled,
+            library_backtraces,
             apm,
             metrics,
             sentry,

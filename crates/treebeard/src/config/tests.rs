@@ -317,3 +317,15 @@ fn registry_lists_each_variable_once() {
     names.dedup();
     assert_eq!(names.len(), total);
 }
+
+#[test]
+fn library_backtraces_follow_std_rules() {
+    let on = |vars: &[(&str, &str)]| build(vars).unwrap().library_backtraces;
+    assert!(!on(&[]));
+    assert!(on(&[("RUST_BACKTRACE", "1")]));
+    assert!(on(&[("RUST_BACKTRACE", "full")]));
+    assert!(!on(&[("RUST_BACKTRACE", "0")]));
+    assert!(on(&[("RUST_LIB_BACKTRACE", "1")]));
+    assert!(!on(&[("RUST_BACKTRACE", "1"), ("RUST_LIB_BACKTRACE", "0")]));
+    assert!(on(&[("RUST_BACKTRACE", "0"), ("RUST_LIB_BACKTRACE", "1")]));
+}

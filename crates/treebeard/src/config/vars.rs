@@ -55,6 +55,12 @@ variables! {
     /// Log filter.
     RUST_LOG = "RUST_LOG", default: Some("info"), secret: false,
         "Log filter: a level (`info`) or `target=level` directives separated by commas (`info,hyper=warn`).";
+    /// Backtraces (read by std).
+    RUST_BACKTRACE = "RUST_BACKTRACE", default: None, secret: false,
+        "Read by Rust's standard library: `1` or `full` gives panics a backtrace, and library errors too unless `RUST_LIB_BACKTRACE=0`. With APM on, `init` warns when library errors would capture backtraces (see `RUST_LIB_BACKTRACE`).";
+    /// Library-error backtraces (read by std).
+    RUST_LIB_BACKTRACE = "RUST_LIB_BACKTRACE", default: None, secret: false,
+        "Read by Rust's standard library: whether errors (`std::backtrace`, `anyhow`) capture a backtrace, overriding `RUST_BACKTRACE` for them. Set `0` in production when `RUST_BACKTRACE` is set: the DataDog exporter's connection errors would otherwise each capture one, and logging the first loads the binary's debug info for good (+126 MB RSS measured).";
     /// APM backend.
     APM_PROVIDER = "APM_PROVIDER", default: Some("datadog"), secret: false,
         "Where spans go: `datadog` (the DataDog agent), `otlp` (an OpenTelemetry collector) or `none`.";
