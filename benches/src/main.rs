@@ -13,6 +13,7 @@
 
 mod app;
 mod hand_assembled;
+mod proto_native;
 mod variant;
 
 use std::process::ExitCode;

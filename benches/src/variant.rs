@@ -44,11 +44,13 @@ pub enum Variant {
     LayerCatchPanic,
     /// `RequestLogLayer` with the APM exporter on (span per request).
     LayerApm,
+    /// PROTOTYPE: treebeard-full without APM plus a native DataDog span path.
+    ProtoNative,
 }
 
 impl Variant {
     /// Every variant, in table order.
-    pub const ALL: [Variant; 9] = [
+    pub const ALL: [Variant; 10] = [
         Variant::Bare,
         Variant::HandAssembled,
         Variant::TreebeardFull,
@@ -58,6 +60,7 @@ impl Variant {
         Variant::LayerRequestLog,
         Variant::LayerCatchPanic,
         Variant::LayerApm,
+        Variant::ProtoNative,
     ];
 
     /// The command-line name.
@@ -72,6 +75,7 @@ impl Variant {
             Variant::LayerRequestLog => "layer-request-log",
             Variant::LayerCatchPanic => "layer-catch-panic",
             Variant::LayerApm => "layer-apm",
+            Variant::ProtoNative => "proto-native",
         }
     }
 
@@ -109,6 +113,20 @@ impl Variant {
                 Stack::new(routes.layer(RequestLogLayer::new()), guard)
             }
             Variant::LayerCatchPanic => Stack::new(routes.layer(CatchPanicLayer::new()), ()),
+            Variant::ProtoNative => {
+                let guard = init(Overrides::NO_APM);
+                let env = |k: &str, d: &str| EnvSource.get(k).unwrap_or_else(|| d.to_owned());
+                let agent = env("DD_TRACE_AGENT_URL", "http://127.0.0.1:8126")
+                    .trim_start_matches("http://")
+                    .to_owned();
+                let layer = crate::proto_native::NativeSpanLayer::start(
+                    agent,
+                    env("DD_SERVICE", "treebeard-bench"),
+                    env("DD_ENV", "bench"),
+                    env("DD_VERSION", "0.1.0"),
+                );
+                Stack::new(guard.layer().apply(routes).layer(layer), guard)
+            }
             Variant::LayerApm => {
                 let guard = init(Overrides::APM_ONLY);
                 Stack::new(routes.layer(RequestLogLayer::new()), guard)
@@ -149,6 +167,12 @@ impl Overrides {
         ("MONITORING_ENABLED", Some("true")),
         ("DD_LOGS_INJECTION", Some("true")),
         ("SENTRY_TRACES_SAMPLE_RATE", Some("1.0")),
+    ]);
+    /// [`Self::FULL`] without APM.
+    const NO_APM: Self = Self(&[
+        ("MONITORING_ENABLED", Some("true")),
+        ("DD_LOGS_INJECTION", Some("true")),
+        ("APM_PROVIDER", Some("none")),
     ]);
     const DISABLED: Self = Self(&[("MONITORING_ENABLED", Some("false"))]);
     /// The JSON log layer only: no exporter of any kind.
