@@ -225,3 +225,28 @@ async fn pending_events_are_flushed_at_shutdown() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_event_carries_its_own_requests_breadcrumbs_only() {
+    let spotlight = Spotlight::start();
+    let api = start(&spotlight, &[]);
+    // INFO lines of another request ("user loaded") and of start-up
+    // ("listening") must not show up in this request's event.
+    assert_eq!(get(&api, "/users/1", "crumbs-ok").await, 200);
+    assert_eq!(get(&api, "/demo/error", "crumbs-error").await, 500);
+    let events = spotlight.wait_for("the failure", |events| {
+        !with_request_id(events, "crumbs-error").is_empty()
+    });
+    let event = with_request_id(&events, "crumbs-error")[0];
+    let messages: Vec<&str> = event["breadcrumbs"]["values"]
+        .as_array()
+        .map(|v| v.iter().filter_map(|b| b["message"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(messages.contains(&"request failed"), "{event:#}");
+    for foreign in ["user loaded", "listening", "request completed"] {
+        assert!(
+            !messages.iter().any(|m| m.contains(foreign)),
+            "{foreign:?} in {messages:?}"
+        );
+    }
+}

@@ -92,7 +92,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let start = Instant::now();
         let route = route_of(&req);
         let request_id = req.extensions().get::<RequestId>();
@@ -115,7 +115,9 @@ where
         );
         if crate::apm::is_active() {
             span.record("http.url", request_url(&req).as_str());
-            crate::apm::continue_trace(&span, req.headers());
+            if let Some(ids) = crate::apm::continue_trace(&span, req.headers()) {
+                req.extensions_mut().insert(ids);
+            }
         }
         let inner = {
             let _entered = span.enter();

@@ -42,9 +42,9 @@ pub fn is_active() -> bool {
 /// not yet entered), then attaches the span's IDs for log correlation.
 ///
 /// Headers that do not parse start a new trace: never an error.
-pub(crate) fn continue_trace(span: &Span, headers: &http::HeaderMap) {
+pub(crate) fn continue_trace(span: &Span, headers: &http::HeaderMap) -> Option<DatadogIds> {
     if !is_active() {
-        return;
+        return None;
     }
     #[cfg(feature = "tracing-otel")]
     {
@@ -59,10 +59,23 @@ pub(crate) fn continue_trace(span: &Span, headers: &http::HeaderMap) {
                 let _ = span.set_parent(parent);
             }
         }
-        attach_ids(span);
+        attach_ids(span)
     }
     #[cfg(not(feature = "tracing-otel"))]
-    let _ = (span, headers);
+    {
+        let _ = (span, headers);
+        None
+    }
+}
+
+/// A request span's DataDog IDs as logs show them (`dd.trace_id`: the low
+/// 64 bits of the trace ID; `dd.span_id`). The request layer puts them in
+/// the request's extensions, so inner layers (error capture) need no trip
+/// through the span registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DatadogIds {
+    pub(crate) trace_id: u64,
+    pub(crate) span_id: u64,
 }
 
 /// Whether `headers` carry any trace context at all: most requests do not,
@@ -97,8 +110,9 @@ pub fn inject_context(span: &Span, headers: &mut http::HeaderMap) {
     let _ = (span, headers);
 }
 
-/// Makes `span`'s trace and span IDs available to the JSON log formatter.
-fn attach_ids(span: &Span) {
+/// Makes `span`'s trace and span IDs available to the JSON log formatter,
+/// and returns them.
+fn attach_ids(span: &Span) -> Option<DatadogIds> {
     #[cfg(feature = "tracing-otel")]
     {
         use opentelemetry::trace::TraceContextExt;
@@ -109,22 +123,18 @@ fn attach_ids(span: &Span) {
             let trace = u128::from_be_bytes(sc.trace_id().to_bytes());
             let span_id = u64::from_be_bytes(sc.span_id().to_bytes());
             crate::log::json::attach_trace_ids(span, trace, span_id);
+            return Some(DatadogIds {
+                trace_id: trace as u64,
+                span_id,
+            });
         }
+        None
     }
     #[cfg(not(feature = "tracing-otel"))]
-    let _ = span;
-}
-
-/// `span`'s DataDog IDs as logs show them (`dd.trace_id`: the low 64 bits
-/// of the trace ID; `dd.span_id`): the ones [`continue_trace`] attached for
-/// the log lines, so no second trip through the OpenTelemetry context.
-/// Error capture tags events with these.
-#[cfg_attr(not(feature = "sentry"), allow(dead_code))]
-pub(crate) fn datadog_ids(span: &Span) -> Option<(u64, u64)> {
-    if !is_active() {
-        return None;
+    {
+        let _ = span;
+        None
     }
-    crate::log::json::attached_trace_ids(span).map(|(trace, span_id)| (trace as u64, span_id))
 }
 
 /// Runs `future` inside a span named `operation`, optionally reported under
@@ -156,7 +166,7 @@ pub async fn trace_async<F: Future>(
         resource.name = operation,
         service.name = service,
     );
-    attach_ids(&span);
+    let _ = attach_ids(&span);
     future.instrument(span).await
 }
 
@@ -185,7 +195,7 @@ pub fn database_query(operation: &str, table: &str, db_system: &str, query: &str
     let name = format!("{db_system}.query");
     span.record("otel.name", name.as_str());
     span.record("operation.name", name.as_str());
-    attach_ids(&span);
+    let _ = attach_ids(&span);
     span
 }
 
@@ -203,6 +213,6 @@ pub fn external_api(target: &str, endpoint: &str) -> Span {
         http.route = endpoint,
     );
     span.record("resource.name", format!("{target} {endpoint}").as_str());
-    attach_ids(&span);
+    let _ = attach_ids(&span);
     span
 }

@@ -224,19 +224,6 @@ pub(crate) fn attach_trace_ids(span: &tracing::Span, trace_id: u128, span_id: u6
     });
 }
 
-/// The IDs [`attach_trace_ids`] stored on `span` (trace ID, span ID).
-#[cfg_attr(not(feature = "sentry"), allow(dead_code))]
-pub(crate) fn attached_trace_ids(span: &tracing::Span) -> Option<(u128, u64)> {
-    span.with_subscriber(|(id, dispatch)| {
-        use tracing_subscriber::registry::SpanData as _;
-        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
-        let data = registry.span_data(id)?;
-        let ids = data.extensions().get::<TraceIds>().copied()?;
-        Some((ids.trace_id, ids.span_id))
-    })
-    .flatten()
-}
-
 /// The log-line name of a span field: APM fields are left out (`None`),
 /// except the two every request line shows under a short name.
 fn log_name(name: &str) -> Option<&str> {

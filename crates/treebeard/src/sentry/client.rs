@@ -151,13 +151,43 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     // The request line itself is no breadcrumb: the event has the request.
-    let breadcrumbs = sentry_tracing::BreadcrumbLayer::new().with_filter(filter_fn(|meta| {
-        meta.is_event()
-            && *meta.level() <= TracingLevel::INFO
-            && meta.target() != "treebeard::request_log"
-    }));
-    let errors = sentry_tracing::ErrorLayer::new().with_filter(filter_fn(is_captured_error));
-    breadcrumbs.and_then(errors)
+    let breadcrumbs = EventsWhere {
+        layer: sentry_tracing::BreadcrumbLayer::new(),
+        wanted: |meta| meta.target() != "treebeard::request_log",
+    };
+    let errors = EventsWhere {
+        layer: sentry_tracing::ErrorLayer::new(),
+        wanted: is_captured_error,
+    };
+    // One per-layer filter for both: each filtered layer costs a span
+    // registry lookup on every span enter, exit, record and close, and
+    // these layers want no spans at all.
+    breadcrumbs.and_then(errors).with_filter(filter_fn(|meta| {
+        meta.is_event() && *meta.level() <= TracingLevel::INFO
+    }))
+}
+
+/// Forwards the events `wanted` accepts to `layer`; nothing else (the
+/// sentry-tracing layers above only handle events).
+struct EventsWhere<L> {
+    layer: L,
+    wanted: fn(&Metadata<'_>) -> bool,
+}
+
+impl<S, L> Layer<S> for EventsWhere<L>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    L: Layer<S>,
+{
+    fn on_event(
+        &self,
+        event: &tracing_core::Event<'_>,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if (self.wanted)(event.metadata()) {
+            self.layer.on_event(event, ctx);
+        }
+    }
 }
 
 fn is_captured_error(meta: &Metadata<'_>) -> bool {

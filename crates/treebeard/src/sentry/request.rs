@@ -388,8 +388,11 @@ impl RequestInfo {
             headers: req.headers().clone(),
             route: route_of(req),
             request_id: req.extensions().get::<RequestId>().cloned(),
-            // The request span is current here (`RequestLogLayer` runs outside).
-            datadog_ids: crate::apm::datadog_ids(&tracing::Span::current()),
+            // Put there by `RequestLogLayer`, which runs outside.
+            datadog_ids: req
+                .extensions()
+                .get::<crate::apm::DatadogIds>()
+                .map(|ids| (ids.trace_id, ids.span_id)),
         }
     }
 

@@ -1,4 +1,4 @@
-//! Grouping and status-filter rules.
+//! Grouping and status-filter rules, and which `tracing` events reach Sentry.
 
 use ::sentry::protocol::{Context, Event, Exception, Map};
 use http::StatusCode;
@@ -83,4 +83,33 @@ fn response_events_are_typed_by_the_response_error() {
     assert_eq!(mechanism.handled, Some(true));
     assert_eq!(event.tags["http.status_code"], "502");
     assert_eq!(event.extra["logged_errors"], serde_json::json!(["db down"]));
+}
+
+#[test]
+fn info_lines_are_breadcrumbs_of_the_error_event_but_not_the_request_line() {
+    use tracing_subscriber::prelude::*;
+
+    let subscriber = tracing_subscriber::registry().with(super::client::tracing_layer());
+    let events = tracing::subscriber::with_default(subscriber, || {
+        ::sentry::test::with_captured_events(|| {
+            tracing::info!(target: "app", "step one");
+            tracing::debug!(target: "app", "too fine for a breadcrumb");
+            tracing::info!(target: "treebeard::request_log", "request completed");
+            tracing::error!(target: "treebeard::request_log", "request failed");
+            tracing::error!(target: "app", "it broke");
+        })
+    });
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let event = &events[0];
+    assert_eq!(event.message.as_deref(), Some("it broke"));
+    let crumbs: Vec<&str> = event
+        .breadcrumbs
+        .values
+        .iter()
+        .filter_map(|b| b.message.as_deref())
+        .collect();
+    // The request line (either outcome) is left out: the event has the
+    // request. The error itself is the last breadcrumb, as sentry-tracing
+    // records it.
+    assert_eq!(crumbs, ["step one", "it broke"]);
 }
