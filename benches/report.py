@@ -15,7 +15,7 @@ def cpu_model():
 
 
 def main():
-    rows_path, n1, n2, duration, connections, elapsed, loadavg = sys.argv[1:8]
+    rows_path, n1, n2, duration, connections, elapsed, loadavg, repeat = sys.argv[1:9]
     rows = [line.rstrip("\n").split("\t") for line in open(rows_path) if line.strip()]
     by_name = {r[0]: r for r in rows}
     allocs_path = os.path.join(os.path.dirname(rows_path), "allocs.tsv")
@@ -32,7 +32,8 @@ def main():
     out.append(f"- machine: {nproc} cores (nproc), {cpu_model()}, kernel {platform.release()}; load average before the run: {loadavg}")
     out.append(f"- instr/req: callgrind, all threads, (I({n2}) - I({n1})) / {int(n2) - int(n1)}, in-process `GET /json`")
     out.append(f"- allocs/req: calls to malloc and realloc in the same two runs, (C({n2}) - C({n1})) / {int(n2) - int(n1)}")
-    out.append(f"- load: server on core 0, `wrk -t1 -c{connections} -d{duration} --latency` on core 1 (after a 1 s warm-up); "
+    out.append(f"- load: server on core 0, `wrk -t1 -c{connections} -d{duration} --latency` on core 1 (after a 1 s warm-up), "
+               f"{repeat} runs, the one with the median req/s kept; "
                "agent and sinks on core 1; CPU = server utime+stime / requests")
     out.append(f"- `make bench` took {elapsed} s\n")
     out.append("| variant | instr/req | × bare | allocs/req | CPU µs/req | req/s | × bare | p50 ms | p99 ms | peak RSS MB | errors |")

@@ -9,6 +9,7 @@
 #
 # Writes target/bench/results.md (and the raw callgrind/wrk output beside it).
 # Knobs: BENCH_VARIANTS, BENCH_N1, BENCH_N2, BENCH_DURATION, BENCH_CONNECTIONS,
+# BENCH_REPEAT (wrk runs per server, the median is kept; default 3),
 # BENCH_INSTR_ONLY=1 (instructions and profiles only: no load, no example).
 set -euo pipefail
 
@@ -22,6 +23,7 @@ N1=${BENCH_N1:-500}
 N2=${BENCH_N2:-2500}
 DURATION=${BENCH_DURATION:-5s}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
+REPEAT=${BENCH_REPEAT:-3}
 VARIANTS=${BENCH_VARIANTS:-"bare hand-assembled treebeard-full treebeard-sentry-traces treebeard-disabled layer-request-id layer-request-log layer-catch-panic layer-apm"}
 PROFILED="treebeard-full hand-assembled"
 INSTR_ONLY=${BENCH_INSTR_ONLY:-}
@@ -60,18 +62,21 @@ instructions() { # variant n
     sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$log"
 }
 
-# Starts a server on SERVER_CORE, waits for it, loads it, and prints
-# "cpu_us_per_req req_per_s p50 p99 peak_rss_kb errors".
+# Loads a running server BENCH_REPEAT times (default 3) and prints the row
+# of the run with the median req/s:
+# "cpu_us_per_req req_per_s p50 p99 peak_rss_kb errors requests". One run of
+# this shared machine can be 25 % off; the median of three rarely is.
 load() { # name pid url
-    local name=$1 pid=$2 url=$3
+    local name=$1 pid=$2 url=$3 i before after hwm
     taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNECTIONS" -d1s "$url" >/dev/null # warm-up
-    local before after
-    before=$(cpu_ticks "$pid")
-    taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$url" >"$OUT/wrk/$name.txt"
-    after=$(cpu_ticks "$pid")
-    local hwm
-    hwm=$(mem_kb "$pid" VmHWM)
-    python3 "$ROOT/benches/wrk_parse.py" "$OUT/wrk/$name.txt" "$((after - before))" "$CLK_TCK" "$hwm"
+    for ((i = 1; i <= REPEAT; i++)); do
+        before=$(cpu_ticks "$pid")
+        taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$url" >"$OUT/wrk/$name.$i.txt"
+        after=$(cpu_ticks "$pid")
+        hwm=$(mem_kb "$pid" VmHWM)
+        python3 "$ROOT/benches/wrk_parse.py" "$OUT/wrk/$name.$i.txt" "$((after - before))" "$CLK_TCK" "$hwm"
+    done | sort -t$'\t' -k2,2n | sed -n "$(((REPEAT + 1) / 2))p" |
+        awk -v OFS='\t' -v hwm="$(mem_kb "$pid" VmHWM)" '{$5 = hwm; print}' # peak over all runs
 }
 
 stop() { # pid
@@ -146,6 +151,6 @@ done
 echo "sinks received: $(sink_counts)" >"$OUT/sinks.txt"
 elapsed=$((SECONDS - started))
 python3 "$ROOT/benches/report.py" "$ROWS" "$N1" "$N2" "$DURATION" "$CONNECTIONS" "$elapsed" \
-    "$LOADAVG_BEFORE" >"$OUT/results.md"
+    "$LOADAVG_BEFORE" "$REPEAT" >"$OUT/results.md"
 cat "$OUT/results.md"
 echo "results: $OUT/results.md; profiles: $OUT/*.inclusive.txt" >&2
