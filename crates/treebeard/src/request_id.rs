@@ -185,13 +185,17 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let id = req
-            .headers()
-            .get(&self.header)
-            .and_then(RequestId::parse)
-            .unwrap_or_else(RequestId::generate);
-        req.headers_mut()
-            .insert(self.header.clone(), id.header_value().clone());
+        let id = match req.headers().get(&self.header).and_then(RequestId::parse) {
+            Some(id) => id,
+            None => {
+                // Generated, or replacing an invalid one: handlers see the
+                // ID in the header too.
+                let id = RequestId::generate();
+                req.headers_mut()
+                    .insert(self.header.clone(), id.header_value().clone());
+                id
+            }
+        };
         req.extensions_mut().insert(id.clone());
         let inner = CURRENT.scope(id.clone(), self.inner.call(req));
         ResponseFuture {
