@@ -192,15 +192,20 @@ fn record_status(span: &Span, status: http::StatusCode, error: Option<&ResponseE
     }
 }
 
+/// The host a request was sent to: the `Host` header, else the URI's
+/// authority, else `localhost`.
+pub(crate) fn request_host<'a>(headers: &'a http::HeaderMap, uri: &'a http::Uri) -> &'a str {
+    headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))
+        .unwrap_or("localhost")
+}
+
 /// `http://<host><scrubbed path>?<query with every value masked>`: query
 /// values may carry secrets, the keys show what was asked.
 fn request_url<B>(req: &Request<B>) -> String {
-    let host = req
-        .headers()
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri().authority().map(|a| a.as_str()))
-        .unwrap_or("localhost");
+    let host = request_host(req.headers(), req.uri());
     let path = crate::privacy::scrubber().scrub(req.uri().path());
     let query = req.uri().query();
     let mut url =

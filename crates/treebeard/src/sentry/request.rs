@@ -377,7 +377,7 @@ struct RequestInfo {
     headers: HeaderMap,
     route: RouteTemplate,
     request_id: Option<RequestId>,
-    datadog_ids: Option<(u64, u64)>,
+    datadog_ids: Option<crate::apm::DatadogIds>,
 }
 
 impl RequestInfo {
@@ -389,10 +389,7 @@ impl RequestInfo {
             route: route_of(req),
             request_id: req.extensions().get::<RequestId>().cloned(),
             // Put there by `RequestLogLayer`, which runs outside.
-            datadog_ids: req
-                .extensions()
-                .get::<crate::apm::DatadogIds>()
-                .map(|ids| (ids.trace_id, ids.span_id)),
+            datadog_ids: req.extensions().get().copied(),
         }
     }
 
@@ -406,13 +403,13 @@ impl RequestInfo {
                 .tags
                 .insert("request_id".to_owned(), id.as_str().to_owned());
         }
-        if let Some((trace_id, span_id)) = self.datadog_ids {
+        if let Some(ids) = self.datadog_ids {
             event
                 .tags
-                .insert("dd.trace_id".to_owned(), trace_id.to_string());
+                .insert("dd.trace_id".to_owned(), ids.trace_id.to_string());
             event
                 .tags
-                .insert("dd.span_id".to_owned(), span_id.to_string());
+                .insert("dd.span_id".to_owned(), ids.span_id.to_string());
         }
         event.tags.insert("http.route".to_owned(), route.to_owned());
         event.transaction = Some(route.to_owned());
@@ -427,12 +424,7 @@ impl RequestInfo {
     /// here, and `before_send` scrubs URL, query and values.
     fn sentry_request(&self) -> SentryRequest {
         let scrubber = treebeard_pii::Scrubber::global();
-        let host = self
-            .headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| self.uri.authority().map(|a| a.as_str()))
-            .unwrap_or("localhost");
+        let host = crate::request_log::request_host(&self.headers, &self.uri);
         let url = format!("http://{host}{}", self.uri.path());
         SentryRequest {
             url: url.parse().ok(),
