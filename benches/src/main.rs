@@ -13,7 +13,6 @@
 
 mod app;
 mod hand_assembled;
-mod proto_native;
 mod variant;
 
 use std::process::ExitCode;

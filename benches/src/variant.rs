@@ -44,8 +44,9 @@ pub enum Variant {
     LayerCatchPanic,
     /// `RequestLogLayer` with the APM exporter on (span per request).
     LayerApm,
-    /// PROTOTYPE: treebeard-full without APM plus a native DataDog span path.
-    ProtoNative,
+    /// The full stack with DataDog spans through OpenTelemetry and
+    /// dd-trace-rs (`APM_PROVIDER=datadog-otel`) instead of treebeard's own.
+    TreebeardFullOtel,
 }
 
 impl Variant {
@@ -54,13 +55,13 @@ impl Variant {
         Variant::Bare,
         Variant::HandAssembled,
         Variant::TreebeardFull,
+        Variant::TreebeardFullOtel,
         Variant::TreebeardSentryTraces,
         Variant::TreebeardDisabled,
         Variant::LayerRequestId,
         Variant::LayerRequestLog,
         Variant::LayerCatchPanic,
         Variant::LayerApm,
-        Variant::ProtoNative,
     ];
 
     /// The command-line name.
@@ -75,7 +76,7 @@ impl Variant {
             Variant::LayerRequestLog => "layer-request-log",
             Variant::LayerCatchPanic => "layer-catch-panic",
             Variant::LayerApm => "layer-apm",
-            Variant::ProtoNative => "proto-native",
+            Variant::TreebeardFullOtel => "treebeard-full-otel",
         }
     }
 
@@ -113,19 +114,9 @@ impl Variant {
                 Stack::new(routes.layer(RequestLogLayer::new()), guard)
             }
             Variant::LayerCatchPanic => Stack::new(routes.layer(CatchPanicLayer::new()), ()),
-            Variant::ProtoNative => {
-                let guard = init(Overrides::NO_APM);
-                let env = |k: &str, d: &str| EnvSource.get(k).unwrap_or_else(|| d.to_owned());
-                let agent = env("DD_TRACE_AGENT_URL", "http://127.0.0.1:8126")
-                    .trim_start_matches("http://")
-                    .to_owned();
-                let layer = crate::proto_native::NativeSpanLayer::start(
-                    agent,
-                    env("DD_SERVICE", "treebeard-bench"),
-                    env("DD_ENV", "bench"),
-                    env("DD_VERSION", "0.1.0"),
-                );
-                Stack::new(guard.layer().apply(routes).layer(layer), guard)
+            Variant::TreebeardFullOtel => {
+                let guard = init(Overrides::FULL_OTEL);
+                Stack::new(guard.layer().apply(routes), guard)
             }
             Variant::LayerApm => {
                 let guard = init(Overrides::APM_ONLY);
@@ -168,11 +159,11 @@ impl Overrides {
         ("DD_LOGS_INJECTION", Some("true")),
         ("SENTRY_TRACES_SAMPLE_RATE", Some("1.0")),
     ]);
-    /// [`Self::FULL`] without APM.
-    const NO_APM: Self = Self(&[
+    /// [`Self::FULL`] with dd-trace-rs behind OpenTelemetry for spans.
+    const FULL_OTEL: Self = Self(&[
         ("MONITORING_ENABLED", Some("true")),
         ("DD_LOGS_INJECTION", Some("true")),
-        ("APM_PROVIDER", Some("none")),
+        ("APM_PROVIDER", Some("datadog-otel")),
     ]);
     const DISABLED: Self = Self(&[("MONITORING_ENABLED", Some("false"))]);
     /// The JSON log layer only: no exporter of any kind.

@@ -7,7 +7,11 @@ fn each_invalid_variable_is_named_with_its_value_and_the_accepted_values() {
     let cases: &[(&str, &str, &str)] = &[
         ("DD_TRACE_SAMPLE_RATE", "abc", "a number from 0.0 to 1.0"),
         ("DD_TRACE_SAMPLE_RATE", "2.0", "a number from 0.0 to 1.0"),
-        ("APM_PROVIDER", "foo", "one of datadog, otlp, none"),
+        (
+            "APM_PROVIDER",
+            "foo",
+            "one of datadog, datadog-otel, otlp, none",
+        ),
         (
             "DD_TRACE_AGENT_PORT",
             "99999",

@@ -83,8 +83,20 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
     #[allow(unused_mut)] // only pushed to when an exporter feature is on
     let mut backends: Vec<Box<dyn Backend>> = Vec::new();
 
+    crate::apm::check_features(config)?;
+    #[cfg(feature = "datadog")]
+    let native = match crate::apm::native::install(config)? {
+        Some((layer, backend)) => {
+            backends.push(Box::new(backend));
+            Some(layer)
+        }
+        None => None,
+    };
+    #[cfg(not(feature = "datadog"))]
+    let native: Option<tracing_subscriber::layer::Identity> = None;
+
     #[cfg(feature = "tracing-otel")]
-    let otel = match crate::apm::install(config)? {
+    let otel = match crate::apm::otel::install(config)? {
         Some((tracer, backend)) => {
             backends.push(Box::new(backend));
             // Spans only: events stay log lines instead of becoming span events.
@@ -126,6 +138,7 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
     });
     tracing_subscriber::registry()
         .with(json.with_filter(json_filter))
+        .with(native)
         .with(otel)
         .with(sentry)
         .try_init()

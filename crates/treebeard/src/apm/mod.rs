@@ -17,8 +17,10 @@
 
 #[cfg(feature = "http-client")]
 pub mod client;
+#[cfg(feature = "datadog")]
+pub(crate) mod native;
 #[cfg(feature = "tracing-otel")]
-mod export;
+pub(crate) mod otel;
 mod sql;
 
 use std::future::Future;
@@ -26,12 +28,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing::{Instrument, Span, field};
 
-#[cfg(feature = "tracing-otel")]
-pub(crate) use export::install;
 pub use sql::obfuscate_sql;
+
+use crate::config::{ApmProvider, Config};
+use crate::init::InitError;
 
 /// Whether a tracer is installed: without one, propagation work is skipped.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// Whether the installed tracer is the native DataDog one (else OpenTelemetry).
+static NATIVE: AtomicBool = AtomicBool::new(false);
 
 /// Whether spans are being exported.
 pub fn is_active() -> bool {
@@ -46,26 +51,33 @@ pub(crate) fn continue_trace(span: &Span, headers: &http::HeaderMap) -> Option<D
     if !is_active() {
         return None;
     }
-    #[cfg(feature = "tracing-otel")]
-    {
-        use opentelemetry::trace::TraceContextExt;
-        use tracing_opentelemetry::OpenTelemetrySpanExt;
-
-        if has_trace_headers(headers) {
-            let parent = opentelemetry::global::get_text_map_propagator(|p| {
-                p.extract(&opentelemetry_http::HeaderExtractor(headers))
-            });
-            if parent.span().span_context().is_valid() {
-                let _ = span.set_parent(parent);
-            }
-        }
-        attach_ids(span)
+    #[cfg(feature = "datadog")]
+    if NATIVE.load(Ordering::Relaxed) {
+        return native::continue_trace(span, headers);
     }
-    #[cfg(not(feature = "tracing-otel"))]
+    #[cfg(feature = "tracing-otel")]
+    return otel::continue_trace(span, headers);
+    #[allow(unreachable_code)]
     {
         let _ = (span, headers);
         None
     }
+}
+
+/// The trace ID of the current span (the request's, inside a handler):
+/// all 128 bits, as `otel.trace_id` shows them in hex; DataDog's
+/// `trace_id` and the logs' `dd.trace_id` are its low 64 bits. `None`
+/// without a tracer or outside any traced span.
+///
+/// ```
+/// let trace = treebeard::apm::current_trace_id();
+/// # let _ = trace;
+/// ```
+pub fn current_trace_id() -> Option<u128> {
+    if !is_active() {
+        return None;
+    }
+    crate::log::json::trace_ids_of(&Span::current()).map(|(trace, _)| trace)
 }
 
 /// A request span's DataDog IDs as logs show them (`dd.trace_id`: the low
@@ -78,62 +90,69 @@ pub(crate) struct DatadogIds {
     pub(crate) span_id: u64,
 }
 
-/// Whether `headers` carry any trace context at all: most requests do not,
-/// and then extraction (which allocates per propagation style) is skipped.
-#[cfg(feature = "tracing-otel")]
-fn has_trace_headers(headers: &http::HeaderMap) -> bool {
-    const NAMES: [&str; 5] = [
-        "x-datadog-trace-id",
-        "traceparent",
-        "b3",
-        "x-b3-traceid",
-        "baggage",
-    ];
-    NAMES.iter().any(|name| headers.contains_key(*name))
-}
-
 /// Writes the trace context of `span` into outgoing `headers`, in the
 /// formats of `DD_TRACE_PROPAGATION_STYLE`.
 pub fn inject_context(span: &Span, headers: &mut http::HeaderMap) {
     if !is_active() {
         return;
     }
-    #[cfg(feature = "tracing-otel")]
-    {
-        use tracing_opentelemetry::OpenTelemetrySpanExt;
-        let cx = span.context();
-        opentelemetry::global::get_text_map_propagator(|p| {
-            p.inject_context(&cx, &mut opentelemetry_http::HeaderInjector(headers))
-        });
+    #[cfg(feature = "datadog")]
+    if NATIVE.load(Ordering::Relaxed) {
+        return native::inject(span, headers);
     }
+    #[cfg(feature = "tracing-otel")]
+    otel::inject(span, headers);
     #[cfg(not(feature = "tracing-otel"))]
     let _ = (span, headers);
 }
 
 /// Makes `span`'s trace and span IDs available to the JSON log formatter,
-/// and returns them.
+/// and returns them. The native layer attaches them itself.
 fn attach_ids(span: &Span) -> Option<DatadogIds> {
     #[cfg(feature = "tracing-otel")]
-    {
-        use opentelemetry::trace::TraceContextExt;
-        use tracing_opentelemetry::OpenTelemetrySpanExt;
-        let cx = span.context();
-        let sc = cx.span().span_context().clone();
-        if sc.is_valid() {
-            let trace = u128::from_be_bytes(sc.trace_id().to_bytes());
-            let span_id = u64::from_be_bytes(sc.span_id().to_bytes());
-            crate::log::json::attach_trace_ids(span, trace, span_id);
-            return Some(DatadogIds {
-                trace_id: trace as u64,
-                span_id,
-            });
-        }
-        None
+    if is_active() && !NATIVE.load(Ordering::Relaxed) {
+        return otel::attach_ids(span);
     }
-    #[cfg(not(feature = "tracing-otel"))]
-    {
-        let _ = span;
-        None
+    let _ = span;
+    None
+}
+
+/// The error for an `APM_PROVIDER` whose cargo feature this build lacks.
+#[cfg_attr(
+    all(feature = "datadog", feature = "datadog-otel", feature = "otlp"),
+    allow(dead_code)
+)]
+pub(crate) fn feature_disabled(provider: ApmProvider) -> InitError {
+    InitError::FeatureDisabled {
+        what: format!("APM_PROVIDER={}", provider.as_str()),
+        feature: provider.as_str(),
+    }
+}
+
+/// Fails when `config` asks for a tracer this build cannot start.
+pub(crate) fn check_features(config: &Config) -> Result<(), InitError> {
+    if !config.enabled || !config.apm.enabled {
+        return Ok(());
+    }
+    let built = match config.apm.provider {
+        ApmProvider::None => true,
+        ApmProvider::Datadog => cfg!(feature = "datadog"),
+        ApmProvider::DatadogOtel => cfg!(feature = "datadog-otel"),
+        ApmProvider::Otlp => cfg!(feature = "otlp"),
+    };
+    if built {
+        Ok(())
+    } else {
+        Err(feature_disabled(config.apm.provider))
+    }
+}
+
+/// `key:value` → (key, value); a bare tag becomes (tag, "").
+#[cfg(any(feature = "datadog", feature = "tracing-otel"))]
+fn split_tag(tag: &str) -> (String, String) {
+    match tag.split_once(':') {
+        Some((k, v)) => (k.to_owned(), v.to_owned()),
+        None => (tag.to_owned(), String::new()),
     }
 }
 

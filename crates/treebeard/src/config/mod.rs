@@ -46,12 +46,28 @@ use vars::*;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ApmProvider {
-    /// The DataDog agent (`APM_PROVIDER=datadog`, the default).
+    /// The DataDog agent, spans made and sent by treebeard
+    /// (`APM_PROVIDER=datadog`, the default).
     Datadog,
+    /// The DataDog agent through OpenTelemetry and DataDog's dd-trace-rs
+    /// (`APM_PROVIDER=datadog-otel`).
+    DatadogOtel,
     /// An OpenTelemetry collector over OTLP/HTTP (`APM_PROVIDER=otlp`).
     Otlp,
     /// No span export (`APM_PROVIDER=none`).
     None,
+}
+
+impl ApmProvider {
+    /// The `APM_PROVIDER` value, which is also the cargo feature it needs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Datadog => "datadog",
+            Self::DatadogOtel => "datadog-otel",
+            Self::Otlp => "otlp",
+            Self::None => "none",
+        }
+    }
 }
 
 /// Where metrics are exported.
@@ -444,6 +460,7 @@ fn read_apm(r: &mut Reader<'_>) -> ApmConfig {
         APM_PROVIDER,
         &[
             ("datadog", ApmProvider::Datadog),
+            ("datadog-otel", ApmProvider::DatadogOtel),
             ("otlp", ApmProvider::Otlp),
             ("none", ApmProvider::None),
         ],

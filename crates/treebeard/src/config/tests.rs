@@ -199,7 +199,7 @@ fn each_invalid_value_names_variable_value_and_expectation() {
         ("DD_TRACE_RATE_LIMIT", "-1", "1 to 2147483647"),
         ("DD_TRACE_RATE_LIMIT", "2147483648", "1 to 2147483647"),
         ("SENTRY_TRACES_SAMPLE_RATE", "-0.5", "0.0 to 1.0"),
-        ("APM_PROVIDER", "foo", "datadog, otlp, none"),
+        ("APM_PROVIDER", "foo", "datadog, datadog-otel, otlp, none"),
         ("METRICS_BACKEND", "graphite", "datadog, statsd"),
         ("DD_TRACE_AGENT_PORT", "99999", "1 to 65535"),
         ("DD_TRACE_AGENT_PORT", "0", "1 to 65535"),

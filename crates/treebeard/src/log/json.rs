@@ -183,14 +183,22 @@ impl<W> JsonLogLayer<W> {
 struct SpanFields(String);
 
 /// `,"dd.trace_id":"..","dd.span_id":"..","otel.trace_id":".."` of a span.
-#[cfg_attr(not(feature = "tracing-otel"), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "tracing-otel", feature = "datadog")),
+    allow(dead_code)
+)]
 #[derive(Clone, Copy)]
-struct TraceIds {
+pub(crate) struct TraceIds {
     trace_id: u128,
     span_id: u64,
 }
 
 impl TraceIds {
+    /// The IDs of one span.
+    pub(crate) fn new(trace_id: u128, span_id: u64) -> Self {
+        Self { trace_id, span_id }
+    }
+
     /// Formatted per line, not per span: most spans log once or twice, and
     /// numbers are cheaper to keep than strings.
     fn write(self, line: &mut String) {
@@ -207,6 +215,21 @@ impl TraceIds {
         }
         line.push('"');
     }
+}
+
+/// The trace and span IDs of the innermost traced span of `span`'s scope
+/// (`span` itself, else its nearest traced ancestor).
+pub(crate) fn trace_ids_of(span: &tracing::Span) -> Option<(u128, u64)> {
+    use tracing_subscriber::registry::LookupSpan as _;
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        registry.span(id)?.scope().find_map(|s| {
+            s.extensions()
+                .get::<TraceIds>()
+                .map(|ids| (ids.trace_id, ids.span_id))
+        })
+    })
+    .flatten()
 }
 
 /// Stores `span`'s IDs for the formatter, when the global subscriber is a

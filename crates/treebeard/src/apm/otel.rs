@@ -1,4 +1,5 @@
-//! Installing the span exporter chosen by `APM_PROVIDER`.
+//! The OpenTelemetry tracers: `APM_PROVIDER=datadog-otel` (dd-trace-rs) and
+//! `APM_PROVIDER=otlp`, and trace propagation through OpenTelemetry's context.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -6,7 +7,7 @@ use std::time::Duration;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
-use super::ACTIVE;
+use super::{ACTIVE, DatadogIds};
 use crate::config::{ApmProvider, Config, PropagationStyle};
 use crate::init::{Backend, InitError};
 
@@ -35,29 +36,20 @@ pub(crate) fn install(config: &Config) -> Result<Option<(SdkTracer, TracerBacken
         return Ok(None);
     }
     let provider = match config.apm.provider {
-        ApmProvider::None => return Ok(None),
-        #[cfg(feature = "datadog")]
-        ApmProvider::Datadog => datadog(config),
+        ApmProvider::None | ApmProvider::Datadog => return Ok(None),
+        #[cfg(feature = "datadog-otel")]
+        ApmProvider::DatadogOtel => datadog(config),
         #[cfg(feature = "otlp")]
         ApmProvider::Otlp => otlp(config)?,
         #[allow(unreachable_patterns)]
-        other => {
-            return Err(InitError::FeatureDisabled {
-                what: format!("APM_PROVIDER={other:?}"),
-                feature: if other == ApmProvider::Otlp {
-                    "otlp"
-                } else {
-                    "datadog"
-                },
-            });
-        }
+        other => return Err(super::feature_disabled(other)),
     };
     ACTIVE.store(true, Ordering::Relaxed);
     let tracer = provider.tracer(SCOPE);
     Ok(Some((tracer, TracerBackend { provider })))
 }
 
-#[cfg(feature = "datadog")]
+#[cfg(feature = "datadog-otel")]
 fn datadog(config: &Config) -> SdkTracerProvider {
     use datadog_opentelemetry::configuration::{
         Config as DdConfig, SamplingRuleConfig, TracePropagationStyle,
@@ -78,7 +70,7 @@ fn datadog(config: &Config) -> SdkTracerProvider {
         .set_trace_sample_rate(config.apm.sample_rate)
         // Bounded by i32::MAX when parsed; the fallback is never taken.
         .set_trace_rate_limit(i32::try_from(config.apm.rate_limit).unwrap_or(i32::MAX))
-        .set_global_tags(config.tags.iter().map(|t| split_tag(t)).collect());
+        .set_global_tags(config.tags.iter().map(|t| super::split_tag(t)).collect());
     let rules = config
         .apm
         .sampling_rules
@@ -112,14 +104,6 @@ fn datadog(config: &Config) -> SdkTracerProvider {
         .init()
 }
 
-/// `key:value` → (key, value); a bare tag becomes (tag, "").
-fn split_tag(tag: &str) -> (String, String) {
-    match tag.split_once(':') {
-        Some((k, v)) => (k.to_owned(), v.to_owned()),
-        None => (tag.to_owned(), String::new()),
-    }
-}
-
 #[cfg(feature = "otlp")]
 fn otlp(config: &Config) -> Result<SdkTracerProvider, InitError> {
     use opentelemetry::KeyValue;
@@ -144,7 +128,7 @@ fn otlp(config: &Config) -> Result<SdkTracerProvider, InitError> {
         KeyValue::new("service.version", config.version.clone()),
     ];
     attributes.extend(config.tags.iter().map(|t| {
-        let (k, v) = split_tag(t);
+        let (k, v) = super::split_tag(t);
         KeyValue::new(k, v)
     }));
     let resource = Resource::builder()
@@ -163,4 +147,64 @@ fn otlp(config: &Config) -> Result<SdkTracerProvider, InitError> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     opentelemetry::global::set_tracer_provider(provider.clone());
     Ok(provider)
+}
+
+/// Continues the trace of `headers` in `span` through the OpenTelemetry
+/// propagator, and attaches the span's IDs for log correlation.
+pub(crate) fn continue_trace(
+    span: &tracing::Span,
+    headers: &http::HeaderMap,
+) -> Option<DatadogIds> {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    if has_trace_headers(headers) {
+        let parent = opentelemetry::global::get_text_map_propagator(|p| {
+            p.extract(&opentelemetry_http::HeaderExtractor(headers))
+        });
+        if parent.span().span_context().is_valid() {
+            let _ = span.set_parent(parent);
+        }
+    }
+    attach_ids(span)
+}
+
+/// Whether `headers` carry any trace context at all: most requests do not,
+/// and then extraction (which allocates per propagation style) is skipped.
+fn has_trace_headers(headers: &http::HeaderMap) -> bool {
+    const NAMES: [&str; 5] = [
+        "x-datadog-trace-id",
+        "traceparent",
+        "b3",
+        "x-b3-traceid",
+        "baggage",
+    ];
+    NAMES.iter().any(|name| headers.contains_key(*name))
+}
+
+/// Writes `span`'s context into `headers` through the OpenTelemetry propagator.
+pub(crate) fn inject(span: &tracing::Span, headers: &mut http::HeaderMap) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let cx = span.context();
+    opentelemetry::global::get_text_map_propagator(|p| {
+        p.inject_context(&cx, &mut opentelemetry_http::HeaderInjector(headers))
+    });
+}
+
+/// Makes `span`'s IDs available to the JSON log formatter, and returns them.
+pub(crate) fn attach_ids(span: &tracing::Span) -> Option<DatadogIds> {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let cx = span.context();
+    let sc = cx.span().span_context().clone();
+    if !sc.is_valid() {
+        return None;
+    }
+    let trace = u128::from_be_bytes(sc.trace_id().to_bytes());
+    let span_id = u64::from_be_bytes(sc.span_id().to_bytes());
+    crate::log::json::attach_trace_ids(span, trace, span_id);
+    Some(DatadogIds {
+        trace_id: trace as u64,
+        span_id,
+    })
 }

@@ -1,0 +1,307 @@
+//! Traces in the agent's v0.4 format: MessagePack, an array of traces,
+//! each an array of span maps.
+//!
+//! The few MessagePack forms needed are written by hand: writing to a
+//! `Vec` cannot fail, and a library's `Result` per value would be noise.
+//! Maps and arrays are written with 16/32-bit headers patched afterwards,
+//! so entries can be written without counting them first.
+
+use super::span::{SpanData, Trace};
+
+/// What every span of this process carries, with its constant tags
+/// encoded once.
+#[derive(Debug, Clone)]
+pub(crate) struct Process {
+    service: String,
+    process_id: u32,
+    /// `env`, `version` and `DD_TAGS`, encoded, and how many.
+    common: (Vec<u8>, u16),
+    /// The same without `version`, for spans of another service.
+    other_service: (Vec<u8>, u16),
+    /// `language` and `runtime-id`, for local roots.
+    root: (Vec<u8>, u16),
+}
+
+impl Process {
+    /// `tags` are `DD_TAGS`, split; `runtime_id` is one per process start.
+    pub(crate) fn new(
+        service: String,
+        env: &str,
+        version: &str,
+        tags: &[(String, String)],
+        runtime_id: &str,
+    ) -> Self {
+        let encode = |pairs: &[(&str, &str)]| {
+            let mut out = Vec::new();
+            for (key, value) in pairs {
+                str(&mut out, key);
+                str(&mut out, value);
+            }
+            (out, u16::try_from(pairs.len()).unwrap_or(u16::MAX))
+        };
+        let global: Vec<(&str, &str)> =
+            tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut common = vec![("env", env), ("version", version)];
+        common.extend_from_slice(&global);
+        let mut other_service = vec![("env", env), ("_dd.base_service", service.as_str())];
+        other_service.extend_from_slice(&global);
+        Self {
+            common: encode(&common),
+            other_service: encode(&other_service),
+            root: encode(&[("language", "rust"), ("runtime-id", runtime_id)]),
+            process_id: std::process::id(),
+            service,
+        }
+    }
+}
+
+/// Appends one trace chunk (spans of one trace) to `out`.
+pub(crate) fn chunk(out: &mut Vec<u8>, process: &Process, trace: &Trace, spans: &[SpanData]) {
+    array_len(out, spans.len());
+    let sampling = trace.sampling.get();
+    let upstream = trace.upstream.as_deref();
+    let mut hex = [0u8; 16];
+    for span in spans {
+        let service = span.service().unwrap_or(&process.service);
+        let map = begin_map(out);
+        let mut entries = 0u16;
+        let kv = |out: &mut Vec<u8>, key: &str, value: &str| {
+            str(out, key);
+            str(out, value);
+        };
+        kv(out, "service", service);
+        kv(out, "name", span.operation());
+        str(out, "resource");
+        match span.resource() {
+            (whole, None) => str(out, whole),
+            (method, Some(route)) => str_parts(out, method, " ", route),
+        }
+        kv(out, "type", span.span_type());
+        str(out, "trace_id");
+        uint(out, trace.id as u64);
+        str(out, "span_id");
+        uint(out, span.span_id);
+        str(out, "parent_id");
+        uint(out, span.parent_id);
+        str(out, "start");
+        int(out, span.start_ns);
+        str(out, "duration");
+        int(out, span.duration_ns);
+        str(out, "error");
+        int(out, i64::from(span.fields.error));
+        entries += 10;
+
+        str(out, "meta");
+        let meta = begin_map(out);
+        let mut n = 0u16;
+        for (key, value) in span.tags() {
+            tag(out, &mut n, key, value);
+        }
+        tag(out, &mut n, "span.kind", span.fields.kind.as_str());
+        let (constant, count) = if span.service().is_none() {
+            &process.common
+        } else {
+            &process.other_service
+        };
+        out.extend_from_slice(constant);
+        n += count;
+        if let Some(dm) = sampling.and_then(|s| s.mechanism) {
+            tag(out, &mut n, "_dd.p.dm", dm);
+        }
+        if let Some(upstream) = upstream {
+            for (key, value) in &upstream.tags {
+                if !(key == "_dd.p.dm" && sampling.is_some_and(|s| s.mechanism.is_some())) {
+                    tag(out, &mut n, key, value);
+                }
+            }
+        }
+        if span.local_root {
+            out.extend_from_slice(&process.root.0);
+            n += process.root.1;
+            let high = (trace.id >> 64) as u64;
+            if high != 0 {
+                tag(out, &mut n, "_dd.p.tid", hex16(&mut hex, high));
+            }
+            match sampling.and_then(|s| s.knuth_rate) {
+                // The usual rate, without formatting it per trace.
+                Some(d) if d.rule_rate >= 1.0 && d.mechanism().is_some() => {
+                    tag(out, &mut n, "_dd.p.ksr", "1");
+                }
+                Some(d) => {
+                    if let Some(ksr) = d.knuth_rate() {
+                        tag(out, &mut n, "_dd.p.ksr", &ksr);
+                    }
+                }
+                None => {}
+            }
+            if let Some(origin) = upstream.and_then(|u| u.origin.as_deref()) {
+                tag(out, &mut n, "_dd.origin", origin);
+            }
+            if let Some(others) = upstream.and_then(|u| u.tracestate_others.as_deref()) {
+                tag(out, &mut n, "w3c.tracestate", others);
+            }
+        }
+        end_map(out, meta, n);
+        entries += 1;
+
+        str(out, "metrics");
+        let metrics = begin_map(out);
+        let mut n = 0u16;
+        for (key, value) in &span.fields.metrics {
+            metric(out, &mut n, key, *value);
+        }
+        if let Some(sampling) = sampling {
+            metric(
+                out,
+                &mut n,
+                "_sampling_priority_v1",
+                f64::from(sampling.priority),
+            );
+        }
+        if span.top_level {
+            metric(out, &mut n, "_top_level", 1.0);
+        }
+        if span.fields.kind.measured() {
+            metric(out, &mut n, "_dd.measured", 1.0);
+        }
+        if span.local_root {
+            metric(out, &mut n, "process_id", f64::from(process.process_id));
+            if let Some(rate) = sampling.and_then(|s| s.rule_rate) {
+                metric(out, &mut n, "_dd.rule_psr", rate);
+            }
+            if let Some(rate) = sampling.and_then(|s| s.limit_rate) {
+                metric(out, &mut n, "_dd.limit_psr", rate);
+            }
+        }
+        end_map(out, metrics, n);
+        entries += 1;
+        end_map(out, map, entries);
+    }
+}
+
+/// One `meta` entry; `n` counts them.
+fn tag(out: &mut Vec<u8>, n: &mut u16, key: &str, value: &str) {
+    str(out, key);
+    str(out, value);
+    *n += 1;
+}
+
+/// One `metrics` entry; `n` counts them.
+fn metric(out: &mut Vec<u8>, n: &mut u16, key: &str, value: f64) {
+    str(out, key);
+    float(out, value);
+    *n += 1;
+}
+
+fn hex16(buf: &mut [u8; 16], value: u64) -> &str {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = HEX[((value >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    // Only ASCII hex digits were written.
+    std::str::from_utf8(buf).unwrap_or_default()
+}
+
+/// Starts an array of `len` items.
+pub(crate) fn array_len(out: &mut Vec<u8>, len: usize) {
+    out.push(0xdd);
+    out.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
+}
+
+/// Overwrites the length of the 32-bit array header written at `at`.
+pub(crate) fn patch_array_len(out: &mut [u8], at: usize, len: usize) {
+    if let Some(slot) = out.get_mut(at + 1..at + 5) {
+        slot.copy_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
+    }
+}
+
+fn begin_map(out: &mut Vec<u8>) -> usize {
+    let at = out.len();
+    out.extend_from_slice(&[0xde, 0, 0]);
+    at
+}
+
+fn end_map(out: &mut [u8], at: usize, entries: u16) {
+    if let Some(slot) = out.get_mut(at + 1..at + 3) {
+        slot.copy_from_slice(&entries.to_be_bytes());
+    }
+}
+
+fn str(out: &mut Vec<u8>, s: &str) {
+    str_header(out, s.len());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// One string written from three parts, without joining them first.
+fn str_parts(out: &mut Vec<u8>, a: &str, b: &str, c: &str) {
+    str_header(out, a.len() + b.len() + c.len());
+    out.extend_from_slice(a.as_bytes());
+    out.extend_from_slice(b.as_bytes());
+    out.extend_from_slice(c.as_bytes());
+}
+
+fn str_header(out: &mut Vec<u8>, len: usize) {
+    if len < 32 {
+        out.push(0xa0 | len as u8);
+    } else if len <= usize::from(u8::MAX) {
+        out.extend_from_slice(&[0xd9, len as u8]);
+    } else if let Ok(len) = u16::try_from(len) {
+        out.push(0xda);
+        out.extend_from_slice(&len.to_be_bytes());
+    } else {
+        out.push(0xdb);
+        out.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
+    }
+}
+
+fn uint(out: &mut Vec<u8>, v: u64) {
+    out.push(0xcf);
+    out.extend_from_slice(&v.to_be_bytes());
+}
+
+fn int(out: &mut Vec<u8>, v: i64) {
+    out.push(0xd3);
+    out.extend_from_slice(&v.to_be_bytes());
+}
+
+fn float(out: &mut Vec<u8>, v: f64) {
+    out.push(0xcb);
+    out.extend_from_slice(&v.to_be_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_use_the_shortest_header() {
+        let mut out = Vec::new();
+        str(&mut out, "abc");
+        assert_eq!(out, b"\xa3abc");
+        out.clear();
+        str(&mut out, &"x".repeat(40));
+        assert_eq!(&out[..2], &[0xd9, 40]);
+        out.clear();
+        str(&mut out, &"x".repeat(300));
+        assert_eq!(&out[..3], &[0xda, 1, 44]);
+        out.clear();
+        str(&mut out, &"x".repeat(70_000));
+        assert_eq!(&out[..5], &[0xdb, 0, 1, 0x11, 0x70]);
+        assert_eq!(out.len(), 70_005);
+    }
+
+    #[test]
+    fn headers_are_patched_in_place() {
+        let mut out = Vec::new();
+        array_len(&mut out, 0);
+        patch_array_len(&mut out, 0, 3);
+        assert_eq!(out, [0xdd, 0, 0, 0, 3]);
+        let at = begin_map(&mut out);
+        end_map(&mut out, at, 258);
+        assert_eq!(&out[5..], &[0xde, 1, 2]);
+        assert_eq!(
+            hex16(&mut [0; 16], 0x6b09_27b5_0000_0000),
+            "6b0927b500000000"
+        );
+    }
+}

@@ -1,0 +1,447 @@
+//! The span queue and the thread that sends it to the agent.
+//!
+//! Request threads only push finished traces onto a bounded queue; one
+//! background thread encodes them (v0.4 MessagePack) and `PUT`s them to
+//! `/v0.4/traces` over one keep-alive HTTP/1.1 connection (TCP or Unix
+//! socket), every second or as soon as [`FLUSH_SPANS`] are waiting. When the
+//! agent is down, slow or refuses, the batch is dropped and counted: the
+//! queue never grows past [`MAX_QUEUED_SPANS`] and requests never wait.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::encode::{self, Process};
+use super::span::{SpanData, Trace};
+
+/// Spans waiting that make the sender flush before its interval.
+pub(crate) const FLUSH_SPANS: usize = 1_000;
+/// Spans waiting beyond which new traces are dropped (and counted).
+pub(crate) const MAX_QUEUED_SPANS: usize = 20_000;
+/// How often waiting spans are sent.
+const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+/// Connect, write and read timeout of one attempt.
+const IO_TIMEOUT: Duration = Duration::from_secs(2);
+/// At most one warning per this long, with counts of what was lost.
+const WARN_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Finished traces between request threads and the sender.
+#[derive(Debug, Default)]
+pub(crate) struct Queue {
+    state: Mutex<State>,
+    wake: Condvar,
+    /// Signalled by the sender when it has stopped.
+    stopped: Condvar,
+    dropped_full: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    chunks: Vec<(Arc<Trace>, Vec<SpanData>)>,
+    spans: usize,
+    shutdown: bool,
+    stopped: bool,
+}
+
+impl Queue {
+    /// Queues one trace chunk, or counts it as dropped when the queue is full.
+    pub(crate) fn push(&self, trace: Arc<Trace>, spans: Vec<SpanData>) {
+        let n = spans.len();
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.spans + n > MAX_QUEUED_SPANS || state.shutdown {
+            drop(state);
+            self.dropped_full.fetch_add(n as u64, Ordering::Relaxed);
+            return;
+        }
+        let before = state.spans;
+        state.spans += n;
+        state.chunks.push((trace, spans));
+        drop(state);
+        // Wake the sender once per threshold crossing, not per push: a
+        // notify is a syscall.
+        if before < FLUSH_SPANS && before + n >= FLUSH_SPANS {
+            self.wake.notify_one();
+        }
+    }
+}
+
+/// Where the agent listens.
+#[derive(Debug, Clone)]
+pub(crate) enum Agent {
+    Tcp {
+        host: String,
+        port: u16,
+    },
+    #[cfg(unix)]
+    Unix(std::path::PathBuf),
+}
+
+impl Agent {
+    /// The agent of `DD_TRACE_AGENT_URL` (http or unix), or why not.
+    pub(crate) fn from_url(url: &url::Url) -> Result<Self, String> {
+        match url.scheme() {
+            "http" => Ok(Self::Tcp {
+                host: url
+                    .host_str()
+                    .unwrap_or("localhost")
+                    .trim_matches(['[', ']'])
+                    .to_owned(),
+                port: url.port().unwrap_or(8126),
+            }),
+            #[cfg(unix)]
+            "unix" => Ok(Self::Unix(url.path().into())),
+            other => Err(format!(
+                "DD_TRACE_AGENT_URL: the {other}:// scheme is not supported by APM_PROVIDER=datadog (use http:// or unix://, or APM_PROVIDER=datadog-otel)"
+            )),
+        }
+    }
+
+    fn connect(&self, timeout: Duration) -> std::io::Result<Box<dyn Stream>> {
+        match self {
+            Self::Tcp { host, port } => {
+                let mut last = None;
+                for addr in std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), *port))? {
+                    match std::net::TcpStream::connect_timeout(&addr, timeout) {
+                        Ok(stream) => {
+                            stream.set_nodelay(true)?;
+                            return Ok(Box::new(stream));
+                        }
+                        Err(e) => last = Some(e),
+                    }
+                }
+                Err(last.unwrap_or_else(|| std::io::Error::other("no address")))
+            }
+            #[cfg(unix)]
+            Self::Unix(path) => Ok(Box::new(std::os::unix::net::UnixStream::connect(path)?)),
+        }
+    }
+
+    fn host_header(&self) -> String {
+        match self {
+            Self::Tcp { host, port } => format!("{host}:{port}"),
+            #[cfg(unix)]
+            Self::Unix(_) => "localhost".to_owned(),
+        }
+    }
+}
+
+/// A connection to the agent.
+trait Stream: Read + Write + Send {
+    fn set_timeouts(&self, timeout: Duration) -> std::io::Result<()>;
+}
+
+impl Stream for std::net::TcpStream {
+    fn set_timeouts(&self, timeout: Duration) -> std::io::Result<()> {
+        self.set_read_timeout(Some(timeout))?;
+        self.set_write_timeout(Some(timeout))
+    }
+}
+
+#[cfg(unix)]
+impl Stream for std::os::unix::net::UnixStream {
+    fn set_timeouts(&self, timeout: Duration) -> std::io::Result<()> {
+        self.set_read_timeout(Some(timeout))?;
+        self.set_write_timeout(Some(timeout))
+    }
+}
+
+/// Starts the sender thread.
+pub(crate) fn start(
+    queue: Arc<Queue>,
+    agent: Agent,
+    process: Process,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("treebeard-dd-exporter".to_owned())
+        .spawn(move || Sender::new(queue, agent, process).run())
+}
+
+/// Asks the sender to flush what is queued and stop; waits for it at most
+/// `timeout`. Returns whether it stopped in time.
+pub(crate) fn shutdown(queue: &Queue, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut state = queue.state.lock().unwrap_or_else(PoisonError::into_inner);
+    state.shutdown = true;
+    queue.wake.notify_one();
+    while !state.stopped {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        state = queue
+            .stopped
+            .wait_timeout(state, left)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+    }
+    true
+}
+
+struct Sender {
+    queue: Arc<Queue>,
+    agent: Agent,
+    host: String,
+    process: Process,
+    conn: Option<BufReader<Box<dyn Stream>>>,
+    body: Vec<u8>,
+    /// Spans lost since the last warning, by cause.
+    failed: u64,
+    reported_full: u64,
+    last_error: Option<String>,
+    last_warning: Option<Instant>,
+}
+
+impl Sender {
+    fn new(queue: Arc<Queue>, agent: Agent, process: Process) -> Self {
+        Self {
+            host: agent.host_header(),
+            queue,
+            agent,
+            process,
+            conn: None,
+            body: Vec::with_capacity(64 * 1024),
+            failed: 0,
+            reported_full: 0,
+            last_error: None,
+            last_warning: None,
+        }
+    }
+
+    fn run(mut self) {
+        let mut batch = Vec::new();
+        let mut next_flush = Instant::now() + FLUSH_INTERVAL;
+        loop {
+            let shutdown = {
+                let mut state = self
+                    .queue
+                    .state
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                while !state.shutdown && state.spans < FLUSH_SPANS {
+                    let left = next_flush.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    state = self
+                        .queue
+                        .wake
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                }
+                std::mem::swap(&mut state.chunks, &mut batch);
+                state.spans = 0;
+                state.shutdown
+            };
+            next_flush = Instant::now() + FLUSH_INTERVAL;
+            if !batch.is_empty() {
+                self.send(&batch);
+                batch.clear();
+            }
+            self.warn_about_losses(shutdown);
+            if shutdown {
+                let mut state = self
+                    .queue
+                    .state
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                state.stopped = true;
+                self.queue.stopped.notify_all();
+                return;
+            }
+        }
+    }
+
+    fn send(&mut self, batch: &[(Arc<Trace>, Vec<SpanData>)]) {
+        self.body.clear();
+        encode::array_len(&mut self.body, batch.len());
+        let mut spans = 0;
+        for (trace, chunk) in batch {
+            encode::chunk(&mut self.body, &self.process, trace, chunk);
+            spans += chunk.len();
+        }
+        encode::patch_array_len(&mut self.body, 0, batch.len());
+        // One retry: a kept-alive connection the agent has closed fails
+        // the first write.
+        let mut result = self.put(batch.len());
+        if result.is_err() {
+            self.conn = None;
+            result = self.put(batch.len());
+        }
+        if let Err(error) = result {
+            self.conn = None;
+            self.failed += spans as u64;
+            self.last_error = Some(error);
+        }
+    }
+
+    /// One `PUT /v0.4/traces` of the encoded body; the agent's answer is
+    /// read whole so the connection can be reused.
+    fn put(&mut self, traces: usize) -> Result<(), String> {
+        if self.conn.is_none() {
+            let stream = self
+                .agent
+                .connect(IO_TIMEOUT)
+                .map_err(|e| format!("cannot connect to the agent: {e}"))?;
+            stream
+                .set_timeouts(IO_TIMEOUT)
+                .map_err(|e| format!("cannot set socket timeouts: {e}"))?;
+            self.conn = Some(BufReader::new(stream));
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return Err("no connection".to_owned());
+        };
+        let head = format!(
+            "PUT /v0.4/traces HTTP/1.1\r\nHost: {}\r\nContent-Type: application/msgpack\r\nContent-Length: {}\r\nX-Datadog-Trace-Count: {traces}\r\nDatadog-Meta-Lang: rust\r\nDatadog-Meta-Lang-Interpreter: rustc\r\nDatadog-Meta-Tracer-Version: treebeard-{}\r\n\r\n",
+            self.host,
+            self.body.len(),
+            env!("CARGO_PKG_VERSION"),
+        );
+        let stream = conn.get_mut();
+        stream
+            .write_all(head.as_bytes())
+            .and_then(|()| stream.write_all(&self.body))
+            .and_then(|()| stream.flush())
+            .map_err(|e| format!("cannot send to the agent: {e}"))?;
+        let (status, body) =
+            read_response(conn).map_err(|e| format!("no answer from the agent: {e}"))?;
+        if (200..300).contains(&status) {
+            Ok(())
+        } else {
+            Err(format!(
+                "the agent answered {status}: {}",
+                String::from_utf8_lossy(&body[..body.len().min(200)])
+            ))
+        }
+    }
+
+    /// At most one WARN per [`WARN_INTERVAL`] (and one at shutdown), with
+    /// the number of spans lost since the last one.
+    fn warn_about_losses(&mut self, now_anyway: bool) {
+        let full = self.queue.dropped_full.load(Ordering::Relaxed);
+        let new_full = full - self.reported_full;
+        if self.failed == 0 && new_full == 0 {
+            return;
+        }
+        if !now_anyway
+            && self
+                .last_warning
+                .is_some_and(|t| t.elapsed() < WARN_INTERVAL)
+        {
+            return;
+        }
+        tracing::warn!(
+            target: "treebeard::apm",
+            spans_not_sent = self.failed,
+            spans_dropped_queue_full = new_full,
+            error = self.last_error.as_deref().unwrap_or(""),
+            agent = %self.host,
+            "spans were lost on the way to the DataDog agent"
+        );
+        self.failed = 0;
+        self.reported_full = full;
+        self.last_error = None;
+        self.last_warning = Some(Instant::now());
+    }
+}
+
+/// Reads one HTTP/1.1 response: status code and body (Content-Length or
+/// chunked). Bodies are small (`{"rate_by_service":...}`); larger ones
+/// are refused rather than buffered.
+fn read_response(conn: &mut impl BufRead) -> std::io::Result<(u16, Vec<u8>)> {
+    const MAX_BODY: usize = 1 << 20;
+    let invalid =
+        |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+    let mut line = String::new();
+    conn.read_line(&mut line)?;
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse::<u16>().ok())
+        .ok_or_else(|| invalid("bad status line"))?;
+    let mut length = None;
+    let mut chunked = false;
+    loop {
+        line.clear();
+        if conn.read_line(&mut line)? == 0 {
+            return Err(invalid("connection closed in the headers"));
+        }
+        let header = line.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            let value = value.trim();
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.parse::<usize>().ok();
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = value.eq_ignore_ascii_case("chunked");
+            }
+        }
+    }
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            line.clear();
+            conn.read_line(&mut line)?;
+            let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
+                .map_err(|_| invalid("bad chunk size"))?;
+            if body.len() + size > MAX_BODY {
+                return Err(invalid("response too large"));
+            }
+            let at = body.len();
+            body.resize(at + size, 0);
+            conn.read_exact(&mut body[at..])?;
+            line.clear();
+            conn.read_line(&mut line)?;
+            if size == 0 {
+                break;
+            }
+        }
+    } else {
+        let length = length.ok_or_else(|| invalid("no content length"))?;
+        if length > MAX_BODY {
+            return Err(invalid("response too large"));
+        }
+        body.resize(length, 0);
+        conn.read_exact(&mut body)?;
+    }
+    Ok((status, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn responses_are_read_whole_with_either_framing() {
+        let mut plain: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokNEXT";
+        assert_eq!(read_response(&mut plain).unwrap(), (200, b"ok".to_vec()));
+        assert_eq!(plain, b"NEXT");
+        let mut chunked: &[u8] =
+            b"HTTP/1.1 400 Bad\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\nNEXT";
+        assert_eq!(
+            read_response(&mut chunked).unwrap(),
+            (400, b"abcde".to_vec())
+        );
+        assert_eq!(chunked, b"NEXT");
+        for bad in [
+            &b"garbage\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 99999999\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n",
+        ] {
+            let mut input = bad;
+            assert!(read_response(&mut input).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn only_http_and_unix_agents_are_accepted() {
+        let tcp = Agent::from_url(&url::Url::parse("http://127.0.0.1:9").unwrap()).unwrap();
+        assert_eq!(tcp.host_header(), "127.0.0.1:9");
+        let err = Agent::from_url(&url::Url::parse("https://agent:8126").unwrap()).unwrap_err();
+        assert!(err.contains("https://"), "{err}");
+    }
+}
