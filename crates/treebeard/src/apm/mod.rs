@@ -36,6 +36,7 @@ use crate::init::InitError;
 /// Whether a tracer is installed: without one, propagation work is skipped.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// Whether the installed tracer is the native DataDog one (else OpenTelemetry).
+#[cfg_attr(not(feature = "datadog"), allow(dead_code))]
 static NATIVE: AtomicBool = AtomicBool::new(false);
 
 /// Whether spans are being exported.

@@ -8,7 +8,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
 use super::{ACTIVE, DatadogIds};
-use crate::config::{ApmProvider, Config, PropagationStyle};
+use crate::config::{ApmProvider, Config};
 use crate::init::{Backend, InitError};
 
 /// Name of the instrumentation scope our spans are created under.
@@ -51,6 +51,7 @@ pub(crate) fn install(config: &Config) -> Result<Option<(SdkTracer, TracerBacken
 
 #[cfg(feature = "datadog-otel")]
 fn datadog(config: &Config) -> SdkTracerProvider {
+    use crate::config::PropagationStyle;
     use datadog_opentelemetry::configuration::{
         Config as DdConfig, SamplingRuleConfig, TracePropagationStyle,
     };

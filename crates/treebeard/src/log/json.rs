@@ -195,6 +195,7 @@ pub(crate) struct TraceIds {
 
 impl TraceIds {
     /// The IDs of one span.
+    #[cfg(feature = "datadog")]
     pub(crate) fn new(trace_id: u128, span_id: u64) -> Self {
         Self { trace_id, span_id }
     }
