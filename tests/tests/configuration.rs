@@ -86,12 +86,12 @@ fn profiling_enabled_logs_one_warning_and_starts() {
 }
 
 #[test]
-fn library_backtraces_with_apm_on_log_one_warning_naming_the_fix() {
-    let warnings = |env: &[(&str, &str)]| -> usize {
+fn library_backtraces_with_dd_trace_rs_log_one_warning_naming_the_fix() {
+    let warnings_with = |provider: &'static str, env: &[(&'static str, &'static str)]| -> usize {
         let mut env = env.to_vec();
         // A tracer is installed whether or not an agent listens.
         env.extend([
-            ("APM_PROVIDER", "datadog"),
+            ("APM_PROVIDER", provider),
             ("DD_TRACE_AGENT_URL", "http://127.0.0.1:9"),
         ]);
         let api = ExampleApi::start(&env);
@@ -104,6 +104,7 @@ fn library_backtraces_with_apm_on_log_one_warning_naming_the_fix() {
             })
             .count()
     };
+    let warnings = |env| warnings_with("datadog-otel", env);
     assert_eq!(warnings(&[("RUST_BACKTRACE", "1")]), 1);
     assert_eq!(warnings(&[("RUST_LIB_BACKTRACE", "1")]), 1);
     assert_eq!(
@@ -111,4 +112,6 @@ fn library_backtraces_with_apm_on_log_one_warning_naming_the_fix() {
         0
     );
     assert_eq!(warnings(&[("RUST_BACKTRACE", "0")]), 0);
+    // treebeard's own exporter reports errors as text: no backtrace to fear.
+    assert_eq!(warnings_with("datadog", &[("RUST_BACKTRACE", "1")]), 0);
 }

@@ -156,10 +156,13 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
             "continuous profiling is not supported by the Rust library; DD_PROFILING_ENABLED=true is ignored"
         );
     }
-    if config.library_backtraces && crate::apm::is_active() {
+    if config.library_backtraces
+        && config.apm.provider == crate::config::ApmProvider::DatadogOtel
+        && crate::apm::is_active()
+    {
         tracing::warn!(
             variable = "RUST_LIB_BACKTRACE",
-            "library errors capture backtraces (RUST_BACKTRACE is set): the span exporter's connection errors will each capture one, and logging the first loads the binary's debug info for good (about +126 MB RSS); set RUST_LIB_BACKTRACE=0 to keep backtraces for panics only"
+            "library errors capture backtraces (RUST_BACKTRACE is set): dd-trace-rs's connection errors will each capture one, and logging the first loads the binary's debug info for good (about +126 MB RSS); set RUST_LIB_BACKTRACE=0 to keep backtraces for panics only"
         );
     }
     tracing::info!(

@@ -97,6 +97,9 @@ where
         let route = route_of(&req);
         let request_id = req.extensions().get::<RequestId>();
         let method = req.method().as_str();
+        // Computed only for a tracer, and given at creation: a later
+        // `record` would cost a trip through every layer.
+        let url = crate::apm::is_active().then(|| request_url(&req));
         let span = tracing::info_span!(
             "http.request",
             // DataDog derives operation `http.server.request`, type `web`
@@ -106,18 +109,17 @@ where
             otel.status_code = field::Empty,
             http.method = method,
             http.route = route.as_str(),
-            http.url = field::Empty,
+            http.url = url.as_deref(),
             http.status_code = field::Empty,
             error.type = field::Empty,
             error.message = field::Empty,
             // Log lines show http.method and http.route as `method`, `route`.
             request_id = request_id.map(RequestId::as_str),
         );
-        if crate::apm::is_active() {
-            span.record("http.url", request_url(&req).as_str());
-            if let Some(ids) = crate::apm::continue_trace(&span, req.headers()) {
-                req.extensions_mut().insert(ids);
-            }
+        if url.is_some()
+            && let Some(ids) = crate::apm::continue_trace(&span, req.headers())
+        {
+            req.extensions_mut().insert(ids);
         }
         let inner = {
             let _entered = span.enter();

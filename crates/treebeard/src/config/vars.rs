@@ -57,13 +57,13 @@ variables! {
         "Log filter: a level (`info`) or `target=level` directives separated by commas (`info,hyper=warn`).";
     /// Backtraces (read by std).
     RUST_BACKTRACE = "RUST_BACKTRACE", default: None, secret: false,
-        "Read by Rust's standard library: `1` or `full` gives panics a backtrace, and library errors too unless `RUST_LIB_BACKTRACE=0`. With APM on, `init` warns when library errors would capture backtraces (see `RUST_LIB_BACKTRACE`).";
+        "Read by Rust's standard library: `1` or `full` gives panics a backtrace, and library errors too unless `RUST_LIB_BACKTRACE=0`. With `APM_PROVIDER=datadog-otel`, `init` warns when library errors would capture backtraces (see `RUST_LIB_BACKTRACE`).";
     /// Library-error backtraces (read by std).
     RUST_LIB_BACKTRACE = "RUST_LIB_BACKTRACE", default: None, secret: false,
-        "Read by Rust's standard library: whether errors (`std::backtrace`, `anyhow`) capture a backtrace, overriding `RUST_BACKTRACE` for them. Set `0` in production when `RUST_BACKTRACE` is set: the DataDog exporter's connection errors would otherwise each capture one, and logging the first loads the binary's debug info for good (+126 MB RSS measured).";
+        "Read by Rust's standard library: whether errors (`std::backtrace`, `anyhow`) capture a backtrace, overriding `RUST_BACKTRACE` for them. Set `0` in production when `RUST_BACKTRACE` is set and `APM_PROVIDER=datadog-otel`: dd-trace-rs's connection errors would otherwise each capture one, and logging the first loads the binary's debug info for good (+126 MB RSS measured).";
     /// APM backend.
     APM_PROVIDER = "APM_PROVIDER", default: Some("datadog"), secret: false,
-        "Where spans go: `datadog` (the DataDog agent), `otlp` (an OpenTelemetry collector) or `none`.";
+        "Where spans go: `datadog` (the DataDog agent, spans made and sent by treebeard), `datadog-otel` (the DataDog agent through OpenTelemetry and DataDog's dd-trace-rs), `otlp` (an OpenTelemetry collector) or `none`.";
     /// Tracing switch.
     DD_TRACE_ENABLED = "DD_TRACE_ENABLED", default: Some("true"), secret: false,
         "`false` exports no spans, whatever `APM_PROVIDER` says.";
@@ -75,13 +75,13 @@ variables! {
         "Trace port of the DataDog agent (1-65535).";
     /// Agent URL.
     DD_TRACE_AGENT_URL = "DD_TRACE_AGENT_URL", default: None, secret: false,
-        "Full trace-agent URL (`http://host:port` or `unix:///path/apm.socket`); overrides `DD_AGENT_HOST` and `DD_TRACE_AGENT_PORT`.";
+        "Full trace-agent URL (`http://host:port` or `unix:///path/apm.socket`; `https://` only with `APM_PROVIDER=datadog-otel`); overrides `DD_AGENT_HOST` and `DD_TRACE_AGENT_PORT`.";
     /// Trace sample rate.
     DD_TRACE_SAMPLE_RATE = "DD_TRACE_SAMPLE_RATE", default: Some("1.0"), secret: false,
         "Share of traces kept, from 0.0 to 1.0.";
     /// Trace rate limit.
     DD_TRACE_RATE_LIMIT = "DD_TRACE_RATE_LIMIT", default: Some("100"), secret: false,
-        "Most traces kept per second by `DD_TRACE_SAMPLE_RATE` and `DD_TRACE_SAMPLING_RULES` (1 to 2147483647); traces over it are dropped by the tracer, after counting them in the agent's trace metrics.";
+        "Most traces kept per second by `DD_TRACE_SAMPLE_RATE` and `DD_TRACE_SAMPLING_RULES` (1 to 2147483647); traces over it are not kept, but still count in DataDog's trace metrics.";
     /// Sampling rules.
     DD_TRACE_SAMPLING_RULES = "DD_TRACE_SAMPLING_RULES", default: None, secret: false,
         "JSON array of rules `{\"sample_rate\": 0.1, \"service\": \"..\", \"name\": \"..\", \"resource\": \"..\", \"tags\": {..}}`; the first match sets a trace's rate (glob patterns `*` and `?`), `DD_TRACE_SAMPLE_RATE` applies otherwise.";

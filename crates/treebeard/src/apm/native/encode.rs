@@ -179,6 +179,7 @@ pub(crate) fn chunk(out: &mut Vec<u8>, process: &Process, trace: &Trace, spans: 
     }
 }
 
+#[inline(always)]
 /// One `meta` entry; `n` counts them.
 fn tag(out: &mut Vec<u8>, n: &mut u16, key: &str, value: &str) {
     str(out, key);
@@ -186,6 +187,7 @@ fn tag(out: &mut Vec<u8>, n: &mut u16, key: &str, value: &str) {
     *n += 1;
 }
 
+#[inline(always)]
 /// One `metrics` entry; `n` counts them.
 fn metric(out: &mut Vec<u8>, n: &mut u16, key: &str, value: f64) {
     str(out, key);
@@ -227,6 +229,7 @@ fn end_map(out: &mut [u8], at: usize, entries: u16) {
     }
 }
 
+#[inline(always)]
 fn str(out: &mut Vec<u8>, s: &str) {
     str_header(out, s.len());
     out.extend_from_slice(s.as_bytes());
@@ -240,6 +243,7 @@ fn str_parts(out: &mut Vec<u8>, a: &str, b: &str, c: &str) {
     out.extend_from_slice(c.as_bytes());
 }
 
+#[inline(always)]
 fn str_header(out: &mut Vec<u8>, len: usize) {
     if len < 32 {
         out.push(0xa0 | len as u8);
@@ -254,16 +258,19 @@ fn str_header(out: &mut Vec<u8>, len: usize) {
     }
 }
 
+#[inline(always)]
 fn uint(out: &mut Vec<u8>, v: u64) {
     out.push(0xcf);
     out.extend_from_slice(&v.to_be_bytes());
 }
 
+#[inline(always)]
 fn int(out: &mut Vec<u8>, v: i64) {
     out.push(0xd3);
     out.extend_from_slice(&v.to_be_bytes());
 }
 
+#[inline(always)]
 fn float(out: &mut Vec<u8>, v: f64) {
     out.push(0xcb);
     out.extend_from_slice(&v.to_be_bytes());
