@@ -42,6 +42,8 @@ pub struct TestAgent {
     pub otlp_port: u16,
     grpc_port: u16,
     snapshots: PathBuf,
+    /// Also listens for traces on this Unix socket, when set.
+    uds: Option<PathBuf>,
 }
 
 impl TestAgent {
@@ -59,9 +61,29 @@ impl TestAgent {
             otlp_port: free_port(),
             grpc_port: free_port(),
             snapshots,
+            uds: None,
         };
         agent.spawn();
         agent
+    }
+
+    /// Starts an agent that also takes traces on a Unix socket (see
+    /// [`Self::uds_url`]); its HTTP port still answers the test queries.
+    pub fn start_with_uds() -> Self {
+        let mut agent = Self::start();
+        agent.uds = Some(agent.snapshots.join("apm.socket"));
+        agent.restart();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while agent.uds.as_ref().is_some_and(|p| !p.exists()) {
+            assert!(Instant::now() < deadline, "ddapm-test-agent made no socket");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        agent
+    }
+
+    /// `unix://<socket path>`, for an agent from [`Self::start_with_uds`].
+    pub fn uds_url(&self) -> Option<String> {
+        self.uds.as_ref().map(|p| format!("unix://{}", p.display()))
     }
 
     fn spawn(&mut self) {
@@ -75,6 +97,11 @@ impl TestAgent {
             ])
             .arg("--snapshot-dir")
             .arg(&self.snapshots)
+            .args(
+                self.uds
+                    .iter()
+                    .flat_map(|p| [std::ffi::OsStr::new("--trace-uds-socket"), p.as_os_str()]),
+            )
             // These two make it forward everything it receives to that
             // agent, which must never be itself or a real one.
             .env_remove("DD_TRACE_AGENT_URL")

@@ -507,3 +507,19 @@ async fn an_agent_that_accepts_but_never_answers_costs_requests_nothing() {
         stopping.elapsed()
     );
 }
+
+#[tokio::test]
+async fn an_agent_on_a_unix_socket_gets_the_spans() {
+    let agent = TestAgent::start_with_uds();
+    let mut env = env(&agent, &[]);
+    for (name, value) in &mut env {
+        if *name == "DD_TRACE_AGENT_URL" {
+            *value = agent.uds_url().unwrap();
+        }
+    }
+    let api = start(&env);
+    let (status, id) = get(&api, "/users/1", &[]).await;
+    assert_eq!(status, 200);
+    let span = server_span(&agent, &id).await;
+    assert_eq!(span["resource"], "GET /users/{id}");
+}

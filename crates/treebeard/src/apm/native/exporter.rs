@@ -33,7 +33,8 @@ pub(crate) struct Queue {
     wake: Condvar,
     /// Signalled by the sender when it has stopped.
     stopped: Condvar,
-    dropped_full: AtomicU64,
+    /// Spans refused: the queue was full, or they finished after shutdown.
+    refused: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -45,13 +46,14 @@ struct State {
 }
 
 impl Queue {
-    /// Queues one trace chunk, or counts it as dropped when the queue is full.
+    /// Queues one trace chunk, or refuses and counts it when the queue is
+    /// full or shut down.
     pub(crate) fn push(&self, trace: Arc<Trace>, spans: Vec<SpanData>) {
         let n = spans.len();
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if state.spans + n > MAX_QUEUED_SPANS || state.shutdown {
             drop(state);
-            self.dropped_full.fetch_add(n as u64, Ordering::Relaxed);
+            self.refused.fetch_add(n as u64, Ordering::Relaxed);
             return;
         }
         let before = state.spans;
@@ -187,7 +189,7 @@ struct Sender {
     body: Vec<u8>,
     /// Spans lost since the last warning, by cause.
     failed: u64,
-    reported_full: u64,
+    reported_refused: u64,
     last_error: Option<String>,
     last_warning: Option<Instant>,
 }
@@ -202,7 +204,7 @@ impl Sender {
             conn: None,
             body: Vec::with_capacity(64 * 1024),
             failed: 0,
-            reported_full: 0,
+            reported_refused: 0,
             last_error: None,
             last_warning: None,
         }
@@ -319,9 +321,9 @@ impl Sender {
     /// At most one WARN per [`WARN_INTERVAL`] (and one at shutdown), with
     /// the number of spans lost since the last one.
     fn warn_about_losses(&mut self, now_anyway: bool) {
-        let full = self.queue.dropped_full.load(Ordering::Relaxed);
-        let new_full = full - self.reported_full;
-        if self.failed == 0 && new_full == 0 {
+        let full = self.queue.refused.load(Ordering::Relaxed);
+        let new_refused = full - self.reported_refused;
+        if self.failed == 0 && new_refused == 0 {
             return;
         }
         if !now_anyway
@@ -334,13 +336,13 @@ impl Sender {
         tracing::warn!(
             target: "treebeard::apm",
             spans_not_sent = self.failed,
-            spans_dropped_queue_full = new_full,
+            spans_refused = new_refused,
             error = self.last_error.as_deref().unwrap_or(""),
             agent = %self.host,
             "spans were lost on the way to the DataDog agent"
         );
         self.failed = 0;
-        self.reported_full = full;
+        self.reported_refused = full;
         self.last_error = None;
         self.last_warning = Some(Instant::now());
     }
@@ -435,6 +437,89 @@ mod tests {
             let mut input = bad;
             assert!(read_response(&mut input).is_err(), "{bad:?}");
         }
+    }
+
+    fn trace_of(n: usize) -> (Arc<Trace>, Vec<SpanData>) {
+        let trace = Arc::new(Trace::new(1, None));
+        let spans = (0..n)
+            .map(|i| SpanData {
+                trace: trace.clone(),
+                span_id: i as u64 + 1,
+                parent_id: 0,
+                local_root: i == 0,
+                top_level: i == 0,
+                start_ns: 0,
+                started: Instant::now(),
+                duration_ns: 0,
+                span_name: "test",
+                fields: Default::default(),
+            })
+            .collect();
+        (trace, spans)
+    }
+
+    #[test]
+    fn a_full_queue_refuses_and_counts_whole_traces() {
+        let queue = Queue::default();
+        for _ in 0..MAX_QUEUED_SPANS / 100 {
+            let (trace, spans) = trace_of(100);
+            queue.push(trace, spans);
+        }
+        let (trace, spans) = trace_of(3);
+        queue.push(trace, spans);
+        assert_eq!(queue.refused.load(Ordering::Relaxed), 3);
+        let state = queue.state.lock().unwrap();
+        assert_eq!(state.spans, MAX_QUEUED_SPANS);
+    }
+
+    #[test]
+    fn shutdown_sends_what_is_queued_and_then_refuses_more() {
+        // A one-shot agent: reads one request, answers 200, records the body size.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let agent = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream);
+            let (mut line, mut length, mut count) = (String::new(), 0, String::new());
+            loop {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+                if let Some(v) = lower.strip_prefix("x-datadog-trace-count:") {
+                    count = v.trim().to_owned();
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            reader
+                .get_mut()
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+                .unwrap();
+            (count, body)
+        });
+        let queue = Arc::new(Queue::default());
+        let process = Process::new("svc".into(), "test", "1", &[], "rid");
+        let agent_at = Agent::Tcp {
+            host: "127.0.0.1".into(),
+            port,
+        };
+        start(queue.clone(), agent_at, process).unwrap();
+        let (trace, spans) = trace_of(2);
+        queue.push(trace, spans);
+        assert!(shutdown(&queue, Duration::from_secs(5)));
+        let (count, body) = agent.join().unwrap();
+        assert_eq!(count, "1");
+        // An array of one trace (array32 header) of two spans.
+        assert_eq!(&body[..10], &[0xdd, 0, 0, 0, 1, 0xdd, 0, 0, 0, 2]);
+        let (trace, spans) = trace_of(1);
+        queue.push(trace, spans);
+        assert_eq!(queue.refused.load(Ordering::Relaxed), 1);
     }
 
     #[test]
