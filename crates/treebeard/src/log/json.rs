@@ -161,7 +161,7 @@ impl<W> JsonLogLayer<W> {
                 let extensions = span.extensions();
                 if self.logs_injection
                     && !ids_written
-                    && let Some(ids) = extensions.get::<TraceIds>()
+                    && let Some(ids) = ids_in(&extensions)
                 {
                     ids.write(line);
                     ids_written = true;
@@ -188,18 +188,25 @@ struct SpanFields(String);
     allow(dead_code)
 )]
 #[derive(Clone, Copy)]
-pub(crate) struct TraceIds {
+struct TraceIds {
     trace_id: u128,
     span_id: u64,
 }
 
-impl TraceIds {
-    /// The IDs of one span.
+/// A span's IDs: attached by the OpenTelemetry path, or read from the
+/// native DataDog span's record (no second extension per span).
+fn ids_in(extensions: &tracing_subscriber::registry::Extensions<'_>) -> Option<TraceIds> {
     #[cfg(feature = "datadog")]
-    pub(crate) fn new(trace_id: u128, span_id: u64) -> Self {
-        Self { trace_id, span_id }
+    if let Some(span) = extensions.get::<crate::apm::native::SpanData>() {
+        return Some(TraceIds {
+            trace_id: span.trace.id,
+            span_id: span.span_id,
+        });
     }
+    extensions.get::<TraceIds>().copied()
+}
 
+impl TraceIds {
     /// Formatted per line, not per span: most spans log once or twice, and
     /// numbers are cheaper to keep than strings.
     fn write(self, line: &mut String) {
@@ -225,11 +232,10 @@ pub(crate) fn trace_ids_of(span: &tracing::Span) -> Option<(u128, u64)> {
     use tracing_subscriber::registry::LookupSpan as _;
     span.with_subscriber(|(id, dispatch)| {
         let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
-        registry.span(id)?.scope().find_map(|s| {
-            s.extensions()
-                .get::<TraceIds>()
-                .map(|ids| (ids.trace_id, ids.span_id))
-        })
+        registry
+            .span(id)?
+            .scope()
+            .find_map(|s| ids_in(&s.extensions()).map(|ids| (ids.trace_id, ids.span_id)))
     })
     .flatten()
 }
@@ -257,6 +263,15 @@ fn log_name(name: &str) -> Option<&str> {
         "http.route" => Some("route"),
         _ if is_apm_field(name) => None,
         _ => Some(name),
+    }
+}
+
+/// Whether a record has any field that log lines show.
+struct HasLogField(bool);
+
+impl Visit for HasLogField {
+    fn record_debug(&mut self, field: &Field, _: &dyn std::fmt::Debug) {
+        self.0 |= log_name(field.name()).is_some();
     }
 }
 
@@ -292,6 +307,13 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        // Most records after creation are APM-only (status, error): skip
+        // the span lookup for them.
+        let mut any = HasLogField(false);
+        values.record(&mut any);
+        if !any.0 {
+            return;
+        }
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
         if let Some(fields) = extensions.get_mut::<SpanFields>() {

@@ -68,6 +68,16 @@ impl Queue {
     }
 }
 
+#[cfg(test)]
+impl Queue {
+    /// Everything queued, taken out (for tests that run no sender).
+    pub(crate) fn take_all(&self) -> Vec<(Arc<Trace>, Vec<SpanData>)> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.spans = 0;
+        std::mem::take(&mut state.chunks)
+    }
+}
+
 /// Where the agent listens.
 #[derive(Debug, Clone)]
 pub(crate) enum Agent {

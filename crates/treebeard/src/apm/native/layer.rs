@@ -15,7 +15,10 @@ use super::sampler::{Root, Sampler};
 use super::span::{Fields, Sampling, SpanData, Trace};
 use crate::apm::DatadogIds;
 use crate::config::PropagationStyle;
-use crate::log::json::TraceIds;
+
+/// Finished spans of a trace whose local root is still open that are sent
+/// without waiting for it (DataDog's partial flush).
+const PARTIAL_FLUSH_SPANS: usize = 1_000;
 
 /// Makes a DataDog span of every `tracing` span at [`crate::init::SPAN_LEVEL`]
 /// or above, parented by the span tree, and queues each trace for export
@@ -93,6 +96,28 @@ impl NativeLayer {
     }
 }
 
+impl NativeLayer {
+    /// The trace's sampling priority, decided now by its local root (an
+    /// ancestor of `span`, or `span` itself) if nobody has decided yet.
+    fn priority<'a, R: LookupSpan<'a>>(
+        &self,
+        trace: &Arc<Trace>,
+        span: &SpanRef<'a, R>,
+    ) -> Option<i8> {
+        if let Some(sampling) = trace.sampling.get() {
+            return Some(sampling.priority);
+        }
+        let root = span.scope().find(|s| {
+            s.extensions()
+                .get::<SpanData>()
+                .is_some_and(|d| d.local_root && Arc::ptr_eq(&d.trace, trace))
+        })?;
+        let extensions = root.extensions();
+        let data = extensions.get::<SpanData>()?;
+        Some(self.sampling(trace, data).priority)
+    }
+}
+
 impl<S> tracing_subscriber::Layer<S> for NativeLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -124,9 +149,8 @@ where
             ),
         };
         let span_id = ids::span_id();
-        let mut extensions = span.extensions_mut();
-        extensions.insert(TraceIds::new(trace.id, span_id));
-        extensions.insert(SpanData {
+        // The JSON log layer reads the IDs for log correlation from here.
+        span.extensions_mut().insert(SpanData {
             trace,
             span_id,
             parent_id,
@@ -173,10 +197,15 @@ where
                 Some(vec![data])
             } else {
                 finished.spans.push(data);
-                None
+                // A long-lived root (a worker loop) must not hold its
+                // children forever: they go in partial chunks.
+                (finished.spans.len() >= PARTIAL_FLUSH_SPANS)
+                    .then(|| std::mem::take(&mut finished.spans))
             }
         };
         if let Some(spans) = chunk {
+            // A partial chunk may leave before the root has decided.
+            self.priority(&trace, &span);
             self.inner.queue.push(trace, spans);
         }
     }
@@ -218,9 +247,6 @@ pub(crate) fn continue_trace(
                 upstream: Some(Box::new(cx)),
                 ..trace
             });
-            let ids = TraceIds::new(data.trace.id, data.span_id);
-            // `insert` would panic: the IDs of the new trace replace the old.
-            extensions.replace(ids);
         }
         let data = extensions.get_mut::<SpanData>()?;
         Some(DatadogIds {
@@ -239,20 +265,7 @@ pub(crate) fn inject(span: &tracing::Span, headers: &mut http::HeaderMap) {
             let data = extensions.get::<SpanData>()?;
             (data.trace.clone(), data.span_id)
         };
-        let priority = match trace.sampling.get() {
-            Some(sampling) => sampling.priority,
-            None => {
-                // The local root decides: the outermost traced span of this trace.
-                let root = span.scope().from_root().find(|s| {
-                    s.extensions()
-                        .get::<SpanData>()
-                        .is_some_and(|d| Arc::ptr_eq(&d.trace, &trace))
-                })?;
-                let extensions = root.extensions();
-                let root = extensions.get::<SpanData>()?;
-                layer.sampling(&trace, root).priority
-            }
-        };
+        let priority = layer.priority(&trace, &span)?;
         let sampling = trace.sampling.get();
         let upstream = trace.upstream.as_deref();
         let mut tags = upstream.map(|u| u.tags.clone()).unwrap_or_default();
@@ -275,5 +288,109 @@ pub(crate) fn inject(span: &tracing::Span, headers: &mut http::HeaderMap) {
     });
     if let Some((cx, styles)) = cx {
         propagation::inject(&cx, &styles, headers);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    /// Runs `f` under a registry with a native layer feeding `queue`.
+    fn traced(queue: &Arc<Queue>, f: impl FnOnce()) {
+        let layer = NativeLayer::new(
+            queue.clone(),
+            Sampler::new(Vec::new(), 1.0, 1_000),
+            "svc".to_owned(),
+            (false, false),
+            vec![PropagationStyle::Datadog, PropagationStyle::TraceContext],
+        );
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, f);
+    }
+
+    #[test]
+    fn a_trace_leaves_whole_when_its_root_closes_and_skips_untraced_spans() {
+        let queue = Arc::new(Queue::default());
+        traced(&queue, || {
+            let root = tracing::info_span!(
+                "req",
+                otel.kind = "server",
+                http.method = "GET",
+                http.route = "/x"
+            );
+            let child = tracing::info_span!(parent: &root, "work", service.name = "other");
+            let debug = tracing::debug_span!(parent: &child, "untraced");
+            let leaf = tracing::info_span!(parent: &debug, "leaf", rows = 3_u64);
+            drop((leaf, debug, child));
+            assert!(queue.take_all().is_empty(), "children wait for the root");
+            drop(root);
+        });
+        let chunks = queue.take_all();
+        assert_eq!(chunks.len(), 1);
+        let (trace, spans) = &chunks[0];
+        let [leaf, child, root] = &spans[..] else {
+            panic!("3 spans expected: {spans:?}")
+        };
+        assert!(root.local_root && root.parent_id == 0);
+        assert_eq!(root.resource(), ("GET", Some("/x")));
+        assert_eq!(
+            (root.operation(), root.span_type()),
+            ("http.server.request", "web")
+        );
+        assert_eq!(child.parent_id, root.span_id);
+        assert_eq!(leaf.parent_id, child.span_id, "the DEBUG span is skipped");
+        assert!(child.top_level, "another service");
+        assert_eq!(leaf.fields.metrics, vec![("rows", 3.0)]);
+        assert_eq!(trace.sampling.get().map(|s| s.priority), Some(2));
+    }
+
+    #[test]
+    fn a_long_lived_root_sends_its_children_in_partial_chunks() {
+        let queue = Arc::new(Queue::default());
+        traced(&queue, || {
+            let root = tracing::info_span!("worker");
+            for _ in 0..PARTIAL_FLUSH_SPANS {
+                drop(tracing::info_span!(parent: &root, "job"));
+            }
+            let chunks = queue.take_all();
+            assert_eq!(chunks.len(), 1);
+            assert_eq!(chunks[0].1.len(), PARTIAL_FLUSH_SPANS);
+            assert!(
+                chunks[0].0.sampling.get().is_some(),
+                "decided before sending"
+            );
+        });
+    }
+
+    #[test]
+    fn incoming_headers_are_continued_and_outgoing_ones_carry_the_decision() {
+        let queue = Arc::new(Queue::default());
+        traced(&queue, || {
+            let root = tracing::info_span!("req");
+            let mut incoming = http::HeaderMap::new();
+            incoming.insert("x-datadog-trace-id", http::HeaderValue::from_static("77"));
+            incoming.insert("x-datadog-parent-id", http::HeaderValue::from_static("5"));
+            incoming.insert(
+                "x-datadog-sampling-priority",
+                http::HeaderValue::from_static("-1"),
+            );
+            let ids = continue_trace(&root, &incoming).unwrap();
+            assert_eq!(ids.trace_id, 77);
+            let child = tracing::info_span!(parent: &root, "call");
+            let mut outgoing = http::HeaderMap::new();
+            inject(&child, &mut outgoing);
+            assert_eq!(outgoing["x-datadog-trace-id"], "77");
+            assert_eq!(outgoing["x-datadog-sampling-priority"], "-1");
+            assert_eq!(outgoing["traceparent"].to_str().unwrap().len(), 55);
+            let new_trace = tracing::info_span!("other");
+            let mut outgoing = http::HeaderMap::new();
+            inject(&new_trace, &mut outgoing);
+            assert_eq!(
+                outgoing["x-datadog-sampling-priority"], "2",
+                "decided on the first call out"
+            );
+        });
     }
 }

@@ -26,6 +26,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 pub(crate) use layer::{NativeLayer, continue_trace, inject};
+pub(crate) use span::SpanData;
 
 use crate::config::{ApmProvider, Config};
 use crate::init::{Backend, InitError};
