@@ -99,7 +99,7 @@ where
         let method = req.method().as_str();
         // Computed only for a tracer, and given at creation: a later
         // `record` would cost a trip through every layer.
-        let url = crate::apm::is_active().then(|| request_url(&req));
+        let url = crate::apm::is_active().then(|| field::display(RequestUrl::of(&req)));
         let span = tracing::info_span!(
             "http.request",
             // DataDog derives operation `http.server.request`, type `web`
@@ -109,7 +109,7 @@ where
             otel.status_code = field::Empty,
             http.method = method,
             http.route = route.as_str(),
-            http.url = url.as_deref(),
+            http.url = url,
             http.status_code = field::Empty,
             error.type = field::Empty,
             error.message = field::Empty,
@@ -206,36 +206,51 @@ pub(crate) fn request_host<'a>(headers: &'a http::HeaderMap, uri: &'a http::Uri)
 
 /// `http://<host><scrubbed path>?<query with every value masked>`: query
 /// values may carry secrets, the keys show what was asked.
-fn request_url<B>(req: &Request<B>) -> String {
-    let host = request_host(req.headers(), req.uri());
-    let path = crate::privacy::scrubber().scrub(req.uri().path());
-    let query = req.uri().query();
-    let mut url =
-        String::with_capacity(7 + host.len() + path.len() + query.map_or(0, |q| q.len() + 1));
-    url.push_str("http://");
-    url.push_str(host);
-    url.push_str(&path);
-    if let Some(query) = query {
-        url.push('?');
-        push_masked_query(&mut url, query);
-    }
-    url
+///
+/// Written straight into whatever records it (the span's buffer), with no
+/// `String` of its own.
+struct RequestUrl<'a> {
+    host: &'a str,
+    uri: &'a http::Uri,
 }
 
-/// Appends `query` with every value masked: `a=1&b=secret&c` → `a=?&b=?&c`.
-fn push_masked_query(out: &mut String, query: &str) {
+impl<'a> RequestUrl<'a> {
+    fn of<B>(req: &'a Request<B>) -> Self {
+        Self {
+            host: request_host(req.headers(), req.uri()),
+            uri: req.uri(),
+        }
+    }
+}
+
+impl std::fmt::Display for RequestUrl<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("http://")?;
+        f.write_str(self.host)?;
+        f.write_str(&crate::privacy::scrubber().scrub(self.uri.path()))?;
+        if let Some(query) = self.uri.query() {
+            f.write_str("?")?;
+            write_masked_query(f, query)?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes `query` with every value masked: `a=1&b=secret&c` → `a=?&b=?&c`.
+fn write_masked_query(out: &mut impl std::fmt::Write, query: &str) -> std::fmt::Result {
     for (i, pair) in query.split('&').enumerate() {
         if i > 0 {
-            out.push('&');
+            out.write_str("&")?;
         }
         match pair.split_once('=') {
             Some((key, _)) => {
-                out.push_str(key);
-                out.push_str("=?");
+                out.write_str(key)?;
+                out.write_str("=?")?;
             }
-            None => out.push_str(pair),
+            None => out.write_str(pair)?,
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -245,14 +260,14 @@ mod tests {
     #[test]
     fn query_values_are_masked() {
         let mut masked = String::new();
-        push_masked_query(&mut masked, "a=1&token=s3cr3t&flag");
+        write_masked_query(&mut masked, "a=1&token=s3cr3t&flag").unwrap();
         assert_eq!(masked, "a=?&token=?&flag");
         let req = Request::get("/users/1?email=a@b.c")
             .header("host", "api:8080")
             .body(())
             .unwrap();
-        assert_eq!(request_url(&req), "http://api:8080/users/1?email=?");
+        assert_eq!(RequestUrl::of(&req).to_string(), "http://api:8080/users/1?email=?");
         let req = Request::get("/users/bob@example.com").body(()).unwrap();
-        assert_eq!(request_url(&req), "http://localhost/users/[EMAIL]");
+        assert_eq!(RequestUrl::of(&req).to_string(), "http://localhost/users/[EMAIL]");
     }
 }

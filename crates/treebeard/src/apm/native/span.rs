@@ -203,15 +203,18 @@ impl Fields {
             "otel.kind" => self.kind = Kind::parse(value),
             "otel.status_code" => self.error = value.eq_ignore_ascii_case("error"),
             _ => {
-                let Some(slot) = self.store(value) else {
-                    return;
-                };
-                // A field recorded twice keeps its last value.
-                match self.meta.iter_mut().find(|(k, _)| *k == name) {
-                    Some((_, old)) => *old = slot,
-                    None => self.meta.push((name, slot)),
+                if let Some(slot) = self.store(value) {
+                    self.set_meta(name, slot);
                 }
             }
+        }
+    }
+
+    fn set_meta(&mut self, name: &'static str, slot: Slot) {
+        // A field recorded twice keeps its last value.
+        match self.meta.iter_mut().find(|(k, _)| *k == name) {
+            Some((_, old)) => *old = slot,
+            None => self.meta.push((name, slot)),
         }
     }
 
@@ -227,6 +230,20 @@ impl Fields {
     pub(crate) fn same_service(&self, other: &Fields) -> bool {
         self.get(self.service) == other.get(other.service)
     }
+}
+
+/// The fields [`Fields::set`] gives a meaning to, rather than keeping as tags.
+fn is_special(name: &str) -> bool {
+    matches!(
+        name,
+        "operation.name"
+            | "otel.name"
+            | "resource.name"
+            | "service.name"
+            | "span.type"
+            | "otel.kind"
+            | "otel.status_code"
+    )
 }
 
 impl Visit for Fields {
@@ -255,7 +272,16 @@ impl Visit for Fields {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.set(field.name(), &format!("{value:?}"));
+        let name = field.name();
+        if is_special(name) {
+            return self.set(name, &format!("{value:?}"));
+        }
+        // A tag: formatted straight into the buffer, no `String` of its own.
+        let start = self.text.len();
+        let _ = std::fmt::Write::write_fmt(&mut self.text, format_args!("{value:?}"));
+        if let (Ok(start), Ok(end)) = (u32::try_from(start), u32::try_from(self.text.len())) {
+            self.set_meta(name, Slot { start, end });
+        }
     }
 }
 
