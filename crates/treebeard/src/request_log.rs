@@ -266,8 +266,14 @@ mod tests {
             .header("host", "api:8080")
             .body(())
             .unwrap();
-        assert_eq!(RequestUrl::of(&req).to_string(), "http://api:8080/users/1?email=?");
+        assert_eq!(
+            RequestUrl::of(&req).to_string(),
+            "http://api:8080/users/1?email=?"
+        );
         let req = Request::get("/users/bob@example.com").body(()).unwrap();
-        assert_eq!(RequestUrl::of(&req).to_string(), "http://localhost/users/[EMAIL]");
+        assert_eq!(
+            RequestUrl::of(&req).to_string(),
+            "http://localhost/users/[EMAIL]"
+        );
     }
 }

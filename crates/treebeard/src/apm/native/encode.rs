@@ -6,7 +6,7 @@
 //! Maps and arrays are written with 16/32-bit headers patched afterwards,
 //! so entries can be written without counting them first.
 
-use super::span::{SpanData, Trace};
+use super::span::SpanData;
 
 /// What every span of this process carries, with its constant tags
 /// encoded once.
@@ -56,7 +56,10 @@ impl Process {
 }
 
 /// Appends one trace chunk (spans of one trace) to `out`.
-pub(crate) fn chunk(out: &mut Vec<u8>, process: &Process, trace: &Trace, spans: &[SpanData]) {
+pub(crate) fn chunk(out: &mut Vec<u8>, process: &Process, spans: &[SpanData]) {
+    let Some(trace) = spans.first().map(|s| &*s.trace) else {
+        return array_len(out, 0);
+    };
     array_len(out, spans.len());
     let sampling = trace.sampling.get();
     let upstream = trace.upstream.as_deref();
@@ -210,13 +213,6 @@ pub(crate) fn array_len(out: &mut Vec<u8>, len: usize) {
     out.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
 }
 
-/// Overwrites the length of the 32-bit array header written at `at`.
-pub(crate) fn patch_array_len(out: &mut [u8], at: usize, len: usize) {
-    if let Some(slot) = out.get_mut(at + 1..at + 5) {
-        slot.copy_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
-    }
-}
-
 fn begin_map(out: &mut Vec<u8>) -> usize {
     let at = out.len();
     out.extend_from_slice(&[0xde, 0, 0]);
@@ -298,10 +294,9 @@ mod tests {
     }
 
     #[test]
-    fn headers_are_patched_in_place() {
+    fn map_headers_are_patched_in_place() {
         let mut out = Vec::new();
-        array_len(&mut out, 0);
-        patch_array_len(&mut out, 0, 3);
+        array_len(&mut out, 3);
         assert_eq!(out, [0xdd, 0, 0, 0, 3]);
         let at = begin_map(&mut out);
         end_map(&mut out, at, 258);

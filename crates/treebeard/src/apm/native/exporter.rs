@@ -13,7 +13,9 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::encode::{self, Process};
-use super::span::{SpanData, Trace};
+use super::span::SpanData;
+#[cfg(test)]
+use super::span::Trace;
 
 /// Spans waiting that make the sender flush before its interval.
 pub(crate) const FLUSH_SPANS: usize = 1_000;
@@ -39,26 +41,60 @@ pub(crate) struct Queue {
 
 #[derive(Debug, Default)]
 struct State {
-    chunks: Vec<(Arc<Trace>, Vec<SpanData>)>,
-    spans: usize,
+    batch: Batch,
     shutdown: bool,
     stopped: bool,
+}
+
+/// Trace chunks back to back: one `Vec` of spans for all of them, so a
+/// one-span trace costs no allocation of its own.
+#[derive(Debug, Default)]
+struct Batch {
+    spans: Vec<SpanData>,
+    /// The length of each chunk, in order.
+    lens: Vec<u32>,
+}
+
+impl Batch {
+    /// Each chunk's spans (all of one trace).
+    fn chunks(&self) -> impl Iterator<Item = &[SpanData]> {
+        let mut rest = self.spans.as_slice();
+        self.lens.iter().map(move |len| {
+            let (chunk, tail) = rest.split_at((*len as usize).min(rest.len()));
+            rest = tail;
+            chunk
+        })
+    }
+
+    fn clear(&mut self) {
+        self.spans.clear();
+        self.lens.clear();
+    }
 }
 
 impl Queue {
     /// Queues one trace chunk, or refuses and counts it when the queue is
     /// full or shut down.
-    pub(crate) fn push(&self, trace: Arc<Trace>, spans: Vec<SpanData>) {
+    pub(crate) fn push(&self, spans: Vec<SpanData>) {
         let n = spans.len();
+        self.push_with(n, |batch| batch.spans.extend(spans));
+    }
+
+    /// Queues a trace of one span.
+    pub(crate) fn push_one(&self, span: SpanData) {
+        self.push_with(1, |batch| batch.spans.push(span));
+    }
+
+    fn push_with(&self, n: usize, add: impl FnOnce(&mut Batch)) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if state.spans + n > MAX_QUEUED_SPANS || state.shutdown {
+        let before = state.batch.spans.len();
+        if before + n > MAX_QUEUED_SPANS || state.shutdown || n == 0 {
             drop(state);
             self.refused.fetch_add(n as u64, Ordering::Relaxed);
             return;
         }
-        let before = state.spans;
-        state.spans += n;
-        state.chunks.push((trace, spans));
+        add(&mut state.batch);
+        state.batch.lens.push(u32::try_from(n).unwrap_or(u32::MAX));
         drop(state);
         // Wake the sender once per threshold crossing, not per push: a
         // notify is a syscall.
@@ -70,11 +106,28 @@ impl Queue {
 
 #[cfg(test)]
 impl Queue {
-    /// Everything queued, taken out (for tests that run no sender).
+    /// Everything queued, taken out as (trace, spans) chunks (for tests
+    /// that run no sender).
     pub(crate) fn take_all(&self) -> Vec<(Arc<Trace>, Vec<SpanData>)> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.spans = 0;
-        std::mem::take(&mut state.chunks)
+        let mut spans = std::mem::take(&mut state.batch.spans).into_iter();
+        std::mem::take(&mut state.batch.lens)
+            .into_iter()
+            .map(|len| {
+                let chunk: Vec<SpanData> = spans.by_ref().take(len as usize).collect();
+                (chunk[0].trace.clone(), chunk)
+            })
+            .collect()
+    }
+
+    /// Spans waiting.
+    pub(crate) fn queued(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .batch
+            .spans
+            .len()
     }
 }
 
@@ -221,7 +274,7 @@ impl Sender {
     }
 
     fn run(mut self) {
-        let mut batch = Vec::new();
+        let mut batch = Batch::default();
         let mut next_flush = Instant::now() + FLUSH_INTERVAL;
         loop {
             let shutdown = {
@@ -230,7 +283,7 @@ impl Sender {
                     .state
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner);
-                while !state.shutdown && state.spans < FLUSH_SPANS {
+                while !state.shutdown && state.batch.spans.len() < FLUSH_SPANS {
                     let left = next_flush.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         break;
@@ -242,15 +295,15 @@ impl Sender {
                         .unwrap_or_else(PoisonError::into_inner)
                         .0;
                 }
-                std::mem::swap(&mut state.chunks, &mut batch);
-                state.spans = 0;
+                std::mem::swap(&mut state.batch, &mut batch);
                 state.shutdown
             };
             next_flush = Instant::now() + FLUSH_INTERVAL;
-            if !batch.is_empty() {
+            if !batch.spans.is_empty() {
                 self.send(&batch);
-                batch.clear();
             }
+            // Dropped here, off the lock; the buffers are kept for reuse.
+            batch.clear();
             self.warn_about_losses(shutdown);
             if shutdown {
                 let mut state = self
@@ -265,21 +318,20 @@ impl Sender {
         }
     }
 
-    fn send(&mut self, batch: &[(Arc<Trace>, Vec<SpanData>)]) {
+    fn send(&mut self, batch: &Batch) {
         self.body.clear();
-        encode::array_len(&mut self.body, batch.len());
-        let mut spans = 0;
-        for (trace, chunk) in batch {
-            encode::chunk(&mut self.body, &self.process, trace, chunk);
-            spans += chunk.len();
+        encode::array_len(&mut self.body, batch.lens.len());
+        for chunk in batch.chunks() {
+            encode::chunk(&mut self.body, &self.process, chunk);
         }
-        encode::patch_array_len(&mut self.body, 0, batch.len());
+        let spans = batch.spans.len();
+        let traces = batch.lens.len();
         // One retry: a kept-alive connection the agent has closed fails
         // the first write.
-        let mut result = self.put(batch.len());
+        let mut result = self.put(traces);
         if result.is_err() {
             self.conn = None;
-            result = self.put(batch.len());
+            result = self.put(traces);
         }
         if let Err(error) = result {
             self.conn = None;
@@ -449,9 +501,9 @@ mod tests {
         }
     }
 
-    fn trace_of(n: usize) -> (Arc<Trace>, Vec<SpanData>) {
+    fn trace_of(n: usize) -> Vec<SpanData> {
         let trace = Arc::new(Trace::new(1, None));
-        let spans = (0..n)
+        (0..n)
             .map(|i| SpanData {
                 trace: trace.clone(),
                 span_id: i as u64 + 1,
@@ -464,22 +516,18 @@ mod tests {
                 span_name: "test",
                 fields: Default::default(),
             })
-            .collect();
-        (trace, spans)
+            .collect()
     }
 
     #[test]
     fn a_full_queue_refuses_and_counts_whole_traces() {
         let queue = Queue::default();
         for _ in 0..MAX_QUEUED_SPANS / 100 {
-            let (trace, spans) = trace_of(100);
-            queue.push(trace, spans);
+            queue.push(trace_of(100));
         }
-        let (trace, spans) = trace_of(3);
-        queue.push(trace, spans);
+        queue.push(trace_of(3));
         assert_eq!(queue.refused.load(Ordering::Relaxed), 3);
-        let state = queue.state.lock().unwrap();
-        assert_eq!(state.spans, MAX_QUEUED_SPANS);
+        assert_eq!(queue.queued(), MAX_QUEUED_SPANS);
     }
 
     #[test]
@@ -520,15 +568,13 @@ mod tests {
             port,
         };
         start(queue.clone(), agent_at, process).unwrap();
-        let (trace, spans) = trace_of(2);
-        queue.push(trace, spans);
+        queue.push(trace_of(2));
         assert!(shutdown(&queue, Duration::from_secs(5)));
         let (count, body) = agent.join().unwrap();
         assert_eq!(count, "1");
         // An array of one trace (array32 header) of two spans.
         assert_eq!(&body[..10], &[0xdd, 0, 0, 0, 1, 0xdd, 0, 0, 0, 2]);
-        let (trace, spans) = trace_of(1);
-        queue.push(trace, spans);
+        queue.push_one(trace_of(1).remove(0));
         assert_eq!(queue.refused.load(Ordering::Relaxed), 1);
     }
 

@@ -1,5 +1,6 @@
 //! The `tracing` layer that turns spans into DataDog spans.
 
+use std::cell::Cell;
 use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
@@ -15,6 +16,14 @@ use super::sampler::{Root, Sampler};
 use super::span::{Fields, Sampling, SpanData, Trace};
 use crate::apm::DatadogIds;
 use crate::config::PropagationStyle;
+
+thread_local! {
+    /// The span this thread's native layer made last, and its IDs (`None`
+    /// after any other span). The request layer asks for a new span's IDs
+    /// right after making it; when there are no trace headers to continue,
+    /// this answers without a trip through the span registry.
+    static LAST_SPAN: Cell<Option<(u64, DatadogIds)>> = const { Cell::new(None) };
+}
 
 /// Finished spans of a trace whose local root is still open that are sent
 /// without waiting for it (DataDog's partial flush).
@@ -123,6 +132,7 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        LAST_SPAN.set(None);
         if *attrs.metadata().level() > crate::init::SPAN_LEVEL {
             return;
         }
@@ -149,6 +159,13 @@ where
             ),
         };
         let span_id = ids::span_id();
+        LAST_SPAN.set(Some((
+            id.into_u64(),
+            DatadogIds {
+                trace_id: trace.id as u64,
+                span_id,
+            },
+        )));
         // The JSON log layer reads the IDs for log correlation from here.
         span.extensions_mut().insert(SpanData {
             trace,
@@ -182,31 +199,35 @@ where
         if data.local_root {
             self.sampling(&trace, &data);
         }
-        let chunk = {
-            let mut finished = trace
-                .finished
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if data.local_root {
-                finished.root_sent = true;
-                let mut spans = std::mem::take(&mut finished.spans);
-                spans.push(data);
-                Some(spans)
-            } else if finished.root_sent {
-                // Outlived its local root (a detached task): sent on its own.
-                Some(vec![data])
+        let mut finished = trace
+            .finished
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if data.local_root {
+            finished.root_sent = true;
+            let mut spans = std::mem::take(&mut finished.spans);
+            drop(finished);
+            if spans.is_empty() {
+                // The common case, a trace of one span: no Vec for it.
+                self.inner.queue.push_one(data);
             } else {
-                finished.spans.push(data);
-                // A long-lived root (a worker loop) must not hold its
-                // children forever: they go in partial chunks.
-                (finished.spans.len() >= PARTIAL_FLUSH_SPANS)
-                    .then(|| std::mem::take(&mut finished.spans))
+                spans.push(data);
+                self.inner.queue.push(spans);
             }
-        };
-        if let Some(spans) = chunk {
-            // A partial chunk may leave before the root has decided.
-            self.priority(&trace, &span);
-            self.inner.queue.push(trace, spans);
+        } else if finished.root_sent {
+            // Outlived its local root (a detached task): sent on its own.
+            drop(finished);
+            self.inner.queue.push_one(data);
+        } else {
+            finished.spans.push(data);
+            // A long-lived root (a worker loop) must not hold its children
+            // forever: they go in partial chunks, once the trace has decided.
+            if finished.spans.len() >= PARTIAL_FLUSH_SPANS {
+                let spans = std::mem::take(&mut finished.spans);
+                drop(finished);
+                self.priority(&trace, &span);
+                self.inner.queue.push(spans);
+            }
         }
     }
 }
@@ -231,6 +252,14 @@ pub(crate) fn continue_trace(
     span: &tracing::Span,
     headers: &http::HeaderMap,
 ) -> Option<DatadogIds> {
+    if !propagation::has_trace_headers(headers)
+        && let Some(id) = span.id()
+        && let Some((last, ids)) = LAST_SPAN.get()
+        && last == id.into_u64()
+        && span.with_subscriber(|(_, dispatch)| dispatch.is::<NativeLayer>()) == Some(true)
+    {
+        return Some(ids);
+    }
     with_span_data(span, |layer, span| {
         let mut extensions = span.extensions_mut();
         let data = extensions.get_mut::<SpanData>()?;
