@@ -75,13 +75,11 @@ pub(crate) enum Kind {
 
 impl Kind {
     fn parse(value: &str) -> Self {
-        match value.to_ascii_lowercase().as_str() {
-            "server" => Self::Server,
-            "client" => Self::Client,
-            "producer" => Self::Producer,
-            "consumer" => Self::Consumer,
-            _ => Self::Internal,
-        }
+        // Without lowercasing a copy: this runs for every span.
+        [Self::Server, Self::Client, Self::Producer, Self::Consumer]
+            .into_iter()
+            .find(|kind| value.eq_ignore_ascii_case(kind.as_str()))
+            .unwrap_or(Self::Internal)
     }
 
     pub(crate) fn as_str(self) -> &'static str {
@@ -211,8 +209,10 @@ impl Fields {
     }
 
     fn set_meta(&mut self, name: &'static str, slot: Slot) {
-        // A field recorded twice keeps its last value.
-        match self.meta.iter_mut().find(|(k, _)| *k == name) {
+        // A field recorded twice keeps its last value. Names are the
+        // span's own `&'static str`s, so the address says which field.
+        let same = |k: &&str| k.as_ptr() == name.as_ptr() && k.len() == name.len();
+        match self.meta.iter_mut().find(|(k, _)| same(k)) {
             Some((_, old)) => *old = slot,
             None => self.meta.push((name, slot)),
         }
