@@ -212,6 +212,8 @@ pub(crate) fn request_host<'a>(headers: &'a http::HeaderMap, uri: &'a http::Uri)
 struct RequestUrl<'a> {
     host: &'a str,
     uri: &'a http::Uri,
+    /// The matched route template, if any.
+    route: Option<&'a str>,
 }
 
 impl<'a> RequestUrl<'a> {
@@ -219,6 +221,10 @@ impl<'a> RequestUrl<'a> {
         Self {
             host: request_host(req.headers(), req.uri()),
             uri: req.uri(),
+            route: req
+                .extensions()
+                .get::<MatchedPath>()
+                .map(MatchedPath::as_str),
         }
     }
 }
@@ -227,7 +233,14 @@ impl std::fmt::Display for RequestUrl<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("http://")?;
         f.write_str(self.host)?;
-        f.write_str(&crate::privacy::scrubber().scrub(self.uri.path()))?;
+        let path = self.uri.path();
+        if self.route == Some(path) {
+            // A route without parameters: the path is the template, code
+            // rather than input, and has nothing to scrub.
+            f.write_str(path)?;
+        } else {
+            f.write_str(&crate::privacy::scrubber().scrub(path))?;
+        }
         if let Some(query) = self.uri.query() {
             f.write_str("?")?;
             write_masked_query(f, query)?;
@@ -275,5 +288,21 @@ mod tests {
             RequestUrl::of(&req).to_string(),
             "http://localhost/users/[EMAIL]"
         );
+        // A parameter route's path is scrubbed; a static route's path is
+        // its template, written as it is.
+        let url = |path: &str, route| {
+            let uri: http::Uri = path.parse().unwrap();
+            let url = RequestUrl {
+                host: "h",
+                uri: &uri,
+                route: Some(route),
+            };
+            url.to_string()
+        };
+        assert_eq!(
+            url("/users/bob@example.com", "/users/{id}"),
+            "http://h/users/[EMAIL]"
+        );
+        assert_eq!(url("/health", "/health"), "http://h/health");
     }
 }

@@ -66,6 +66,17 @@ impl Batch {
         })
     }
 
+    fn with_capacity(spans: usize) -> Self {
+        let mut batch = Self::default();
+        batch.reserve(spans);
+        batch
+    }
+
+    fn reserve(&mut self, spans: usize) {
+        self.spans.reserve(spans);
+        self.lens.reserve(spans);
+    }
+
     fn clear(&mut self) {
         self.spans.clear();
         self.lens.clear();
@@ -274,7 +285,15 @@ impl Sender {
     }
 
     fn run(mut self) {
-        let mut batch = Batch::default();
+        // Both buffers sized for a usual batch up front: growing a `Vec` of
+        // spans on a request thread copies all of them.
+        let mut batch = Batch::with_capacity(FLUSH_SPANS);
+        self.queue
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .batch
+            .reserve(FLUSH_SPANS);
         let mut next_flush = Instant::now() + FLUSH_INTERVAL;
         loop {
             let shutdown = {
