@@ -3,8 +3,9 @@
 # 300) with the APM test agent and the UDP/HTTP sinks up; the agent is killed
 # halfway and restarted SOAK_OUTAGE seconds later (default 10). Reports wrk's
 # request errors, the server's RSS, open fds and connections to the agent
-# every 30 s, spans received by the agent vs requests sent, and the tracer's
-# own counters (from its telemetry) of what it sent and dropped.
+# every 30 s, spans received by the agent vs requests sent, and what the
+# tracer says it lost (dd-trace-rs: its telemetry; treebeard's own exporter:
+# its WARN lines).
 # Not part of `make test`.
 set -euo pipefail
 
@@ -96,9 +97,9 @@ sinks=$(sink_counts || echo '{}')
 
 python3 - "$OUT/wrk.txt" "$RSS" "$spans_before_kill" "$spans_after_restart" "$peak_kb" "$sinks" \
     "$SOAK_SECONDS" "$SOAK_OUTAGE" "$telemetry_before_kill" "$telemetry_after_restart" "$DD_TRACE_RATE_LIMIT" \
-    <<'PY' | tee "$OUT/report.md"
+    "$OUT/example.log" <<'PY' | tee "$OUT/report.md"
 import collections, json, re, sys
-wrk_path, rss_path, before, after, peak_kb, sinks, seconds, outage, tel_before, tel_after, rate_limit = sys.argv[1:]
+wrk_path, rss_path, before, after, peak_kb, sinks, seconds, outage, tel_before, tel_after, rate_limit, log_path = sys.argv[1:]
 text = open(wrk_path).read()
 requests = int(re.search(r"(\d+) requests in", text).group(1))
 socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
@@ -115,6 +116,15 @@ print(f"- spans received by the agent: {received} ({before} before the kill + {a
 telemetry = collections.Counter(json.loads(tel_before)) + collections.Counter(json.loads(tel_after))
 print("- tracer telemetry (what the agent received of it; the outage's own reports are lost): "
       + (", ".join(f"{k} {v}" for k, v in sorted(telemetry.items())) or "none"))
+# APM_PROVIDER=datadog reports its losses as WARN lines of the server's log.
+lost = collections.Counter()
+for line in open(log_path, errors="replace"):
+    if "spans were lost on the way to the DataDog agent" in line:
+        fields = json.loads(line)
+        for key in ("spans_not_sent", "spans_refused"):
+            lost[key] += int(fields.get(key, 0))
+print("- exporter losses logged by the server: "
+      + (", ".join(f"{k} {v}" for k, v in sorted(lost.items())) or "none"))
 print(f"- sinks (DogStatsD datagrams, Sentry envelopes): {sinks}")
 print(f"- peak RSS: {int(peak_kb) / 1024:.1f} MB; RSS over time (MB):")
 print("  " + ", ".join(f"{r[0]}s {int(r[1]) / 1024:.1f}" for r in rss))
