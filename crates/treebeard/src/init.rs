@@ -48,6 +48,9 @@ pub enum InitError {
     Exporter(String),
 }
 
+/// Bytes of log lines the writer thread gathers before a write to stdout.
+const LOG_WRITE_BUFFER: usize = 64 * 1024;
+
 /// Spans at this level or above are traced whatever `RUST_LOG` says.
 pub const SPAN_LEVEL: tracing::Level = tracing::Level::INFO;
 
@@ -77,7 +80,13 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
         .lossy(true)
         .buffered_lines_limit(LOG_BUFFER_LINES)
         .thread_name("treebeard-log-writer")
-        .finish(std::io::stdout());
+        // The writer thread flushes whenever it has drained the queue, so a
+        // buffer costs no latency when idle and turns a burst of lines into
+        // one write(2) instead of one per line.
+        .finish(std::io::BufWriter::with_capacity(
+            LOG_WRITE_BUFFER,
+            std::io::stdout(),
+        ));
     let dropped_lines = writer.error_counter();
     let json = JsonLogLayer::from_config(config).with_writer(writer);
     #[allow(unused_mut)] // only pushed to when an exporter feature is on
