@@ -63,7 +63,7 @@ impl TestAgent {
             snapshots,
             uds: None,
         };
-        agent.spawn();
+        agent.spawn_retrying(true);
         agent
     }
 
@@ -72,7 +72,8 @@ impl TestAgent {
     pub fn start_with_uds() -> Self {
         let mut agent = Self::start();
         agent.uds = Some(agent.snapshots.join("apm.socket"));
-        agent.restart();
+        agent.kill();
+        agent.spawn_retrying(true);
         let deadline = Instant::now() + Duration::from_secs(30);
         while agent.uds.as_ref().is_some_and(|p| !p.exists()) {
             assert!(Instant::now() < deadline, "ddapm-test-agent made no socket");
@@ -86,8 +87,37 @@ impl TestAgent {
         self.uds.as_ref().map(|p| format!("unix://{}", p.display()))
     }
 
+    /// Starts the agent process. A port picked by [`free_port`] can be
+    /// taken before the agent binds it (an outgoing connection may get it
+    /// as its local port): when the agent exits early, it is started again,
+    /// on fresh ports if `may_move`, else on the same ones.
     fn spawn(&mut self) {
-        let child = Command::new(venv_bin("ddapm-test-agent"))
+        self.spawn_retrying(false);
+    }
+
+    fn spawn_retrying(&mut self, may_move: bool) {
+        let log = self.snapshots.join("agent.log");
+        for attempt in 1..=5 {
+            if self.try_spawn(&log) {
+                return;
+            }
+            if may_move {
+                self.port = free_port();
+                self.otlp_port = free_port();
+                self.grpc_port = free_port();
+            }
+            std::thread::sleep(Duration::from_millis(200 * attempt));
+        }
+        panic!(
+            "ddapm-test-agent did not start; its last output:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+
+    /// One start; false when the process exited before listening.
+    fn try_spawn(&mut self, log: &std::path::Path) -> bool {
+        let output = std::fs::File::create(log).unwrap();
+        let mut child = Command::new(venv_bin("ddapm-test-agent"))
             .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
             .args([
                 "--otlp-http-port",
@@ -112,16 +142,23 @@ impl TestAgent {
                 "trace_count_header,meta_tracer_version_header,trace_content_length",
             )
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(output.try_clone().unwrap())
+            .stderr(output)
             .spawn()
             .expect("start ddapm-test-agent");
-        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "ddapm-test-agent did not start");
+            if child.try_wait().ok().flatten().is_some() {
+                return false;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ddapm-test-agent did not start in 30 s"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
+        self.child = Some(child);
+        true
     }
 
     /// `http://127.0.0.1:<port>`.
