@@ -99,7 +99,7 @@ where
         let method = req.method().as_str();
         // Computed only for a tracer, and given at creation: a later
         // `record` would cost a trip through every layer.
-        let url = crate::apm::is_active().then(|| field::display(RequestUrl::of(&req)));
+        let url = crate::apm::is_active().then(|| field::display(RequestUrl::of(&req, &route)));
         let span = tracing::info_span!(
             "http.request",
             // DataDog derives operation `http.server.request`, type `web`
@@ -212,19 +212,16 @@ pub(crate) fn request_host<'a>(headers: &'a http::HeaderMap, uri: &'a http::Uri)
 struct RequestUrl<'a> {
     host: &'a str,
     uri: &'a http::Uri,
-    /// The matched route template, if any.
-    route: Option<&'a str>,
+    /// The route template ([`UNMATCHED_ROUTE`] never equals a path).
+    route: &'a str,
 }
 
 impl<'a> RequestUrl<'a> {
-    fn of<B>(req: &'a Request<B>) -> Self {
+    fn of<B>(req: &'a Request<B>, route: &'a RouteTemplate) -> Self {
         Self {
             host: request_host(req.headers(), req.uri()),
             uri: req.uri(),
-            route: req
-                .extensions()
-                .get::<MatchedPath>()
-                .map(MatchedPath::as_str),
+            route: route.as_str(),
         }
     }
 }
@@ -234,7 +231,7 @@ impl std::fmt::Display for RequestUrl<'_> {
         f.write_str("http://")?;
         f.write_str(self.host)?;
         let path = self.uri.path();
-        if self.route == Some(path) {
+        if self.route == path {
             // A route without parameters: the path is the template, code
             // rather than input, and has nothing to scrub.
             f.write_str(path)?;
@@ -280,12 +277,12 @@ mod tests {
             .body(())
             .unwrap();
         assert_eq!(
-            RequestUrl::of(&req).to_string(),
+            RequestUrl::of(&req, &route_of(&req)).to_string(),
             "http://api:8080/users/1?email=?"
         );
         let req = Request::get("/users/bob@example.com").body(()).unwrap();
         assert_eq!(
-            RequestUrl::of(&req).to_string(),
+            RequestUrl::of(&req, &route_of(&req)).to_string(),
             "http://localhost/users/[EMAIL]"
         );
         // A parameter route's path is scrubbed; a static route's path is
@@ -295,7 +292,7 @@ mod tests {
             let url = RequestUrl {
                 host: "h",
                 uri: &uri,
-                route: Some(route),
+                route,
             };
             url.to_string()
         };

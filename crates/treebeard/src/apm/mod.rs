@@ -107,15 +107,15 @@ pub fn inject_context(span: &Span, headers: &mut http::HeaderMap) {
     let _ = (span, headers);
 }
 
-/// Makes `span`'s trace and span IDs available to the JSON log formatter,
-/// and returns them. The native layer attaches them itself.
-fn attach_ids(span: &Span) -> Option<DatadogIds> {
+/// Makes a helper span's trace and span IDs available to the JSON log
+/// formatter (the native layer keeps them in its own record).
+fn attach_ids(span: &Span) {
     #[cfg(feature = "tracing-otel")]
     if is_active() && !NATIVE.load(Ordering::Relaxed) {
-        return otel::attach_ids(span);
+        let _ = otel::attach_ids(span);
     }
+    #[cfg(not(feature = "tracing-otel"))]
     let _ = span;
-    None
 }
 
 /// The error for an `APM_PROVIDER` whose cargo feature this build lacks.
@@ -146,6 +146,21 @@ pub(crate) fn check_features(config: &Config) -> Result<(), InitError> {
     } else {
         Err(feature_disabled(config.apm.provider))
     }
+}
+
+/// Whether `headers` may carry a trace context in any style (or baggage):
+/// most requests carry none, and then extraction is skipped.
+///
+/// One pass over the names: a request has a handful of headers, and
+/// comparing them is cheaper than hashing five custom names to look them up.
+#[cfg(any(feature = "datadog", feature = "tracing-otel"))]
+pub(crate) fn has_trace_headers(headers: &http::HeaderMap) -> bool {
+    headers.keys().any(|name| {
+        matches!(
+            name.as_str(),
+            "x-datadog-trace-id" | "traceparent" | "b3" | "x-b3-traceid" | "baggage"
+        )
+    })
 }
 
 /// `key:value` → (key, value); a bare tag becomes (tag, "").
@@ -186,7 +201,7 @@ pub async fn trace_async<F: Future>(
         resource.name = operation,
         service.name = service,
     );
-    let _ = attach_ids(&span);
+    attach_ids(&span);
     future.instrument(span).await
 }
 
@@ -215,7 +230,7 @@ pub fn database_query(operation: &str, table: &str, db_system: &str, query: &str
     let name = format!("{db_system}.query");
     span.record("otel.name", name.as_str());
     span.record("operation.name", name.as_str());
-    let _ = attach_ids(&span);
+    attach_ids(&span);
     span
 }
 
@@ -233,6 +248,6 @@ pub fn external_api(target: &str, endpoint: &str) -> Span {
         http.route = endpoint,
     );
     span.record("resource.name", format!("{target} {endpoint}").as_str());
-    let _ = attach_ids(&span);
+    attach_ids(&span);
     span
 }

@@ -159,7 +159,7 @@ pub(crate) fn continue_trace(
     use opentelemetry::trace::TraceContextExt;
     use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-    if has_trace_headers(headers) {
+    if super::has_trace_headers(headers) {
         let parent = opentelemetry::global::get_text_map_propagator(|p| {
             p.extract(&opentelemetry_http::HeaderExtractor(headers))
         });
@@ -168,19 +168,6 @@ pub(crate) fn continue_trace(
         }
     }
     attach_ids(span)
-}
-
-/// Whether `headers` carry any trace context at all: most requests do not,
-/// and then extraction (which allocates per propagation style) is skipped.
-fn has_trace_headers(headers: &http::HeaderMap) -> bool {
-    const NAMES: [&str; 5] = [
-        "x-datadog-trace-id",
-        "traceparent",
-        "b3",
-        "x-b3-traceid",
-        "baggage",
-    ];
-    NAMES.iter().any(|name| headers.contains_key(*name))
 }
 
 /// Writes `span`'s context into `headers` through the OpenTelemetry propagator.

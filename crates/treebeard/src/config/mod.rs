@@ -59,6 +59,9 @@ pub enum ApmProvider {
 }
 
 impl ApmProvider {
+    /// Every provider, in the order the error message lists them.
+    const ALL: [Self; 4] = [Self::Datadog, Self::DatadogOtel, Self::Otlp, Self::None];
+
     /// The `APM_PROVIDER` value, which is also the cargo feature it needs.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -458,12 +461,7 @@ fn parse_host(s: &str) -> Option<String> {
 fn read_apm(r: &mut Reader<'_>) -> ApmConfig {
     let provider = r.choice(
         APM_PROVIDER,
-        &[
-            ("datadog", ApmProvider::Datadog),
-            ("datadog-otel", ApmProvider::DatadogOtel),
-            ("otlp", ApmProvider::Otlp),
-            ("none", ApmProvider::None),
-        ],
+        &ApmProvider::ALL.map(|p| (p.as_str(), p)),
         ApmProvider::Datadog,
     );
     let enabled = r.bool(DD_TRACE_ENABLED, true);

@@ -15,6 +15,11 @@ pub fn write_str(out: &mut String, s: &str) {
 /// escaping) and copied with one `push_str`.
 pub(crate) fn push_escaped(out: &mut String, s: &str) {
     let bytes = s.as_bytes();
+    // Short text (field names, methods, statuses) is checked in one plain
+    // pass: the word loop below only pays off from a few words on.
+    if bytes.len() < 16 && !bytes.iter().any(|&b| byte_needs_escape(b)) {
+        return out.push_str(s);
+    }
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
@@ -48,6 +53,11 @@ pub(crate) fn push_escaped(out: &mut String, s: &str) {
         start = i;
     }
     out.push_str(&s[start..]);
+}
+
+/// Whether byte `b` must be escaped: a control character, `"`, `\\` or DEL.
+fn byte_needs_escape(b: u8) -> bool {
+    b < 0x20 || matches!(b, b'"' | b'\\' | 0x7f)
 }
 
 /// Whether any of the eight bytes of `w` is a control character, `"`, `\\`

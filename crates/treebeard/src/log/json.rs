@@ -431,15 +431,7 @@ impl JsonVisitor<'_> {
             field.name()
         };
         self.out.push_str(",\"");
-        // Field names are identifiers nearly always: no escaping to do.
-        if name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-        {
-            self.out.push_str(name);
-        } else {
-            push_escaped(self.out, name);
-        }
+        push_escaped(self.out, name);
         self.out.push_str("\":");
         true
     }

@@ -252,7 +252,8 @@ pub(crate) fn continue_trace(
     span: &tracing::Span,
     headers: &http::HeaderMap,
 ) -> Option<DatadogIds> {
-    if !propagation::has_trace_headers(headers)
+    let has_headers = crate::apm::has_trace_headers(headers);
+    if !has_headers
         && let Some(id) = span.id()
         && let Some((last, ids)) = LAST_SPAN.get()
         && last == id.into_u64()
@@ -264,7 +265,7 @@ pub(crate) fn continue_trace(
         let mut extensions = span.extensions_mut();
         let data = extensions.get_mut::<SpanData>()?;
         if data.local_root
-            && propagation::has_trace_headers(headers)
+            && has_headers
             && let Some(cx) = propagation::extract(headers, &layer.inner.styles)
         {
             let trace = Trace::new(cx.trace_id, None);

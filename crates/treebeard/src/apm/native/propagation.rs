@@ -82,17 +82,6 @@ pub(crate) fn inject(cx: &SpanContext, styles: &[PropagationStyle], headers: &mu
     }
 }
 
-/// Whether `headers` may carry a context of any style at all (x-datadog-trace-id,
-/// traceparent, b3, x-b3-traceid), so most requests skip extraction.
-///
-/// One pass over the names: a request has a handful of headers, and
-/// comparing them is cheaper than hashing four custom names to look them up.
-pub(crate) fn has_trace_headers(headers: &HeaderMap) -> bool {
-    headers
-        .keys()
-        .any(|name| matches!(name.as_str(), DD_TRACE_ID | TRACEPARENT | B3 | B3_TRACE_ID))
-}
-
 // ---- datadog ----
 
 /// `x-datadog-*`: decimal IDs, the trace ID's high half in `_dd.p.tid`.
@@ -902,6 +891,7 @@ mod tests {
 
     #[test]
     fn detects_trace_headers() {
+        use crate::apm::has_trace_headers;
         let unrelated = headers(&[(DD_PARENT_ID, "1"), (TRACESTATE, "a=b")]);
         assert!(!has_trace_headers(&unrelated) && !has_trace_headers(&HeaderMap::new()));
         for name in [DD_TRACE_ID, TRACEPARENT, B3, B3_TRACE_ID] {
