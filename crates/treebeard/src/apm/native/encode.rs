@@ -3,8 +3,9 @@
 //!
 //! The few MessagePack forms needed are written by hand: writing to a
 //! `Vec` cannot fail, and a library's `Result` per value would be noise.
-//! Maps and arrays are written with 16/32-bit headers patched afterwards,
-//! so entries can be written without counting them first.
+//! Each span is a map of the same twelve fields; its `meta` and `metrics`
+//! maps get 16-bit headers patched afterwards, so tags can be written
+//! without counting them first.
 
 use super::span::SpanData;
 
@@ -66,8 +67,9 @@ pub(crate) fn chunk(out: &mut Vec<u8>, process: &Process, spans: &[SpanData]) {
     let mut hex = [0u8; 16];
     for span in spans {
         let service = span.service().unwrap_or(&process.service);
-        let map = begin_map(out);
-        let mut entries = 0u16;
+        // service, name, resource, type, trace_id, span_id, parent_id,
+        // start, duration, error, meta, metrics: always these twelve.
+        out.push(0x80 | 12);
         let kv = |out: &mut Vec<u8>, key: &str, value: &str| {
             str(out, key);
             str(out, value);
@@ -92,7 +94,6 @@ pub(crate) fn chunk(out: &mut Vec<u8>, process: &Process, spans: &[SpanData]) {
         int(out, span.duration_ns);
         str(out, "error");
         int(out, i64::from(span.fields.error));
-        entries += 10;
 
         str(out, "meta");
         let meta = begin_map(out);
@@ -145,7 +146,6 @@ pub(crate) fn chunk(out: &mut Vec<u8>, process: &Process, spans: &[SpanData]) {
             }
         }
         end_map(out, meta, n);
-        entries += 1;
 
         str(out, "metrics");
         let metrics = begin_map(out);
@@ -177,8 +177,6 @@ pub(crate) fn chunk(out: &mut Vec<u8>, process: &Process, spans: &[SpanData]) {
             }
         }
         end_map(out, metrics, n);
-        entries += 1;
-        end_map(out, map, entries);
     }
 }
 
