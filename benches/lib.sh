@@ -70,11 +70,14 @@ agent_spans() {
         python3 -c 'import json,sys; print(sum(len(t) for t in json.load(sys.stdin)))' 2>/dev/null || echo 0
 }
 
-# Starts benches/sinks.py. Sets UDP_PORT, HTTP_PORT.
+# Starts the UDP and HTTP sinks on the load generator's core: the command
+# given (it takes the ports file as its first argument), or benches/sinks.py.
+# Sets UDP_PORT, HTTP_PORT.
 start_sinks() {
     local ports="$OUT/sinks.ports"
     rm -f "$ports"
-    taskset -c "$LOAD_CORE" python3 "$ROOT/benches/sinks.py" "$ports" &
+    if (($# == 0)); then set -- python3 "$ROOT/benches/sinks.py"; fi
+    taskset -c "$LOAD_CORE" "$1" "$ports" "${@:2}" &
     PIDS+=("$!")
     local deadline=$((SECONDS + 10))
     until [[ -s $ports ]] && grep -q HTTP "$ports"; do

@@ -14,6 +14,10 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
+def spans_cell(spans):
+    return "-" if float(spans) == 0 else f"{float(spans):.2f}"
+
+
 def main():
     rows_path, n1, n2, duration, connections, elapsed, loadavg, repeat = sys.argv[1:9]
     rows = [line.rstrip("\n").split("\t") for line in open(rows_path) if line.strip()]
@@ -34,26 +38,27 @@ def main():
     out.append(f"- allocs/req: calls to malloc and realloc in the same two runs, (C({n2}) - C({n1})) / {int(n2) - int(n1)}")
     out.append(f"- load: server on core 0, `wrk -t1 -c{connections} -d{duration} --latency` on core 1 (after a 1 s warm-up), "
                f"{repeat} runs, the one with the median req/s kept; "
-               "agent and sinks on core 1; CPU = server utime+stime / requests")
+               "bench-sink (trace intake, Sentry, DogStatsD) on core 1; CPU = server utime+stime / requests; "
+               "spans/req = spans bench-sink received / requests served")
     out.append(f"- `make bench` took {elapsed} s\n")
-    out.append("| variant | instr/req | × bare | allocs/req | CPU µs/req | req/s | × bare | p50 ms | p99 ms | peak RSS MB | errors |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    out.append("| variant | instr/req | × bare | allocs/req | CPU µs/req | req/s | × bare | p50 ms | p99 ms | peak RSS MB | errors | spans/req |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        name, instr, cpu, rps, p50, p99, rss, errors = r[:8]
+        name, instr, cpu, rps, p50, p99, rss, errors, _requests, spans = r[:10]
         if name.startswith("example-"):
             continue
         instr_ratio = f"{float(instr) / bare_instr:.2f}" if bare_instr else "-"
         rps_ratio = f"{float(rps) / bare_rps:.2f}" if bare_rps else "-"
         out.append(f"| {name} | {int(instr):,} | {instr_ratio} | {allocs.get(name, '-')} | {cpu} | {float(rps):,.0f} | {rps_ratio} | "
-                   f"{float(p50):.2f} | {float(p99):.2f} | {int(rss) / 1024:.1f} | {errors} |")
+                   f"{float(p50):.2f} | {float(p99):.2f} | {int(rss) / 1024:.1f} | {errors} | {spans_cell(spans)} |")
     on, off = by_name.get("example-monitoring-on"), by_name.get("example-monitoring-off")
     if on and off:
         out.append("\nexample-api `GET /users/{id}`, same binary:\n")
-        out.append("| | CPU µs/req | req/s | p50 ms | p99 ms | peak RSS MB | errors |")
-        out.append("|---|---:|---:|---:|---:|---:|---:|")
+        out.append("| | CPU µs/req | req/s | p50 ms | p99 ms | peak RSS MB | errors | spans/req |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
         for label, r in (("monitoring on", on), ("MONITORING_ENABLED=false", off)):
             out.append(f"| {label} | {r[2]} | {float(r[3]):,.0f} | {float(r[4]):.2f} | {float(r[5]):.2f} | "
-                       f"{int(r[6]) / 1024:.1f} | {r[7]} |")
+                       f"{int(r[6]) / 1024:.1f} | {r[7]} | {spans_cell(r[9])} |")
         ratio = float(on[3]) / float(off[3])
         p99 = float(on[5]) / float(off[5])
         out.append(f"\nthroughput on/off: **{ratio:.2f}** (target ≥ 0.95); p99 on/off: **{p99:.2f}** (target ≤ 1.05)")

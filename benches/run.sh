@@ -3,7 +3,7 @@
 #
 #   instr/req  callgrind (all threads), (I(N2) - I(N1)) / (N2 - N1), in-process
 #   allocs/req calls to malloc/realloc in the same two runs, per request
-#   CPU, req/s, p50/p99, peak RSS
+#   CPU, req/s, p50/p99, peak RSS, spans/req (received by bench-sink)
 #              the driver served on core 0, wrk -t1 -c32 on core 1
 #   example    example-api's GET /users/{id}: monitoring on vs MONITORING_ENABLED=false
 #
@@ -45,8 +45,13 @@ ROWS=$OUT/rows.tsv
 
 LOADAVG_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 start_agent
-start_sinks
+# The test agent receives the spans of the callgrind runs; bench-sink those
+# of the load runs (the Python agent would take wrk's core), and the Sentry
+# envelopes and DogStatsD datagrams of both. It answers /info like the agent.
+curl -sf -m 30 "http://127.0.0.1:$AGENT_PORT/info" >"$OUT/agent-info.json" || die "the agent's /info failed"
+start_sinks "$CARGO_TARGET_DIR/release/bench-sink" "$OUT/agent-info.json"
 export_monitoring_env
+SINK_URL="http://127.0.0.1:$HTTP_PORT"
 # DataDog keeps at most DD_TRACE_RATE_LIMIT traces a second (default 100),
 # whatever the sample rate: at bench load that would export a small share of
 # the traces and measure mostly the cheaper drop path. Every trace is
@@ -68,7 +73,7 @@ instructions() { # variant n
 # this shared machine can be 25 % off; the median of three rarely is.
 load() { # name pid url
     local name=$1 pid=$2 url=$3 i before after hwm
-    taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNECTIONS" -d1s "$url" >/dev/null # warm-up
+    taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNECTIONS" -d1s "$url" >"$OUT/wrk/$name.0.txt" # warm-up
     for ((i = 1; i <= REPEAT; i++)); do
         before=$(cpu_ticks "$pid")
         taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$url" >"$OUT/wrk/$name.$i.txt"
@@ -82,6 +87,16 @@ load() { # name pid url
 stop() { # pid
     kill -TERM "$1" 2>/dev/null || true
     wait "$1" 2>/dev/null || true
+}
+
+sink_spans() { sink_counts | python3 -c 'import json,sys; print(json.load(sys.stdin)["spans"])'; }
+
+# Spans bench-sink received per request served (warm-up included), since
+# `sink_spans` printed $1; call after the server stopped (it flushes then).
+spans_per_request() { # spans_before name
+    local requests
+    requests=$(awk '/requests in/{n += $1} END{print n}' "$OUT/wrk/$2".[0-9]*.txt)
+    python3 -c "import sys; print(f'{($(sink_spans) - $1) / $requests:.3f}')"
 }
 
 for v in $VARIANTS; do
@@ -98,7 +113,8 @@ for v in $VARIANTS; do
     fi
 
     log="$OUT/wrk/$v.server.log"
-    taskset -c "$SERVER_CORE" "$DRIVER" "$v" serve >/dev/null 2>"$log" &
+    spans=$(sink_spans)
+    DD_TRACE_AGENT_URL=$SINK_URL taskset -c "$SERVER_CORE" "$DRIVER" "$v" serve >/dev/null 2>"$log" &
     pid=$!
     PIDS+=("$pid")
     deadline=$((SECONDS + 30))
@@ -109,6 +125,7 @@ for v in $VARIANTS; do
     addr=$(awk '/^LISTENING /{print $2}' "$log")
     stats=$(load "$v" "$pid" "http://$addr/json")
     stop "$pid"
+    stats+=$'\t'$(spans_per_request "$spans" "$v")
     echo "   $stats" >&2
     printf '%s\t%s\t%s\n' "$v" "$per_req" "$stats" >>"$ROWS"
 done
@@ -138,12 +155,15 @@ for mode in monitoring-on monitoring-off; do
     port=$(free_port)
     log="$OUT/wrk/example-$mode.server.log"
     if [[ $mode == monitoring-off ]]; then enabled=false; else enabled=true; fi
-    MONITORING_ENABLED=$enabled PORT=$port taskset -c "$SERVER_CORE" "$EXAMPLE" >/dev/null 2>"$log" &
+    spans=$(sink_spans)
+    DD_TRACE_AGENT_URL=$SINK_URL MONITORING_ENABLED=$enabled PORT=$port \
+        taskset -c "$SERVER_CORE" "$EXAMPLE" >/dev/null 2>"$log" &
     pid=$!
     PIDS+=("$pid")
     wait_tcp 127.0.0.1 "$port" 30 || die "example-api did not start (see $log)"
     stats=$(load "example-$mode" "$pid" "http://127.0.0.1:$port/users/1")
     stop "$pid"
+    stats+=$'\t'$(spans_per_request "$spans" "example-$mode")
     echo "   $stats" >&2
     printf '%s\t-\t%s\n' "example-$mode" "$stats" >>"$ROWS"
 done
