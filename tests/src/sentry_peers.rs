@@ -83,28 +83,44 @@ impl Spotlight {
 
     /// Every event item received so far.
     pub fn events(&self) -> Vec<Value> {
+        self.items("event")
+    }
+
+    /// Every item of type `ty` (`event`, `transaction`, ...) received so far.
+    pub fn items(&self, ty: &str) -> Vec<Value> {
         let Ok(text) = std::fs::read_to_string(&self.out) else {
             return Vec::new();
         };
-        let mut events = Vec::new();
+        let mut items = Vec::new();
         for line in text.lines().filter(|l| !l.is_empty()) {
             let envelope: String = serde_json::from_str(line).unwrap();
-            events.extend(parse_envelope(&envelope));
+            items.extend(parse_items(&envelope, ty));
         }
-        events
+        items
     }
 
     /// Waits until `pred` holds for the events received, returning them.
     pub fn wait_for(&self, what: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        self.wait_for_items("event", what, pred)
+    }
+
+    /// Waits until `pred` holds for the items of type `ty` received,
+    /// returning them.
+    pub fn wait_for_items(
+        &self,
+        ty: &str,
+        what: &str,
+        pred: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            let events = self.events();
-            if pred(&events) {
-                return events;
+            let items = self.items(ty);
+            if pred(&items) {
+                return items;
             }
             assert!(
                 Instant::now() < deadline,
-                "Spotlight never got {what}; events: {events:#?}"
+                "Spotlight never got {what}; {ty} items: {items:#?}"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -118,22 +134,22 @@ impl Drop for Spotlight {
     }
 }
 
-/// The `event` items of an envelope (header line, then item header and
-/// payload lines; payloads here are single-line JSON).
-pub fn parse_envelope(envelope: &str) -> Vec<Value> {
+/// The items of type `ty` of an envelope (header line, then item header
+/// and payload lines; payloads here are single-line JSON).
+pub fn parse_items(envelope: &str, ty: &str) -> Vec<Value> {
     let mut lines = envelope.lines().skip(1);
-    let mut events = Vec::new();
+    let mut items = Vec::new();
     while let Some(header) = lines.next() {
         if header.trim().is_empty() {
             continue;
         }
         let header: Value = serde_json::from_str(header).unwrap();
         let Some(payload) = lines.next() else { break };
-        if header["type"] == "event" {
-            events.push(serde_json::from_str(payload).unwrap());
+        if header["type"] == ty {
+            items.push(serde_json::from_str(payload).unwrap());
         }
     }
-    events
+    items
 }
 
 /// Runs `sentry-relay`'s `StoreNormalizer` over `events`: the errors it

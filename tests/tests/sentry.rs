@@ -250,3 +250,39 @@ async fn an_event_carries_its_own_requests_breadcrumbs_only() {
         );
     }
 }
+
+#[tokio::test]
+async fn with_traces_sampled_requests_send_transactions_and_errors_keep_their_context() {
+    let spotlight = Spotlight::start();
+    let api = start(&spotlight, &[("SENTRY_TRACES_SAMPLE_RATE", "1.0")]);
+    assert_eq!(get(&api, "/users/1", "tx-ok").await, 200);
+    assert_eq!(get(&api, "/demo/panic", "tx-panic").await, 500);
+
+    // One transaction per request, named by sentry-tower after the route.
+    let transactions =
+        spotlight.wait_for_items("transaction", "both transactions", |t| t.len() >= 2);
+    let mut names: Vec<&str> = transactions
+        .iter()
+        .filter_map(|t| t["transaction"].as_str())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["GET /demo/panic", "GET /users/{id}"],
+        "{transactions:#?}"
+    );
+    let failed = transactions
+        .iter()
+        .find(|t| t["transaction"] == "GET /demo/panic")
+        .unwrap();
+    assert_eq!(failed["contexts"]["trace"]["status"], "internal_error");
+
+    // The panic inside the transaction is still one event with the
+    // request's context.
+    let events = spotlight.wait_for("the panic", |events| {
+        !with_request_id(events, "tx-panic").is_empty()
+    });
+    let panic = with_request_id(&events, "tx-panic");
+    assert_eq!(panic.len(), 1, "{panic:#?}");
+    assert_common(panic[0], &api, "tx-panic", "/demo/panic");
+}

@@ -52,10 +52,16 @@ pub struct RequestId(HeaderValue);
 impl RequestId {
     /// A fresh random UUID (v4). Uses a thread-local RNG: no syscall per ID.
     pub fn generate() -> Self {
-        let mut buf = uuid::Uuid::encode_buffer();
-        let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+        // One allocation that every clone shares: a `Vec`-backed value (what
+        // `from_str` makes) allocates again on its first clone.
+        let shared = bytes::Bytes::from_owner(text);
         // A hyphenated UUID is always a valid header value.
-        Self(HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("invalid-uuid")))
+        Self(
+            HeaderValue::from_maybe_shared(shared)
+                .unwrap_or(HeaderValue::from_static("invalid-uuid")),
+        )
     }
 
     /// Accepts `value` as an ID when it is 1 to [`MAX_REQUEST_ID_LEN`] bytes

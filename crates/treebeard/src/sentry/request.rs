@@ -11,7 +11,7 @@ use ::sentry::protocol::{Event, Exception, Level, Mechanism, Request as SentryRe
 use ::sentry::{Hub, SentryFutureExt};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
 use pin_project_lite::pin_project;
-use sentry_tower::{SentryHttpLayer, SentryHttpService};
+use sentry_tower::{SentryHttpFuture, SentryHttpLayer, SentryHttpService};
 use tower::util::Either;
 use tower::{Layer, Service};
 
@@ -139,8 +139,7 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future =
-        ResponseFuture<<Either<SentryHttpService<S>, S> as Service<Request<ReqBody>>>::Future>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -150,7 +149,7 @@ where
         if !self.active {
             return ResponseFuture {
                 inner: Kind::Passthrough {
-                    future: self.inner.call(req),
+                    future: self.call_inner(req),
                 },
                 capture: None,
             };
@@ -168,7 +167,7 @@ where
             let shared = shared.clone();
             scope.add_event_processor(move |event| shared.process(event));
         });
-        let future = Hub::run(hub.clone(), || self.inner.call(req)).bind_hub(hub.clone());
+        let future = Hub::run(hub.clone(), || self.call_inner(req)).bind_hub(hub.clone());
         ResponseFuture {
             inner: Kind::Captured { future },
             capture: Some(Capture {
@@ -176,6 +175,47 @@ where
                 hub,
                 statuses: self.statuses.clone(),
             }),
+        }
+    }
+}
+
+impl<S> ErrorCapture<S> {
+    fn call_inner<ReqBody, ResBody>(&mut self, req: Request<ReqBody>) -> Inner<S::Future>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    {
+        match &mut self.inner {
+            // Boxed: sentry-tower's future is ~400 bytes, and the future of
+            // every request would carry that space, transactions or not.
+            Either::Left(service) => Inner::Transaction {
+                future: Box::pin(service.call(req)),
+            },
+            Either::Right(service) => Inner::Plain {
+                future: service.call(req),
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// The inner service's future, within sentry-tower's transaction or not.
+    #[project = InnerProj]
+    enum Inner<F> {
+        Plain { #[pin] future: F },
+        Transaction { future: Pin<Box<SentryHttpFuture<F>>> },
+    }
+}
+
+impl<F, B, E> Future for Inner<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            InnerProj::Plain { future } => future.poll(cx),
+            InnerProj::Transaction { future } => future.as_mut().poll(cx),
         }
     }
 }
@@ -192,8 +232,8 @@ pin_project! {
 pin_project! {
     #[project = KindProj]
     enum Kind<F> {
-        Passthrough { #[pin] future: F },
-        Captured { #[pin] future: ::sentry::SentryFuture<F> },
+        Passthrough { #[pin] future: Inner<F> },
+        Captured { #[pin] future: ::sentry::SentryFuture<Inner<F>> },
     }
 }
 
