@@ -203,10 +203,8 @@ where
             }
         };
         req.extensions_mut().insert(id.clone());
-        let inner = CURRENT.scope(id.clone(), self.inner.call(req));
         ResponseFuture {
-            inner,
-            id: Some(id),
+            inner: CURRENT.scope(id, self.inner.call(req)),
             header: self.header.clone(),
         }
     }
@@ -215,9 +213,9 @@ where
 pin_project! {
     /// Response future of [`SetRequestId`]: echoes the ID on the response.
     pub struct ResponseFuture<F> {
+        // Holds the ID for the task-local, and gives it back at the end.
         #[pin]
         inner: tokio::task::futures::TaskLocalFuture<RequestId, F>,
-        id: Option<RequestId>,
         header: HeaderName,
     }
 }
@@ -230,8 +228,9 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let mut response = std::task::ready!(this.inner.poll(cx))?;
-        if let Some(id) = this.id.take() {
+        let mut inner = this.inner;
+        let mut response = std::task::ready!(inner.as_mut().poll(cx))?;
+        if let Some(id) = inner.take_value() {
             response
                 .headers_mut()
                 .entry(this.header.clone())
