@@ -71,13 +71,13 @@ agent_spans() {
 }
 
 # Starts the UDP and HTTP sinks on the load generator's core: the command
-# given (it takes the ports file as its first argument), or benches/sinks.py.
+# given, or benches/sinks.py, with the ports file as its last argument.
 # Sets UDP_PORT, HTTP_PORT.
 start_sinks() {
     local ports="$OUT/sinks.ports"
     rm -f "$ports"
     if (($# == 0)); then set -- python3 "$ROOT/benches/sinks.py"; fi
-    taskset -c "$LOAD_CORE" "$1" "$ports" "${@:2}" &
+    taskset -c "$LOAD_CORE" "$@" "$ports" &
     PIDS+=("$!")
     local deadline=$((SECONDS + 10))
     until [[ -s $ports ]] && grep -q HTTP "$ports"; do

@@ -49,7 +49,7 @@ start_agent
 # of the load runs (the Python agent would take wrk's core), and the Sentry
 # envelopes and DogStatsD datagrams of both. It answers /info like the agent.
 curl -sf -m 30 "http://127.0.0.1:$AGENT_PORT/info" >"$OUT/agent-info.json" || die "the agent's /info failed"
-start_sinks "$CARGO_TARGET_DIR/release/bench-sink" "$OUT/agent-info.json"
+start_sinks "$CARGO_TARGET_DIR/release/bench-sink" --info "$OUT/agent-info.json"
 export_monitoring_env
 SINK_URL="http://127.0.0.1:$HTTP_PORT"
 # DataDog keeps at most DD_TRACE_RATE_LIMIT traces a second (default 100),

@@ -1,4 +1,4 @@
-//! `bench-sink PORTS_FILE [INFO_JSON]`: the receivers of `make bench`'s load
+//! `bench-sink [--info INFO_JSON] PORTS_FILE`: the receivers of `make bench`'s load
 //! runs, cheap enough to share the load generator's core.
 //!
 //! - HTTP: DataDog's trace intake (`/v0.4/traces`, `/v0.5/traces`), whose
@@ -12,10 +12,10 @@
 //! `GET /counts` returns the counts as JSON. The chosen ports are written to
 //! PORTS_FILE as `HTTP <port>` and `UDP <port>` lines.
 //!
-//! Why not DataDog's test agent: it is Python, and decoding the 30 to 60
-//! thousand spans a second of a load run takes a whole core, the one wrk
-//! needs. The test agent still checks every payload format in the e2e
-//! tests and receives the spans of the callgrind runs.
+//! Why not DataDog's test agent: it is Python, and decoding the tens of
+//! thousands of spans a second of a load run on wrk's core starves wrk (see
+//! docs/performance.md). The test agent still checks every payload format
+//! in the e2e tests and receives the spans of the callgrind runs.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -43,13 +43,15 @@ struct Sink {
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let ports_file = args
-        .next()
-        .expect("usage: bench-sink PORTS_FILE [INFO_JSON]");
-    let info = match args.next() {
-        Some(path) => std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")),
-        None => "{}".to_owned(),
+    const USAGE: &str = "usage: bench-sink [--info INFO_JSON] PORTS_FILE";
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (info, ports_file) = match args.as_slice() {
+        [flag, path, ports] if flag == "--info" => (
+            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}")),
+            ports.clone(),
+        ),
+        [ports] => ("{}".to_owned(), ports.clone()),
+        _ => panic!("{USAGE}"),
     };
     let sink = Arc::new(Sink {
         counts: Counts::default(),
