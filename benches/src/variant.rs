@@ -5,9 +5,8 @@
 //! ([`Overrides`]). So `treebeard-full` turns on whatever the environment
 //! asks for (APM to the agent in `DD_TRACE_AGENT_URL`, DogStatsD in
 //! `METRICS_BACKEND`/`DD_DOGSTATSD_PORT`, Sentry in `SENTRY_DSN`) as soon as
-//! `treebeard::init` supports it. Adding a single-layer variant (say
-//! `layer-metrics`) is one entry in [`Variant::ALL`] and one match arm in
-//! [`Variant::build`].
+//! `treebeard::init` supports it. Adding a single-layer variant is one entry
+//! in [`Variant::ALL`] and one match arm in [`Variant::build`].
 
 use std::any::Any;
 
@@ -15,8 +14,10 @@ use axum::Router;
 use treebeard::MonitoringGuard;
 use treebeard::catch_panic::CatchPanicLayer;
 use treebeard::config::{Config, ConfigSource, EnvSource};
+use treebeard::metrics::RequestMetricsLayer;
 use treebeard::request_id::RequestIdLayer;
 use treebeard::request_log::RequestLogLayer;
+use treebeard::sentry::ErrorCaptureLayer;
 
 use crate::app;
 use crate::hand_assembled;
@@ -44,6 +45,10 @@ pub enum Variant {
     LayerCatchPanic,
     /// `RequestLogLayer` with the APM exporter on (span per request).
     LayerApm,
+    /// `RequestMetricsLayer` alone, with the DogStatsD exporter on.
+    LayerMetrics,
+    /// `ErrorCaptureLayer` alone, with Sentry on (no transactions).
+    LayerSentry,
     /// The full stack with DataDog spans through OpenTelemetry and
     /// dd-trace-rs (`APM_PROVIDER=datadog-otel`) instead of treebeard's own.
     TreebeardFullOtel,
@@ -51,7 +56,7 @@ pub enum Variant {
 
 impl Variant {
     /// Every variant, in table order.
-    pub const ALL: [Variant; 10] = [
+    pub const ALL: [Variant; 12] = [
         Variant::Bare,
         Variant::HandAssembled,
         Variant::TreebeardFull,
@@ -62,6 +67,8 @@ impl Variant {
         Variant::LayerRequestLog,
         Variant::LayerCatchPanic,
         Variant::LayerApm,
+        Variant::LayerMetrics,
+        Variant::LayerSentry,
     ];
 
     /// The command-line name.
@@ -76,6 +83,8 @@ impl Variant {
             Variant::LayerRequestLog => "layer-request-log",
             Variant::LayerCatchPanic => "layer-catch-panic",
             Variant::LayerApm => "layer-apm",
+            Variant::LayerMetrics => "layer-metrics",
+            Variant::LayerSentry => "layer-sentry",
             Variant::TreebeardFullOtel => "treebeard-full-otel",
         }
     }
@@ -121,6 +130,19 @@ impl Variant {
             Variant::LayerApm => {
                 let guard = init(Overrides::APM_ONLY);
                 Stack::new(routes.layer(RequestLogLayer::new()), guard)
+            }
+            Variant::LayerMetrics => {
+                let config = config(Overrides::METRICS_ONLY);
+                let guard = init_with(&config);
+                let layer = RequestMetricsLayer::from_config(&config);
+                Stack::new(routes.layer(layer), guard)
+            }
+            Variant::LayerSentry => {
+                let config = config(Overrides::SENTRY_ONLY);
+                let guard = init_with(&config);
+                let layer = ErrorCaptureLayer::new(&config);
+                assert!(layer.is_active(), "layer-sentry needs SENTRY_DSN");
+                Stack::new(routes.layer(layer), guard)
             }
         }
     }
@@ -180,6 +202,20 @@ impl Overrides {
         ("METRICS_BACKEND", Some("none")),
         ("SENTRY_DSN", None),
     ]);
+    /// Metrics as the environment configures them; the other exporters off.
+    const METRICS_ONLY: Self = Self(&[
+        ("MONITORING_ENABLED", Some("true")),
+        ("APM_PROVIDER", Some("none")),
+        ("SENTRY_DSN", None),
+    ]);
+    /// Sentry as the environment configures it (no transactions); the other
+    /// exporters off.
+    const SENTRY_ONLY: Self = Self(&[
+        ("MONITORING_ENABLED", Some("true")),
+        ("APM_PROVIDER", Some("none")),
+        ("METRICS_BACKEND", Some("none")),
+        ("SENTRY_TRACES_SAMPLE_RATE", None),
+    ]);
 }
 
 impl ConfigSource for Overrides {
@@ -206,5 +242,9 @@ fn config(overrides: Overrides) -> Config {
 }
 
 fn init(overrides: Overrides) -> MonitoringGuard {
-    treebeard::init(&config(overrides)).unwrap_or_else(|e| panic!("bench-driver: {e}"))
+    init_with(&config(overrides))
+}
+
+fn init_with(config: &Config) -> MonitoringGuard {
+    treebeard::init(config).unwrap_or_else(|e| panic!("bench-driver: {e}"))
 }
