@@ -1,8 +1,10 @@
 //! `bench-driver <variant> <mode>`: one observability stack around the same
-//! small axum app, driven in-process (for callgrind) or served (for wrk).
+//! small axum app (or, for `example-on`/`example-off`, the example API's
+//! router), driven in-process (for callgrind) or served (for wrk).
 //!
 //! Modes:
-//! - `inproc N`: warms up, then drives `N` requests through the router with
+//! - `inproc N`: warms up, then drives `N` requests (`GET /json`, or
+//!   `GET /users/1` for the example) through the router with
 //!   `tower::ServiceExt::oneshot` on a current-thread runtime, drops the
 //!   stack's guards (which flush exporters) and exits. Run it twice under
 //!   callgrind with two values of `N`: the difference cancels start-up.
@@ -27,9 +29,6 @@ use variant::Variant;
 /// Requests sent before counting starts, so lazy set-up (first span, first
 /// log line, connection to the agent) is not part of the measured work.
 const WARM_UP_REQUESTS: usize = 200;
-
-/// The in-process driver's route (the bare JSON route of the issue).
-const INPROC_PATH: &str = "/json";
 
 enum Mode {
     InProcess(usize),
@@ -87,11 +86,12 @@ fn in_process(variant: Variant, requests: usize) {
     // boxed handler on every call, a cost no server pays).
     let router = stack.router.clone().with_state(());
     rt.block_on(async move {
+        let path = variant.path();
         for _ in 0..WARM_UP_REQUESTS {
-            drive_one(&router).await;
+            drive_one(&router, path).await;
         }
         for _ in 0..requests {
-            drive_one(&router).await;
+            drive_one(&router, path).await;
         }
     });
     // Guards flush here (spans, log lines, events): their cost is counted.
@@ -99,8 +99,8 @@ fn in_process(variant: Variant, requests: usize) {
     drop(rt);
 }
 
-async fn drive_one(router: &Router) {
-    let request = Request::get(INPROC_PATH).body(Body::empty()).unwrap();
+async fn drive_one(router: &Router, path: &str) {
+    let request = Request::get(path).body(Body::empty()).unwrap();
     let response = router.clone().oneshot(request).await.unwrap();
     assert!(response.status().is_success(), "{}", response.status());
     let body = axum::body::to_bytes(response.into_body(), usize::MAX)

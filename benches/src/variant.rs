@@ -49,6 +49,11 @@ pub enum Variant {
     LayerMetrics,
     /// `ErrorCaptureLayer` alone, with Sentry on (no transactions).
     LayerSentry,
+    /// The example API's router with every feature the environment turns
+    /// on (driven at `GET /users/1`).
+    ExampleOn,
+    /// The same with `MONITORING_ENABLED=false`.
+    ExampleOff,
     /// The full stack with DataDog spans through OpenTelemetry and
     /// dd-trace-rs (`APM_PROVIDER=datadog-otel`) instead of treebeard's own.
     TreebeardFullOtel,
@@ -56,7 +61,7 @@ pub enum Variant {
 
 impl Variant {
     /// Every variant, in table order.
-    pub const ALL: [Variant; 12] = [
+    pub const ALL: [Variant; 14] = [
         Variant::Bare,
         Variant::HandAssembled,
         Variant::TreebeardFull,
@@ -69,6 +74,8 @@ impl Variant {
         Variant::LayerApm,
         Variant::LayerMetrics,
         Variant::LayerSentry,
+        Variant::ExampleOn,
+        Variant::ExampleOff,
     ];
 
     /// The command-line name.
@@ -85,7 +92,17 @@ impl Variant {
             Variant::LayerApm => "layer-apm",
             Variant::LayerMetrics => "layer-metrics",
             Variant::LayerSentry => "layer-sentry",
+            Variant::ExampleOn => "example-on",
+            Variant::ExampleOff => "example-off",
             Variant::TreebeardFullOtel => "treebeard-full-otel",
+        }
+    }
+
+    /// The route the in-process driver requests.
+    pub fn path(self) -> &'static str {
+        match self {
+            Variant::ExampleOn | Variant::ExampleOff => "/users/1",
+            _ => "/json",
         }
     }
 
@@ -143,6 +160,18 @@ impl Variant {
                 let layer = ErrorCaptureLayer::new(&config);
                 assert!(layer.is_active(), "layer-sentry needs SENTRY_DSN");
                 Stack::new(routes.layer(layer), guard)
+            }
+            Variant::ExampleOn | Variant::ExampleOff => {
+                let overrides = match self {
+                    Variant::ExampleOn => Overrides::FULL,
+                    _ => Overrides::DISABLED,
+                };
+                let guard = init(overrides);
+                let db = example_api::db::Db::open_seeded().unwrap();
+                // `/users/{id}` calls no recommender; the URL is never used.
+                let state = example_api::AppState::new(db, "http://127.0.0.1:9/").unwrap();
+                let router = example_api::app(state, guard.layer());
+                Stack::new(router, guard)
             }
         }
     }

@@ -19,67 +19,116 @@ use std::borrow::Cow;
 /// ```
 pub fn obfuscate_sql(query: &str) -> Cow<'_, str> {
     let bytes = query.as_bytes();
-    if !bytes
-        .iter()
-        .any(|b| b.is_ascii_digit() || *b == b'\'' || *b == b'-' || *b == b'/')
-    {
+    if !bytes.iter().copied().any(may_start_token) {
         return Cow::Borrowed(query);
     }
-    let mut out = String::with_capacity(query.len());
+    // Written only from the first change on: a query whose digits are all
+    // placeholders (`?1`) or inside identifiers comes back borrowed.
+    let mut out = Output { query, text: None };
     let mut i = 0;
-    let mut prev: Option<u8> = None; // last byte copied, to tell identifiers from numbers
+    let mut prev: Option<u8> = None; // last byte kept, to tell identifiers from numbers
     while i < bytes.len() {
         let b = bytes[i];
         match b {
             b'\'' => {
+                out.replace(i);
                 i = skip_string(bytes, i + 1);
-                out.push('?');
                 prev = Some(b'?');
             }
             b'"' | b'`' => {
-                // A quoted identifier: copied as it is.
+                // A quoted identifier: kept as it is.
                 let end = bytes[i + 1..]
                     .iter()
                     .position(|&c| c == b)
                     .map_or(bytes.len(), |p| i + 2 + p);
-                out.push_str(query.get(i..end).unwrap_or(""));
+                out.keep(i..end);
                 prev = Some(b);
                 i = end;
             }
             b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                out.drop_from(i);
                 i = bytes[i..]
                     .iter()
                     .position(|&c| c == b'\n')
                     .map_or(bytes.len(), |p| i + p);
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                out.drop_from(i);
                 i = find(bytes, i + 2, b"*/").map_or(bytes.len(), |p| p + 2);
             }
             b'x' | b'X' if bytes.get(i + 1) == Some(&b'\'') && !prev.is_some_and(is_ident_byte) => {
+                out.replace(i);
                 i = skip_string(bytes, i + 2);
-                out.push('?');
                 prev = Some(b'?');
             }
             b'0'..=b'9'
                 if !prev.is_some_and(|p| is_ident_byte(p) || matches!(p, b'?' | b'$' | b':')) =>
             {
+                out.replace(i);
                 while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'.') {
                     i += 1;
                 }
-                out.push('?');
                 prev = Some(b'?');
             }
             _ => {
-                // Copy one whole UTF-8 character.
-                let len = utf8_len(b);
-                let end = (i + len).min(bytes.len());
-                out.push_str(query.get(i..end).unwrap_or(""));
-                prev = Some(b);
+                // This byte, and the run after it that cannot start a
+                // literal or comment. Runs end on ASCII bytes, so on
+                // character boundaries.
+                let end = bytes[i + 1..]
+                    .iter()
+                    .position(|&c| may_start_token(c))
+                    .map_or(bytes.len(), |p| i + 1 + p);
+                out.keep(i..end);
+                prev = Some(bytes[end - 1]);
                 i = end;
             }
         }
     }
-    Cow::Owned(out)
+    match out.text {
+        Some(text) => Cow::Owned(text),
+        None => Cow::Borrowed(query),
+    }
+}
+
+/// Bytes where a literal, a quoted identifier or a comment may begin.
+fn may_start_token(b: u8) -> bool {
+    matches!(
+        b,
+        b'0'..=b'9' | b'\'' | b'"' | b'`' | b'-' | b'/' | b'x' | b'X'
+    )
+}
+
+/// The obfuscated query, copied out of the original only once it differs.
+struct Output<'a> {
+    query: &'a str,
+    /// `None` while everything so far is kept as it is.
+    text: Option<String>,
+}
+
+impl Output<'_> {
+    /// Keeps `query[range]`.
+    fn keep(&mut self, range: std::ops::Range<usize>) {
+        if let Some(text) = &mut self.text {
+            text.push_str(self.query.get(range).unwrap_or(""));
+        }
+    }
+
+    /// Leaves out what starts at `at` (up to where the caller continues).
+    fn drop_from(&mut self, at: usize) {
+        if self.text.is_none() {
+            let mut text = String::with_capacity(self.query.len());
+            text.push_str(self.query.get(..at).unwrap_or(""));
+            self.text = Some(text);
+        }
+    }
+
+    /// Puts `?` for the literal that starts at `at`.
+    fn replace(&mut self, at: usize) {
+        self.drop_from(at);
+        if let Some(text) = &mut self.text {
+            text.push('?');
+        }
+    }
 }
 
 fn is_ident_byte(b: u8) -> bool {
@@ -107,15 +156,6 @@ fn find(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
         .windows(needle.len())
         .position(|w| w == needle)
         .map(|p| from + p)
-}
-
-fn utf8_len(first: u8) -> usize {
-    match first {
-        0xf0..=0xff => 4,
-        0xe0..=0xef => 3,
-        0xc0..=0xdf => 2,
-        _ => 1,
-    }
 }
 
 #[cfg(test)]
@@ -148,10 +188,28 @@ mod tests {
             ("SELECT /* card 4111 */ 1", "SELECT  ?"),
             ("SELECT \"col 5\" FROM t", "SELECT \"col 5\" FROM t"),
             ("SELECT * FROM users", "SELECT * FROM users"),
+            ("SELECT é1, x1, 'é' FROM t", "SELECT é?, x1, ? FROM t"),
+            ("SELECT a-1, b/2 FROM t", "SELECT a-?, b/? FROM t"),
         ];
         for (input, expected) in cases {
             assert_eq!(obfuscate_sql(input), expected, "{input}");
         }
+    }
+
+    #[test]
+    fn a_query_without_literals_is_not_copied() {
+        for query in [
+            "SELECT id, name FROM users WHERE id = ?1",
+            "SELECT t2.c3, max(x) FROM t2 WHERE k = $2 AND n = :n1",
+            "SELECT \"col 5\" FROM t",
+        ] {
+            assert!(
+                matches!(obfuscate_sql(query), Cow::Borrowed(q) if q == query),
+                "{query}"
+            );
+        }
+        assert!(matches!(obfuscate_sql("SELECT 1"), Cow::Owned(_)));
+        assert!(matches!(obfuscate_sql("SELECT a -- c\n"), Cow::Owned(_)));
     }
 
     #[test]

@@ -101,10 +101,7 @@ impl Metrics {
     /// A timer recording the seconds until it drops (or until
     /// [`Timed::stop`]) in the distribution `name`.
     pub fn timed(&self, name: &str, tags: &[(&str, &str)]) -> Timed {
-        Timed {
-            histogram: Some(self.histogram_handle(name, tags)),
-            start: Instant::now(),
-        }
+        Timed::start(self.histogram_handle(name, tags))
     }
 
     /// Runs `f`, recording its duration in seconds in `name`.
@@ -148,7 +145,9 @@ impl Metrics {
         metrics::gauge!(self.name(name), labels(tags))
     }
 
-    /// The registered distribution (histogram) `name`.
+    /// The registered distribution (histogram) `name`: keep it, with
+    /// [`Timed::start`], to time a hot path without building the name and
+    /// tags each time.
     pub fn histogram_handle(&self, name: &str, tags: &[(&str, &str)]) -> Histogram {
         metrics::histogram!(self.name(name), labels(tags))
     }
@@ -163,6 +162,25 @@ pub struct Timed {
 }
 
 impl Timed {
+    /// A timer recording into `histogram` (from
+    /// [`Metrics::histogram_handle`], registered once and kept).
+    ///
+    /// ```
+    /// use treebeard::metrics::{Timed, collector};
+    ///
+    /// let duration = collector().histogram_handle("database.query.duration", &[("table", "users")]);
+    /// for _ in 0..3 {
+    ///     let _timer = Timed::start(duration.clone());
+    ///     // run the query
+    /// }
+    /// ```
+    pub fn start(histogram: Histogram) -> Self {
+        Timed {
+            histogram: Some(histogram),
+            start: Instant::now(),
+        }
+    }
+
     /// Records now and returns the duration; dropping records nothing more.
     pub fn stop(&mut self) -> Duration {
         let elapsed = self.start.elapsed();

@@ -37,6 +37,9 @@ use std::time::Duration;
 /// Metric names and tag keys (the `treebeard-conventions` crate).
 pub use treebeard_conventions as conventions;
 
+/// The handle types [`Metrics::counter`], [`Metrics::gauge_handle`] and
+/// [`Metrics::histogram_handle`] return (the `metrics` crate's).
+pub use ::metrics::{Counter, Gauge, Histogram};
 pub use api::{Metrics, Timed, collector};
 pub use layer::{RequestMetrics, RequestMetricsLayer, ResponseFuture};
 pub use names::{
