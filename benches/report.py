@@ -54,14 +54,16 @@ def main():
     on, off = by_name.get("example-monitoring-on"), by_name.get("example-monitoring-off")
     if on and off:
         out.append("\nexample-api `GET /users/{id}`, same binary:\n")
-        out.append("| | CPU µs/req | req/s | p50 ms | p99 ms | peak RSS MB | errors | spans/req |")
-        out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+        out.append("| | instr/req | allocs/req | CPU µs/req | req/s | p50 ms | p99 ms | peak RSS MB | errors | spans/req |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for label, r in (("monitoring on", on), ("MONITORING_ENABLED=false", off)):
-            out.append(f"| {label} | {r[2]} | {float(r[3]):,.0f} | {float(r[4]):.2f} | {float(r[5]):.2f} | "
-                       f"{int(r[6]) / 1024:.1f} | {r[7]} | {spans_cell(r[9])} |")
+            out.append(f"| {label} | {int(r[1]):,} | {allocs.get(r[0], '-')} | {r[2]} | {float(r[3]):,.0f} | "
+                       f"{float(r[4]):.2f} | {float(r[5]):.2f} | {int(r[6]) / 1024:.1f} | {r[7]} | {spans_cell(r[9])} |")
         ratio = float(on[3]) / float(off[3])
         p99 = float(on[5]) / float(off[5])
-        out.append(f"\nthroughput on/off: **{ratio:.2f}** (target ≥ 0.95); p99 on/off: **{p99:.2f}** (target ≤ 1.05)")
+        out.append(f"\nthroughput on/off: **{ratio:.2f}** (target ≥ 0.95); p99 on/off: **{p99:.2f}** (target ≤ 1.05); "
+                   f"monitoring adds **{int(on[1]) - int(off[1]):,} instructions** and "
+                   f"**{float(on[2]) - float(off[2]):.1f} µs of CPU** per request")
     print("\n".join(out))
 
 

@@ -6,6 +6,7 @@
 #   CPU, req/s, p50/p99, peak RSS, spans/req (received by bench-sink)
 #              the driver served on core 0, wrk -t1 -c32 on core 1
 #   example    example-api's GET /users/{id}: monitoring on vs MONITORING_ENABLED=false
+#              (served for wrk; in-process through bench-driver example-on/-off)
 #
 # Writes target/bench/results.md (and the raw callgrind/wrk output beside it).
 # Knobs: BENCH_VARIANTS, BENCH_N1, BENCH_N2, BENCH_DURATION, BENCH_CONNECTIONS,
@@ -164,8 +165,14 @@ for mode in monitoring-on monitoring-off; do
     stats=$(load "example-$mode" "$pid" "http://127.0.0.1:$port/users/1")
     stop "$pid"
     stats+=$'\t'$(spans_per_request "$spans" "example-$mode")
-    echo "   $stats" >&2
-    printf '%s\t-\t%s\n' "example-$mode" "$stats" >>"$ROWS"
+    # The same route in-process (bench-driver's example-on/example-off).
+    v=example-${mode#monitoring-}
+    i1=$(instructions "$v" "$N1")
+    i2=$(instructions "$v" "$N2")
+    allocs=$(python3 "$ROOT/benches/allocs.py" "$OUT/callgrind/$v.$N1.out" "$OUT/callgrind/$v.$N2.out" "$N1" "$N2")
+    printf '%s\t%s\n' "example-$mode" "$allocs" >>"$OUT/allocs.tsv"
+    echo "   $stats; instructions/request: $(((i2 - i1) / (N2 - N1))), allocations/request: $allocs" >&2
+    printf '%s\t%s\t%s\n' "example-$mode" "$(((i2 - i1) / (N2 - N1)))" "$stats" >>"$ROWS"
 done
 
 echo "sinks received: $(sink_counts)" >"$OUT/sinks.txt"
