@@ -147,7 +147,13 @@ impl TestAgent {
             .spawn()
             .expect("start ddapm-test-agent");
         let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        // A connect to a port nobody listens on can succeed as a TCP
+        // self-connect (source port = destination port): not the agent.
+        let listening = |port: u16| {
+            std::net::TcpStream::connect(("127.0.0.1", port))
+                .is_ok_and(|s| s.local_addr().ok() != s.peer_addr().ok())
+        };
+        while !listening(self.port) {
             if child.try_wait().ok().flatten().is_some() {
                 return false;
             }

@@ -68,19 +68,49 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Waits until something accepts TCP connections on `addr`.
-pub fn wait_for_port(addr: SocketAddr, child: &mut Child, timeout: Duration) {
+/// Whether something listens on `addr`. A connection to a local port with
+/// no listener can succeed as a TCP self-connect (the kernel picks the same
+/// port as the source): that is not a listener.
+pub fn accepts(addr: SocketAddr) -> bool {
+    TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+        .is_ok_and(|s| s.local_addr().ok() != s.peer_addr().ok())
+}
+
+/// Waits until `child` accepts TCP connections on `addr`: `false` if it
+/// exited first (most likely the port, free a moment before, was taken in
+/// between), so the caller can start it again on another port.
+pub fn wait_for_port(addr: SocketAddr, child: &mut Child, timeout: Duration) -> bool {
     let start = Instant::now();
     while start.elapsed() < timeout {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return;
+        let listening = accepts(addr);
+        // Checked after the connect too: another process may hold the port.
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
         }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("peer exited early with {status}");
+        if listening {
+            return true;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!("peer did not listen on {addr} within {timeout:?}");
+}
+
+/// Starts the peer `spawn(port)` makes on a free port, again on another
+/// port if it exits before listening (up to 3 tries); returns it and the
+/// port.
+fn start_on_free_port(what: &str, timeout: Duration, spawn: impl Fn(u16) -> Child) -> (Peer, u16) {
+    for _ in 0..3 {
+        let port = free_port();
+        let mut child = spawn(port);
+        if wait_for_port(
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            &mut child,
+            timeout,
+        ) {
+            return (Peer(child), port);
+        }
+    }
+    panic!("{what} exited before listening, three times");
 }
 
 /// A child process killed on drop.
@@ -102,51 +132,42 @@ pub fn start_prism() -> (Peer, String) {
         "PagerDuty spec not found at {}",
         spec.display()
     );
-    let port = free_port();
-    let mut child = Command::new(prism())
-        .args([
-            "mock",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "--errors",
-        ])
-        .arg(&spec)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_port(
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        &mut child,
-        Duration::from_secs(60),
-    );
-    (Peer(child), format!("http://127.0.0.1:{port}"))
+    let (peer, port) = start_on_free_port("prism", Duration::from_secs(60), |port| {
+        Command::new(prism())
+            .args([
+                "mock",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "--errors",
+            ])
+            .arg(&spec)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    });
+    (peer, format!("http://127.0.0.1:{port}"))
 }
 
 /// Starts aiosmtpd writing into a Maildir at `dir`; returns its port.
 pub fn start_aiosmtpd(dir: &Path) -> (Peer, u16) {
-    let port = free_port();
-    let mut child = Command::new(venv_python())
-        .args([
-            "-m",
-            "aiosmtpd",
-            "-n",
-            "-l",
-            &format!("127.0.0.1:{port}"),
-            "-c",
-            "aiosmtpd.handlers.Mailbox",
-        ])
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_port(
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        &mut child,
-        Duration::from_secs(30),
-    );
-    (Peer(child), port)
+    start_on_free_port("aiosmtpd", Duration::from_secs(30), |port| {
+        Command::new(venv_python())
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    })
 }
