@@ -95,31 +95,50 @@ pub fn wait_for_port(addr: SocketAddr, child: &mut Child, timeout: Duration) -> 
     panic!("peer did not listen on {addr} within {timeout:?}");
 }
 
-/// Starts the peer `spawn(port)` makes on a free port, again on another
-/// port if it exits before listening (up to 3 tries); returns it and the
-/// port.
-fn start_on_free_port(what: &str, timeout: Duration, spawn: impl Fn(u16) -> Child) -> (Peer, u16) {
+/// Starts the peer `spawn(port, stdout, stderr)` makes on a free port,
+/// again on another port if it exits before listening (up to 3 tries);
+/// returns it and the port.
+fn start_on_free_port(
+    what: &str,
+    timeout: Duration,
+    spawn: impl Fn(u16, Stdio, Stdio) -> Child,
+) -> (Peer, u16) {
+    let mut output = String::new();
     for _ in 0..3 {
         let port = free_port();
-        let mut child = spawn(port);
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let (out, err) = (log.reopen().unwrap(), log.reopen().unwrap());
+        let mut child = spawn(port, out.into(), err.into());
         if wait_for_port(
             SocketAddr::from(([127, 0, 0, 1], port)),
             &mut child,
             timeout,
         ) {
-            return (Peer(child), port);
+            return (Peer { child, log }, port);
         }
+        output = std::fs::read_to_string(log.path()).unwrap_or_default();
     }
-    panic!("{what} exited before listening, three times");
+    panic!("{what} exited before listening, three times; its last output:\n{output}");
 }
 
-/// A child process killed on drop.
-pub struct Peer(pub Child);
+/// A child process killed on drop. Its output is kept in a temporary file
+/// and printed if the test failed, to tell what the peer saw.
+pub struct Peer {
+    child: Child,
+    log: tempfile::NamedTempFile,
+}
 
 impl Drop for Peer {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let output = std::fs::read_to_string(self.log.path()).unwrap_or_default();
+            eprintln!(
+                "--- output of the peer (pid {}) ---\n{output}",
+                self.child.id()
+            );
+        }
     }
 }
 
@@ -132,7 +151,7 @@ pub fn start_prism() -> (Peer, String) {
         "PagerDuty spec not found at {}",
         spec.display()
     );
-    let (peer, port) = start_on_free_port("prism", Duration::from_secs(60), |port| {
+    let (peer, port) = start_on_free_port("prism", Duration::from_secs(60), |port, out, err| {
         Command::new(prism())
             .args([
                 "mock",
@@ -143,8 +162,8 @@ pub fn start_prism() -> (Peer, String) {
                 "--errors",
             ])
             .arg(&spec)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(out)
+            .stderr(err)
             .spawn()
             .unwrap()
     });
@@ -153,8 +172,10 @@ pub fn start_prism() -> (Peer, String) {
 
 /// Starts aiosmtpd writing into a Maildir at `dir`; returns its port.
 pub fn start_aiosmtpd(dir: &Path) -> (Peer, u16) {
-    start_on_free_port("aiosmtpd", Duration::from_secs(30), |port| {
+    start_on_free_port("aiosmtpd", Duration::from_secs(30), |port, out, err| {
         Command::new(venv_python())
+            // Its output reaches the log even when it is killed.
+            .env("PYTHONUNBUFFERED", "1")
             .args([
                 "-m",
                 "aiosmtpd",
@@ -165,8 +186,8 @@ pub fn start_aiosmtpd(dir: &Path) -> (Peer, u16) {
                 "aiosmtpd.handlers.Mailbox",
             ])
             .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(out)
+            .stderr(err)
             .spawn()
             .unwrap()
     })
