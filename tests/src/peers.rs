@@ -49,6 +49,22 @@ pub struct TestAgent {
 impl TestAgent {
     /// Starts an agent and waits until `/info` answers.
     pub fn start() -> Self {
+        Self::launch(false)
+    }
+
+    /// Starts an agent that also takes traces on a Unix socket (see
+    /// [`Self::uds_url`]); its HTTP port still answers the test queries.
+    pub fn start_with_uds() -> Self {
+        let agent = Self::launch(true);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while agent.uds.as_ref().is_some_and(|p| !p.exists()) {
+            assert!(Instant::now() < deadline, "ddapm-test-agent made no socket");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        agent
+    }
+
+    fn launch(with_uds: bool) -> Self {
         let snapshots = std::env::temp_dir().join(format!(
             "treebeard-agent-{}-{}",
             std::process::id(),
@@ -60,25 +76,10 @@ impl TestAgent {
             port: free_port(),
             otlp_port: free_port(),
             grpc_port: free_port(),
+            uds: with_uds.then(|| snapshots.join("apm.socket")),
             snapshots,
-            uds: None,
         };
         agent.spawn_retrying(true);
-        agent
-    }
-
-    /// Starts an agent that also takes traces on a Unix socket (see
-    /// [`Self::uds_url`]); its HTTP port still answers the test queries.
-    pub fn start_with_uds() -> Self {
-        let mut agent = Self::start();
-        agent.uds = Some(agent.snapshots.join("apm.socket"));
-        agent.kill();
-        agent.spawn_retrying(true);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while agent.uds.as_ref().is_some_and(|p| !p.exists()) {
-            assert!(Instant::now() < deadline, "ddapm-test-agent made no socket");
-            std::thread::sleep(Duration::from_millis(100));
-        }
         agent
     }
 

@@ -26,7 +26,7 @@ mod sql;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tracing::{Instrument, Span, field};
+use tracing::{Instrument, Span};
 
 pub use sql::obfuscate_sql;
 
@@ -238,16 +238,17 @@ pub fn database_query(operation: &str, table: &str, db_system: &str, query: &str
 /// `trace_external_api('claude', '/v1/messages')`: DataDog type `http`,
 /// resource `<target> <endpoint>`, tag `peer.service = <target>`.
 pub fn external_api(target: &str, endpoint: &str) -> Span {
+    // Given at creation, as in `database_query`.
+    let resource = format!("{target} {endpoint}");
     let span = tracing::info_span!(
         "external_api.request",
         otel.kind = "client",
         operation.name = "external_api.request",
-        resource.name = field::Empty,
+        resource.name = resource.as_str(),
         span.type = "http",
         peer.service = target,
         http.route = endpoint,
     );
-    span.record("resource.name", format!("{target} {endpoint}").as_str());
     attach_ids(&span);
     span
 }

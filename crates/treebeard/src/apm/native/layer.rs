@@ -331,7 +331,7 @@ mod tests {
     fn traced(queue: &Arc<Queue>, f: impl FnOnce()) {
         let layer = NativeLayer::new(
             queue.clone(),
-            Sampler::new(Vec::new(), 1.0, 1_000),
+            Sampler::new(&[], 1.0, 1_000),
             "svc".to_owned(),
             (false, false),
             vec![PropagationStyle::Datadog, PropagationStyle::TraceContext],

@@ -67,18 +67,7 @@ pub(crate) fn install(config: &Config) -> Result<Option<(NativeLayer, NativeBack
     let queue = Arc::new(exporter::Queue::default());
     exporter::start(queue.clone(), agent, process)
         .map_err(|e| InitError::Exporter(format!("cannot start the span exporter thread: {e}")))?;
-    let rules: Vec<sampler::Rule> = config
-        .apm
-        .sampling_rules
-        .iter()
-        .map(|r| sampler::Rule {
-            sample_rate: r.sample_rate,
-            service: r.service.clone(),
-            name: r.name.clone(),
-            resource: r.resource.clone(),
-            tags: r.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        })
-        .collect();
+    let rules = &config.apm.sampling_rules;
     let rules_use = (
         rules.iter().any(|r| r.resource.is_some()),
         rules.iter().any(|r| !r.tags.is_empty()),

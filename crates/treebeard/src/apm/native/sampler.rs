@@ -12,6 +12,8 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::config::SamplingRule;
+
 /// DataDog's Knuth hashing factor: spreads sequential trace ids over the whole `u64` range.
 const KNUTH_FACTOR: u64 = 1_111_111_111_111_111_111;
 /// Sampling priority "user keep": a rule (user configuration) kept the trace.
@@ -22,22 +24,6 @@ const USER_REJECT: i8 = -1;
 const RULE_MECHANISM: &str = "-3";
 /// The rate limiter's window, both for token refill and for the effective-rate counters.
 const WINDOW: Duration = Duration::from_secs(1);
-
-/// One rule (converted by the caller from DD_TRACE_SAMPLING_RULES): patterns are globs
-/// (`*` any run, `?` one char), case-insensitive; None matches anything.
-#[derive(Debug, Clone)]
-pub(crate) struct Rule {
-    /// Fraction of matching traces to keep, 0.0–1.0.
-    pub(crate) sample_rate: f64,
-    /// Glob on the root span's service.
-    pub(crate) service: Option<String>,
-    /// Glob on the root span's operation name.
-    pub(crate) name: Option<String>,
-    /// Glob on the root span's resource.
-    pub(crate) resource: Option<String>,
-    /// Tag key (exact) and value glob; the key must be present on the root span.
-    pub(crate) tags: Vec<(String, String)>,
-}
 
 /// What the sampler is asked about: the local root span.
 pub(crate) struct Root<'a> {
@@ -190,20 +176,21 @@ struct CompiledRule {
 }
 
 impl CompiledRule {
-    /// Compiles the patterns; an empty one means "no pattern", as in dd-trace-rs.
-    fn new(rule: Rule) -> Self {
+    /// Compiles the patterns (globs: `*` any run, `?` one character,
+    /// case-insensitive); an empty one means "no pattern", as in dd-trace-rs.
+    fn new(rule: &SamplingRule) -> Self {
         let compile =
-            |glob: Option<String>| glob.filter(|g| !g.is_empty()).map(|g| Pattern::new(&g));
-        let tags = rule.tags.into_iter().filter(|(_, v)| !v.is_empty());
+            |glob: &Option<String>| glob.as_deref().filter(|g| !g.is_empty()).map(Pattern::new);
+        let tags = rule.tags.iter().filter(|(_, v)| !v.is_empty());
         Self {
             rate: sanitize_rate(rule.sample_rate),
             fields: [
-                compile(rule.service),
-                compile(rule.name),
-                compile(rule.resource),
+                compile(&rule.service),
+                compile(&rule.name),
+                compile(&rule.resource),
             ],
             tags: tags
-                .map(|(k, v)| (k.into_boxed_str(), Pattern::new(&v)))
+                .map(|(k, v)| (k.as_str().into(), Pattern::new(v)))
                 .collect(),
         }
     }
@@ -290,11 +277,11 @@ impl Sampler {
     /// `rules` in order, then `default_rate` (DD_TRACE_SAMPLE_RATE, 0.0–1.0) as a catch-all
     /// rule; `rate_limit` traces per second kept at most (DD_TRACE_RATE_LIMIT, >= 1; 0
     /// rejects every trace).
-    pub(crate) fn new(rules: Vec<Rule>, default_rate: f64, rate_limit: u32) -> Self {
+    pub(crate) fn new(rules: &[SamplingRule], default_rate: f64, rate_limit: u32) -> Self {
         let limit = f64::from(rate_limit);
         let now = Instant::now();
         Self {
-            rules: rules.into_iter().map(CompiledRule::new).collect(),
+            rules: rules.iter().map(CompiledRule::new).collect(),
             default_rate: sanitize_rate(default_rate),
             limit,
             // Start with a full bucket so a burst right after startup is not cut off.
@@ -351,9 +338,9 @@ mod tests {
     }
 
     /// A rule at `rate`, adjusted by `edit`.
-    fn rule(sample_rate: f64, edit: impl FnOnce(&mut Rule)) -> Rule {
-        let (service, name, resource, tags) = (None, None, None, Vec::new());
-        let mut rule = Rule {
+    fn rule(sample_rate: f64, edit: impl FnOnce(&mut SamplingRule)) -> SamplingRule {
+        let (service, name, resource, tags) = (None, None, None, Default::default());
+        let mut rule = SamplingRule {
             sample_rate,
             service,
             name,
@@ -395,14 +382,14 @@ mod tests {
     #[test]
     fn first_matching_rule_wins_then_default() {
         let checkout = rule(0.25, |r| r.service = Some("checkout".into()));
-        let sampler = Sampler::new(vec![checkout, rule(1.0, |_| ())], 0.0, 100);
+        let sampler = Sampler::new(&[checkout, rule(1.0, |_| ())], 0.0, 100);
         assert_eq!(sampler.decide(&root(1)).rule_rate, 0.25);
         let billing = Root {
             service: "billing",
             ..root(1)
         };
         assert_eq!(sampler.decide(&billing).rule_rate, 1.0);
-        let sampler = Sampler::new(vec![rule(1.0, |r| r.name = Some("x".into()))], 0.5, 100);
+        let sampler = Sampler::new(&[rule(1.0, |r| r.name = Some("x".into()))], 0.5, 100);
         assert_eq!(sampler.decide(&root(1)).rule_rate, 0.5);
     }
 
@@ -412,7 +399,9 @@ mod tests {
             rule(0.0, |r| r.service = Some("CHECK*".into())),
             rule(0.0, |r| r.name = Some("HTTP.?equest".into())),
             rule(0.0, |r| r.resource = Some("get /users/*".into())),
-            rule(0.0, |r| r.tags = vec![("http.method".into(), "g*".into())]),
+            rule(0.0, |r| {
+                r.tags = [("http.method".into(), "g*".into())].into()
+            }),
         ];
         let (service, name, resource) = ("x", "x", "x");
         let other = Root {
@@ -423,7 +412,7 @@ mod tests {
             trace_id: 1,
         };
         for rule in rules {
-            let sampler = Sampler::new(vec![rule.clone()], 1.0, 100);
+            let sampler = Sampler::new(std::slice::from_ref(&rule), 1.0, 100);
             assert_eq!(sampler.decide(&root(1)).rule_rate, 0.0, "{rule:?}");
             assert_eq!(sampler.decide(&other).rule_rate, 1.0, "{rule:?}");
         }
@@ -431,8 +420,8 @@ mod tests {
 
     #[test]
     fn tag_pattern_requires_the_key() {
-        let any_env = rule(0.0, |r| r.tags = vec![("env".into(), "*".into())]);
-        let sampler = Sampler::new(vec![any_env], 1.0, 100);
+        let any_env = rule(0.0, |r| r.tags = [("env".into(), "*".into())].into());
+        let sampler = Sampler::new(&[any_env], 1.0, 100);
         assert_eq!(sampler.decide(&root(1)).rule_rate, 1.0);
         let tagged = Root {
             tags: &[("http.method", "GET"), ("env", "prod")],
@@ -467,8 +456,8 @@ mod tests {
 
     #[test]
     fn rate_zero_and_one_and_clamping() {
-        let drop_all = Sampler::new(Vec::new(), -2.0, 100);
-        let keep_all = Sampler::new(Vec::new(), 1.0, u32::MAX);
+        let drop_all = Sampler::new(&[], -2.0, 100);
+        let keep_all = Sampler::new(&[], 1.0, u32::MAX);
         let dropped = Decision {
             priority: USER_REJECT,
             rule_rate: 0.0,
@@ -496,7 +485,7 @@ mod tests {
 
     #[test]
     fn rate_keeps_its_share_deterministically() {
-        let sampler = Sampler::new(Vec::new(), 0.3, u32::MAX);
+        let sampler = Sampler::new(&[], 0.3, u32::MAX);
         let keeps = |id| sampler.decide(&root(id)).priority == USER_KEEP;
         let kept = ids(10_000).filter(|&id| keeps(id)).count();
         assert!((2_700..=3_300).contains(&kept), "kept {kept} of 10000");
@@ -505,7 +494,7 @@ mod tests {
 
     #[test]
     fn limiter_caps_refills_and_reports_effective_rate() {
-        let sampler = Sampler::new(Vec::new(), 1.0, 10);
+        let sampler = Sampler::new(&[], 1.0, 10);
         let t0 = Instant::now();
         let at = |t, n| Vec::from_iter((0..n).map(|id| sampler.decide_at(&root(id), t)));
         let kept = |ds: &[Decision]| ds.iter().filter(|d| d.priority == USER_KEEP).count();
@@ -531,7 +520,7 @@ mod tests {
 
     #[test]
     fn concurrent_decisions_share_one_bucket() {
-        let sampler = Sampler::new(Vec::new(), 1.0, 50);
+        let sampler = Sampler::new(&[], 1.0, 50);
         let now = Instant::now();
         let decide = |id| sampler.decide_at(&root(id), now).priority == USER_KEEP;
         let worker = || (0..100).filter(|&id| decide(id)).count();
@@ -544,9 +533,9 @@ mod tests {
 
     #[test]
     fn limit_zero_rejects_and_time_going_backwards_is_harmless() {
-        let none = Sampler::new(Vec::new(), 1.0, 0);
+        let none = Sampler::new(&[], 1.0, 0);
         assert_eq!(none.decide(&root(1)).priority, USER_REJECT);
-        let sampler = Sampler::new(Vec::new(), 1.0, 1);
+        let sampler = Sampler::new(&[], 1.0, 1);
         let now = Instant::now();
         let past = now.checked_sub(Duration::from_secs(5)).unwrap_or(now);
         assert_eq!(sampler.decide_at(&root(1), now).priority, USER_KEEP);
