@@ -9,8 +9,9 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::catch_panic::panic_message;
+use crate::backends::Backend;
 use crate::config::Config;
+use crate::layers::catch_panic::panic_message;
 use crate::log::rate_limit::RateLimit;
 use crate::log::{JsonLogLayer, LOG_BUFFER_LINES};
 use crate::stack::MonitoringLayer;
@@ -94,7 +95,7 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
 
     crate::apm::check_features(config)?;
     #[cfg(feature = "datadog")]
-    let native = match crate::apm::native::install(config)? {
+    let native = match crate::backends::datadog::install(config)? {
         Some((layer, backend)) => {
             backends.push(Box::new(backend));
             Some(layer)
@@ -105,7 +106,7 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
     let native: Option<tracing_subscriber::layer::Identity> = None;
 
     #[cfg(feature = "tracing-otel")]
-    let otel = match crate::apm::otel::install(config)? {
+    let otel = match crate::backends::otel::install(config)? {
         Some((tracer, backend)) => {
             backends.push(Box::new(backend));
             // Spans only: events stay log lines instead of becoming span events.
@@ -131,7 +132,8 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
     let otel: Option<tracing_subscriber::layer::Identity> = None;
 
     #[cfg(feature = "sentry")]
-    let sentry = (config.enabled && config.sentry.dsn.is_some()).then(crate::sentry::tracing_layer);
+    let sentry = (config.enabled && config.sentry.dsn.is_some())
+        .then(crate::backends::sentry::tracing_layer);
     #[cfg(not(feature = "sentry"))]
     let sentry: Option<tracing_subscriber::layer::Identity> = None;
 
@@ -155,7 +157,7 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
     install_panic_hook();
     // After our panic hook: Sentry's panic integration chains to it.
     #[cfg(feature = "sentry")]
-    if let Some(backend) = crate::sentry::install(config) {
+    if let Some(backend) = crate::backends::sentry::install(config) {
         backends.push(Box::new(backend));
     }
 
@@ -190,7 +192,7 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
             "MONITORING_ENABLED=false: request layers are pass-through, no data is exported"
         );
     }
-    match crate::metrics::start(config) {
+    match crate::backends::metrics::install(config) {
         Ok(metrics) => backends.extend(metrics),
         // Monitoring never stops the service: say why, and serve without metrics.
         Err(error) => tracing::error!(%error, "metrics are disabled"),
@@ -229,13 +231,6 @@ fn install_panic_hook() {
 
 /// How long [`MonitoringGuard`] waits, in total, for exporters to flush.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// An exporter started by [`init`] (traces, metrics, errors): flushed and
-/// stopped by the guard.
-pub(crate) trait Backend: Send + std::fmt::Debug {
-    /// Flushes what is pending and stops, within `timeout`.
-    fn shutdown(&mut self, timeout: Duration);
-}
 
 /// Keeps monitoring running; dropping it flushes pending data (bounded by
 /// [`DEFAULT_SHUTDOWN_TIMEOUT`]) and then the log writer.

@@ -31,18 +31,24 @@
 //! ```
 #![forbid(unsafe_code)]
 
-pub mod apm;
-pub mod catch_panic;
+// Leaves: depend on nothing else in the crate (docs/architecture.md).
 pub mod config;
+mod escape;
+pub mod privacy;
+mod response_error;
+// The request layers, and the stack that composes them.
+pub mod layers;
+pub mod stack;
+// Exporters, each installed from `Config` by `init`.
+mod backends;
 mod init;
+// The user-facing APIs.
+pub mod apm;
 pub mod log;
 pub mod metrics;
-pub mod privacy;
-pub mod request_id;
-pub mod request_log;
-mod response_error;
 pub mod sentry;
-pub mod stack;
+
+pub use layers::{catch_panic, request_id, request_log};
 
 pub use config::Config;
 

@@ -8,11 +8,11 @@
 use tower::Layer;
 use tower::util::Either;
 
-use crate::catch_panic::{CatchPanic, CatchPanicLayer, OnPanic};
 use crate::config::Config;
-use crate::metrics::{RequestMetrics, RequestMetricsLayer};
-use crate::request_id::{RequestIdLayer, SetRequestId};
-use crate::request_log::{RequestLog, RequestLogLayer};
+use crate::layers::catch_panic::{CatchPanic, CatchPanicLayer, OnPanic};
+use crate::layers::metrics::{RequestMetrics, RequestMetricsLayer};
+use crate::layers::request_id::{RequestIdLayer, SetRequestId};
+use crate::layers::request_log::{RequestLog, RequestLogLayer};
 
 /// All monitoring layers as one; see the [module docs](self).
 ///
@@ -33,7 +33,7 @@ pub struct MonitoringLayer<H = ()> {
     request_metrics: RequestMetricsLayer,
     catch_panic: CatchPanicLayer<H>,
     #[cfg(feature = "sentry")]
-    error_capture: crate::sentry::ErrorCaptureLayer,
+    error_capture: crate::layers::error_capture::ErrorCaptureLayer,
 }
 
 impl MonitoringLayer {
@@ -46,7 +46,7 @@ impl MonitoringLayer {
             request_metrics: RequestMetricsLayer::from_config(config),
             catch_panic: CatchPanicLayer::new(),
             #[cfg(feature = "sentry")]
-            error_capture: crate::sentry::ErrorCaptureLayer::new(config),
+            error_capture: crate::layers::error_capture::ErrorCaptureLayer::new(config),
         }
     }
 }
@@ -107,8 +107,9 @@ impl<H> MonitoringLayer<H> {
 pub type MonitoredService<S, H> = SetRequestId<RequestLog<RequestMetrics<CatchPanic<S, H>>>>;
 /// The service stack built by [`MonitoringLayer`] when enabled.
 #[cfg(feature = "sentry")]
-pub type MonitoredService<S, H> =
-    SetRequestId<RequestLog<RequestMetrics<crate::sentry::ErrorCapture<CatchPanic<S, H>>>>>;
+pub type MonitoredService<S, H> = SetRequestId<
+    RequestLog<RequestMetrics<crate::layers::error_capture::ErrorCapture<CatchPanic<S, H>>>>,
+>;
 
 impl<S, H: Clone> Layer<S> for MonitoringLayer<H> {
     type Service = Either<MonitoredService<S, H>, S>;

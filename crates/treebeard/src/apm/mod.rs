@@ -17,10 +17,6 @@
 
 #[cfg(feature = "http-client")]
 pub mod client;
-#[cfg(feature = "datadog")]
-pub(crate) mod native;
-#[cfg(feature = "tracing-otel")]
-pub(crate) mod otel;
 mod sql;
 
 use std::future::Future;
@@ -34,10 +30,10 @@ use crate::config::{ApmProvider, Config};
 use crate::init::InitError;
 
 /// Whether a tracer is installed: without one, propagation work is skipped.
-static ACTIVE: AtomicBool = AtomicBool::new(false);
+pub(crate) static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// Whether the installed tracer is the native DataDog one (else OpenTelemetry).
 #[cfg_attr(not(feature = "datadog"), allow(dead_code))]
-static NATIVE: AtomicBool = AtomicBool::new(false);
+pub(crate) static NATIVE: AtomicBool = AtomicBool::new(false);
 
 /// Whether spans are being exported.
 pub fn is_active() -> bool {
@@ -54,10 +50,10 @@ pub(crate) fn continue_trace(span: &Span, headers: &http::HeaderMap) -> Option<D
     }
     #[cfg(feature = "datadog")]
     if NATIVE.load(Ordering::Relaxed) {
-        return native::continue_trace(span, headers);
+        return crate::backends::datadog::continue_trace(span, headers);
     }
     #[cfg(feature = "tracing-otel")]
-    return otel::continue_trace(span, headers);
+    return crate::backends::otel::continue_trace(span, headers);
     #[allow(unreachable_code)]
     {
         let _ = (span, headers);
@@ -99,10 +95,10 @@ pub fn inject_context(span: &Span, headers: &mut http::HeaderMap) {
     }
     #[cfg(feature = "datadog")]
     if NATIVE.load(Ordering::Relaxed) {
-        return native::inject(span, headers);
+        return crate::backends::datadog::inject(span, headers);
     }
     #[cfg(feature = "tracing-otel")]
-    otel::inject(span, headers);
+    crate::backends::otel::inject(span, headers);
     #[cfg(not(feature = "tracing-otel"))]
     let _ = (span, headers);
 }
@@ -112,7 +108,7 @@ pub fn inject_context(span: &Span, headers: &mut http::HeaderMap) {
 fn attach_ids(span: &Span) {
     #[cfg(feature = "tracing-otel")]
     if is_active() && !NATIVE.load(Ordering::Relaxed) {
-        let _ = otel::attach_ids(span);
+        let _ = crate::backends::otel::attach_ids(span);
     }
     #[cfg(not(feature = "tracing-otel"))]
     let _ = span;
@@ -165,7 +161,7 @@ pub(crate) fn has_trace_headers(headers: &http::HeaderMap) -> bool {
 
 /// `key:value` → (key, value); a bare tag becomes (tag, "").
 #[cfg(any(feature = "datadog", feature = "tracing-otel"))]
-fn split_tag(tag: &str) -> (String, String) {
+pub(crate) fn split_tag(tag: &str) -> (String, String) {
     match tag.split_once(':') {
         Some((k, v)) => (k.to_owned(), v.to_owned()),
         None => (tag.to_owned(), String::new()),

@@ -36,9 +36,9 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-pub use super::escape::write_str;
-use super::escape::{Escaper, push_escaped};
 use crate::config::Config;
+pub use crate::escape::write_str;
+use crate::escape::{Escaper, push_escaped};
 use treebeard_pii::Scrubber;
 
 /// Line buffers larger than this are not kept for reuse.
@@ -197,7 +197,7 @@ struct TraceIds {
 /// native DataDog span's record (no second extension per span).
 fn ids_in(extensions: &tracing_subscriber::registry::Extensions<'_>) -> Option<TraceIds> {
     #[cfg(feature = "datadog")]
-    if let Some(span) = extensions.get::<crate::apm::native::SpanData>() {
+    if let Some(span) = extensions.get::<crate::backends::datadog::SpanData>() {
         return Some(TraceIds {
             trace_id: span.trace.id,
             span_id: span.span_id,

@@ -1,6 +1,5 @@
 //! JSON logging: the line formatter and the non-blocking writer set-up.
 
-mod escape;
 pub mod json;
 pub mod rate_limit;
 

@@ -38,18 +38,7 @@
 //! ```
 
 #[cfg(feature = "sentry")]
-mod client;
-#[cfg(feature = "sentry")]
-mod request;
-#[cfg(feature = "sentry")]
-mod scrub;
-#[cfg(all(test, feature = "sentry"))]
-mod tests;
-
-#[cfg(feature = "sentry")]
-pub(crate) use client::{install, tracing_layer};
-#[cfg(feature = "sentry")]
-pub use request::{
+pub use crate::layers::error_capture::{
     DEFAULT_FAILED_STATUS_CODES, ErrorCapture, ErrorCaptureLayer, HTTP_ERROR_TYPE, ResponseFuture,
 };
 
@@ -179,7 +168,7 @@ impl UserContext {
 pub fn set_user(user: &UserContext) {
     #[cfg(feature = "sentry")]
     {
-        let Some(settings) = client::settings() else {
+        let Some(settings) = crate::backends::sentry::settings() else {
             return;
         };
         let mut sentry_user = ::sentry::User {

@@ -28,8 +28,9 @@ use std::time::Duration;
 pub(crate) use layer::{NativeLayer, continue_trace, inject};
 pub(crate) use span::SpanData;
 
+use super::Backend;
 use crate::config::{ApmProvider, Config};
-use crate::init::{Backend, InitError};
+use crate::init::InitError;
 
 /// The running exporter: flushes the queue and stops its thread on shutdown.
 #[derive(Debug)]
@@ -39,7 +40,7 @@ pub(crate) struct NativeBackend {
 
 impl Backend for NativeBackend {
     fn shutdown(&mut self, timeout: Duration) {
-        super::ACTIVE.store(false, Ordering::Relaxed);
+        crate::apm::ACTIVE.store(false, Ordering::Relaxed);
         if !exporter::shutdown(&self.queue, timeout) {
             tracing::warn!(
                 timeout_ms = timeout.as_millis() as u64,
@@ -56,7 +57,11 @@ pub(crate) fn install(config: &Config) -> Result<Option<(NativeLayer, NativeBack
         return Ok(None);
     }
     let agent = exporter::Agent::from_url(&config.apm.agent_url).map_err(InitError::Exporter)?;
-    let tags: Vec<(String, String)> = config.tags.iter().map(|t| super::split_tag(t)).collect();
+    let tags: Vec<(String, String)> = config
+        .tags
+        .iter()
+        .map(|t| crate::apm::split_tag(t))
+        .collect();
     let process = encode::Process::new(
         config.service.clone(),
         &config.env,
@@ -79,7 +84,7 @@ pub(crate) fn install(config: &Config) -> Result<Option<(NativeLayer, NativeBack
         rules_use,
         config.apm.propagation.clone(),
     );
-    super::NATIVE.store(true, Ordering::Relaxed);
-    super::ACTIVE.store(true, Ordering::Relaxed);
+    crate::apm::NATIVE.store(true, Ordering::Relaxed);
+    crate::apm::ACTIVE.store(true, Ordering::Relaxed);
     Ok(Some((layer, NativeBackend { queue })))
 }

@@ -32,8 +32,8 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use crate::request_id::RequestId;
-use crate::request_log::{RouteTemplate, route_of};
+use crate::layers::request_id::RequestId;
+use crate::layers::request_log::{RouteTemplate, route_of};
 use crate::response_error::ResponseError;
 
 /// What a hook learns about a panic in a handler.
@@ -43,7 +43,7 @@ pub struct PanicReport<'a> {
     /// The panic message (`panic!("...")` text), or a placeholder for
     /// payloads that are not strings.
     pub message: &'a str,
-    /// The request's ID, when [`RequestIdLayer`](crate::request_id::RequestIdLayer) runs outside.
+    /// The request's ID, when [`RequestIdLayer`](crate::layers::request_id::RequestIdLayer) runs outside.
     pub request_id: Option<&'a RequestId>,
     /// The request method.
     pub method: &'a http::Method,
@@ -221,7 +221,7 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> &str {
 pub fn panic_response<B: From<String>>(request_id: Option<&RequestId>) -> Response<B> {
     let mut body = String::from(r#"{"error":"internal server error","request_id":"#);
     match request_id {
-        Some(id) => crate::log::json::write_str(&mut body, id.as_str()),
+        Some(id) => crate::escape::write_str(&mut body, id.as_str()),
         None => body.push_str("null"),
     }
     body.push('}');
@@ -242,7 +242,7 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
-    use crate::request_id::RequestIdLayer;
+    use crate::layers::request_id::RequestIdLayer;
 
     #[tokio::test]
     async fn panic_becomes_500_json_with_request_id_and_hook_sees_it() {

@@ -14,8 +14,8 @@ use tokio_metrics::{RuntimeIntervals, RuntimeMonitor};
 use treebeard_conventions::{process, runtime};
 
 use super::MetricsError;
-use super::api::Metrics;
 use crate::config::Config;
+use crate::metrics::Metrics;
 
 /// How often exporter upkeep runs (Prometheus drains histogram values into
 /// buckets then, which bounds their memory).

@@ -12,6 +12,8 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::config::Config;
 
+mod scrub;
+
 /// How long one envelope may take to reach Sentry before it is given up:
 /// a slow Sentry must not hold the (bounded) send queue forever.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
@@ -41,7 +43,7 @@ impl std::fmt::Debug for SentryBackend {
     }
 }
 
-impl crate::init::Backend for SentryBackend {
+impl super::Backend for SentryBackend {
     fn shutdown(&mut self, timeout: Duration) {
         if let Some(client) = self.client.take() {
             let flushed = client.close(Some(timeout));
@@ -98,7 +100,7 @@ pub(crate) fn install(config: &Config) -> Option<SentryBackend> {
         .send_default_pii(send_pii)
         .server_name(config.service.clone())
         .before_send(move |mut event| {
-            super::scrub::scrub_event(scrubber, send_pii, &mut event);
+            scrub::scrub_event(scrubber, send_pii, &mut event);
             Some(event)
         })
         .transport(TimeoutTransport);

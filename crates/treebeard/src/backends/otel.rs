@@ -7,9 +7,10 @@ use std::time::Duration;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
-use super::{ACTIVE, DatadogIds};
+use super::Backend;
+use crate::apm::{ACTIVE, DatadogIds};
 use crate::config::{ApmProvider, Config};
-use crate::init::{Backend, InitError};
+use crate::init::InitError;
 
 /// Name of the instrumentation scope our spans are created under.
 const SCOPE: &str = "treebeard";
@@ -42,7 +43,7 @@ pub(crate) fn install(config: &Config) -> Result<Option<(SdkTracer, TracerBacken
         #[cfg(feature = "otlp")]
         ApmProvider::Otlp => otlp(config)?,
         #[allow(unreachable_patterns)]
-        other => return Err(super::feature_disabled(other)),
+        other => return Err(crate::apm::feature_disabled(other)),
     };
     ACTIVE.store(true, Ordering::Relaxed);
     let tracer = provider.tracer(SCOPE);
@@ -71,7 +72,13 @@ fn datadog(config: &Config) -> SdkTracerProvider {
         .set_trace_sample_rate(config.apm.sample_rate)
         // Bounded by i32::MAX when parsed; the fallback is never taken.
         .set_trace_rate_limit(i32::try_from(config.apm.rate_limit).unwrap_or(i32::MAX))
-        .set_global_tags(config.tags.iter().map(|t| super::split_tag(t)).collect());
+        .set_global_tags(
+            config
+                .tags
+                .iter()
+                .map(|t| crate::apm::split_tag(t))
+                .collect(),
+        );
     let rules = config
         .apm
         .sampling_rules
@@ -129,7 +136,7 @@ fn otlp(config: &Config) -> Result<SdkTracerProvider, InitError> {
         KeyValue::new("service.version", config.version.clone()),
     ];
     attributes.extend(config.tags.iter().map(|t| {
-        let (k, v) = super::split_tag(t);
+        let (k, v) = crate::apm::split_tag(t);
         KeyValue::new(k, v)
     }));
     let resource = Resource::builder()
@@ -159,7 +166,7 @@ pub(crate) fn continue_trace(
     use opentelemetry::trace::TraceContextExt;
     use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-    if super::has_trace_headers(headers) {
+    if crate::apm::has_trace_headers(headers) {
         let parent = opentelemetry::global::get_text_map_propagator(|p| {
             p.extract(&opentelemetry_http::HeaderExtractor(headers))
         });

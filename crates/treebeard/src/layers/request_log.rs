@@ -30,7 +30,7 @@ use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 use tracing::{Span, field};
 
-use crate::request_id::RequestId;
+use crate::layers::request_id::RequestId;
 use crate::response_error::ResponseError;
 
 /// The route recorded for requests that matched no route.

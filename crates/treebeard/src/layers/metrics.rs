@@ -46,9 +46,9 @@ use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 use treebeard_conventions::{api, tags};
 
-use super::names::{full_name, sanitize_tag_value};
 use crate::config::{Config, MetricsBackend};
-use crate::request_log::{RouteTemplate, route_of};
+use crate::layers::request_log::{RouteTemplate, route_of};
+use crate::metrics::names::{full_name, sanitize_tag_value};
 
 /// Records request metrics; see the [module docs](self).
 #[derive(Debug, Clone)]
@@ -287,7 +287,7 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
-    use crate::catch_panic::CatchPanicLayer;
+    use crate::layers::catch_panic::CatchPanicLayer;
 
     fn get_req(path: &str) -> Request<Body> {
         Request::get(path).body(Body::empty()).unwrap()

@@ -3,7 +3,7 @@
 use ::sentry::protocol::{Context, Event, Exception, Map};
 use http::StatusCode;
 
-use super::request::{fingerprint, is_failed, response_event};
+use super::error_capture::{fingerprint, is_failed, response_event};
 
 #[test]
 fn exceptions_group_by_type_and_route_not_by_message_or_request() {
@@ -89,7 +89,7 @@ fn response_events_are_typed_by_the_response_error() {
 fn info_lines_are_breadcrumbs_of_the_error_event_but_not_the_request_line() {
     use tracing_subscriber::prelude::*;
 
-    let subscriber = tracing_subscriber::registry().with(super::client::tracing_layer());
+    let subscriber = tracing_subscriber::registry().with(crate::backends::sentry::tracing_layer());
     let events = tracing::subscriber::with_default(subscriber, || {
         ::sentry::test::with_captured_events(|| {
             tracing::info!(target: "app", "step one");

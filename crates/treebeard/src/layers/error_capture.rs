@@ -16,8 +16,8 @@ use tower::util::Either;
 use tower::{Layer, Service};
 
 use crate::config::Config;
-use crate::request_id::RequestId;
-use crate::request_log::{RouteTemplate, route_of};
+use crate::layers::request_id::RequestId;
+use crate::layers::request_log::{RouteTemplate, route_of};
 use crate::response_error::ResponseError;
 
 /// The statuses reported by default, like sentry-python's
@@ -464,7 +464,7 @@ impl RequestInfo {
     /// here, and `before_send` scrubs URL, query and values.
     fn sentry_request(&self) -> SentryRequest {
         let scrubber = treebeard_pii::Scrubber::global();
-        let host = crate::request_log::request_host(&self.headers, &self.uri);
+        let host = crate::layers::request_log::request_host(&self.headers, &self.uri);
         let url = format!("http://{host}{}", self.uri.path());
         SentryRequest {
             url: url.parse().ok(),

@@ -1,0 +1,234 @@
+//! Starting the metrics exporter chosen by `METRICS_BACKEND` and the
+//! process and runtime sampler, and stopping them on shutdown.
+
+#[cfg(feature = "dogstatsd")]
+mod dogstatsd;
+#[cfg(feature = "prometheus")]
+pub(crate) mod prometheus;
+mod resources;
+
+use std::time::Duration;
+
+use super::Backend;
+use crate::config::{Config, MetricsBackend};
+use crate::metrics::{Metrics, names};
+
+/// Why the metrics exporter did not start. [`crate::init`] logs it and
+/// carries on without metrics: monitoring never stops the service.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MetricsError {
+    /// The DogStatsD exporter could not be built (say, an unresolvable host).
+    #[cfg(feature = "dogstatsd")]
+    #[error("cannot start the DogStatsD exporter for {target}: {source}")]
+    DogStatsd {
+        /// The address.
+        target: String,
+        /// Why.
+        #[source]
+        source: metrics_exporter_dogstatsd::BuildError,
+    },
+    /// The Prometheus recorder could not be installed.
+    #[cfg(feature = "prometheus")]
+    #[error("cannot start the Prometheus exporter: {0}")]
+    Prometheus(#[source] metrics_exporter_prometheus::BuildError),
+    /// The backend was compiled out.
+    #[error("METRICS_BACKEND={backend} needs the `{feature}` cargo feature of treebeard")]
+    FeatureDisabled {
+        /// The backend asked for.
+        backend: &'static str,
+        /// The feature that provides it.
+        feature: &'static str,
+    },
+    /// Another `metrics` recorder was installed first.
+    #[error(
+        "another metrics recorder is already installed; call treebeard::init before installing one"
+    )]
+    RecorderAlreadySet,
+    /// The sampler thread could not start.
+    #[error("cannot start the resource sampler thread: {0}")]
+    Sampler(#[source] std::io::Error),
+}
+
+/// Starts the exporter and the resource sampler for `config`, and makes
+/// [`collector`] use its namespace. `Ok(None)` when metrics are off.
+pub(crate) fn install(config: &Config) -> Result<Option<Box<dyn Backend>>, MetricsError> {
+    crate::metrics::set_global(Metrics::new(&config.metrics.namespace));
+    if !config.enabled {
+        return Ok(None);
+    }
+    let exporter = match config.metrics.backend {
+        MetricsBackend::None => return Ok(None),
+        MetricsBackend::DogStatsd => start_dogstatsd(config)?,
+        MetricsBackend::Prometheus => start_prometheus(config)?,
+    };
+    let sampler = resources::Sampler::start(config, exporter.upkeep)?;
+    Ok(Some(Box::new(MetricsHandle {
+        sampler: Some(sampler),
+        final_flush: exporter.final_flush,
+    })))
+}
+
+/// What an exporter needs from the rest of the module.
+struct Exporter {
+    /// How long to wait on shutdown for the exporter's last flush.
+    final_flush: Duration,
+    /// Periodic maintenance (Prometheus histogram draining).
+    upkeep: Option<Box<dyn Fn() + Send>>,
+}
+
+#[cfg(feature = "dogstatsd")]
+fn start_dogstatsd(config: &Config) -> Result<Exporter, MetricsError> {
+    dogstatsd::install(config)
+}
+
+#[cfg(not(feature = "dogstatsd"))]
+fn start_dogstatsd(_config: &Config) -> Result<Exporter, MetricsError> {
+    Err(MetricsError::FeatureDisabled {
+        backend: "datadog",
+        feature: "dogstatsd",
+    })
+}
+
+#[cfg(feature = "prometheus")]
+fn start_prometheus(config: &Config) -> Result<Exporter, MetricsError> {
+    prometheus::install(config)
+}
+
+#[cfg(not(feature = "prometheus"))]
+fn start_prometheus(_config: &Config) -> Result<Exporter, MetricsError> {
+    Err(MetricsError::FeatureDisabled {
+        backend: "prometheus",
+        feature: "prometheus",
+    })
+}
+
+/// Constant labels: `env`, `service`, `version`, then `DD_TAGS`.
+// Only the exporters read them.
+#[cfg_attr(
+    not(any(feature = "dogstatsd", feature = "prometheus")),
+    allow(dead_code)
+)]
+pub(crate) fn constant_labels(config: &Config) -> Vec<metrics::Label> {
+    use treebeard_conventions::tags;
+    let mut labels = names::labels(&[
+        (tags::ENV, &config.env),
+        (tags::SERVICE, &config.service),
+        (tags::VERSION, &config.version),
+    ]);
+    labels.extend(names::constant_labels(&config.tags));
+    labels
+}
+
+/// The running metrics backend, stopped by the [`MonitoringGuard`](crate::MonitoringGuard).
+struct MetricsHandle {
+    sampler: Option<resources::Sampler>,
+    final_flush: Duration,
+}
+
+impl std::fmt::Debug for MetricsHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsHandle")
+            .field("final_flush", &self.final_flush)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Backend for MetricsHandle {
+    fn shutdown(&mut self, timeout: Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        if let Some(sampler) = self.sampler.take() {
+            sampler.stop();
+        }
+        // The DogStatsD forwarder has no flush call: it sends what is
+        // pending at its next tick, so wait for that tick, within budget.
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        std::thread::sleep(self.final_flush.min(left));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{DEFAULT_FLUSH_INTERVAL, DEFAULT_SAMPLE_INTERVAL, RequestMetricsLayer};
+
+    fn config(vars: &[(&'static str, &'static str)]) -> Result<Config, crate::config::ConfigError> {
+        let source: std::collections::HashMap<&str, &str> = vars.iter().copied().collect();
+        Config::builder().with_source(source).build()
+    }
+
+    #[test]
+    fn metrics_variables_have_defaults_and_are_validated() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.metrics.namespace, "treebeard");
+        assert_eq!(c.metrics.flush_interval, DEFAULT_FLUSH_INTERVAL);
+        assert_eq!(c.metrics.sample_interval, DEFAULT_SAMPLE_INTERVAL);
+        assert_eq!(c.metrics.histogram_reservoir_size, 1024);
+
+        let c = config(&[
+            ("METRICS_NAMESPACE", "acme.recs"),
+            ("METRICS_FLUSH_INTERVAL", "250ms"),
+            ("METRICS_HISTOGRAM_RESERVOIR", "1"),
+        ])
+        .unwrap();
+        assert_eq!(c.metrics.namespace, "acme.recs");
+        assert_eq!(c.metrics.flush_interval, Duration::from_millis(250));
+        assert_eq!(c.metrics.histogram_reservoir_size, 1);
+
+        let err = config(&[
+            ("METRICS_NAMESPACE", "9 lives"),
+            ("METRICS_FLUSH_INTERVAL", "1ms"),
+            ("METRICS_HISTOGRAM_RESERVOIR", "0"),
+        ])
+        .unwrap_err();
+        let mut names: Vec<_> = err.names().collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "METRICS_FLUSH_INTERVAL",
+                "METRICS_HISTOGRAM_RESERVOIR",
+                "METRICS_NAMESPACE"
+            ]
+        );
+    }
+
+    #[test]
+    fn layer_is_pass_through_when_metrics_are_off() {
+        let on = config(&[]).unwrap();
+        assert!(RequestMetricsLayer::from_config(&on).is_enabled());
+        for off in [
+            config(&[("METRICS_BACKEND", "none")]).unwrap(),
+            config(&[("MONITORING_ENABLED", "false")]).unwrap(),
+        ] {
+            assert!(!RequestMetricsLayer::from_config(&off).is_enabled());
+            // Nothing is started either.
+            assert!(install(&off).unwrap().is_none());
+        }
+    }
+
+    #[test]
+    fn constant_labels_are_identity_then_dd_tags() {
+        let c = config(&[
+            ("DD_ENV", "prod"),
+            ("DD_SERVICE", "recs"),
+            ("DD_VERSION", "1.0"),
+            ("DD_TAGS", "team:core,canary"),
+        ])
+        .unwrap();
+        let labels: Vec<String> = constant_labels(&c)
+            .iter()
+            .map(|l| format!("{}:{}", l.key(), l.value()))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "env:prod",
+                "service:recs",
+                "version:1.0",
+                "team:core",
+                "canary:"
+            ]
+        );
+    }
+}
