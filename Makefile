@@ -7,7 +7,7 @@ VENV  := .venv
 PEERS := tests/peers
 PY    := $(VENV)/bin/python
 
-.PHONY: help run build test test-rust lint fmt peers-install bench soak bench-tools clean
+.PHONY: help run build test test-rust lint fmt architecture peers-install bench soak bench-tools clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ lint: ## rustfmt and clippy, warnings are errors
 
 fmt: ## Format the code
 	cargo fmt --all
+
+architecture: ## Regenerate docs/architecture/*.mmd from the code
+	TREEBEARD_ARCH_BLESS=1 cargo test -p treebeard-arch --test workspace
 
 bench: $(VENV)/.installed bench-tools ## Benchmark table (callgrind + wrk) into target/bench/results.md
 	benches/run.sh
