@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::routing::Notifications;
 
+/// Re-exported from [`crate::severity`], where it moved so that `rules` and
+/// `routing` no longer import each other; this path keeps working.
+pub use crate::severity::Severity;
+
 /// The path of the alert rules inside a TreeBeard repository.
 pub const DEFAULT_CONFIG_PATH: &str = "infrastructure/alerting-config.yml";
 
@@ -144,44 +148,6 @@ pub struct Thresholds {
     /// An earlier value that triggers a warning (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warning: Option<f64>,
-}
-
-/// Alert severity, as in the reference's escalation policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Pages the on-call engineer (PagerDuty).
-    Critical,
-    /// Slack, and PagerDuty when `notifications.page_on_high` is set.
-    High,
-    /// Slack warning channel and the email digest.
-    Medium,
-}
-
-impl Severity {
-    /// The lowercase name used in YAML, tags and messages.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Critical => "critical",
-            Self::High => "high",
-            Self::Medium => "medium",
-        }
-    }
-
-    /// The DataDog monitor priority (1 is highest).
-    pub fn priority(self) -> u8 {
-        match self {
-            Self::Critical => 1,
-            Self::High => 2,
-            Self::Medium => 3,
-        }
-    }
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// Time aggregation of a metric monitor over its evaluation window.

@@ -17,7 +17,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use super::{Notification, NotifyError, Scrubber, default_scrubber};
 use crate::env::{self, EnvError, EnvSource};
 use crate::retry::RetryPolicy;
-use crate::rules::Severity;
+use crate::severity::Severity;
 
 /// How the connection to the SMTP server is secured.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

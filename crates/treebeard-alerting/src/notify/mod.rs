@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::rules::Severity;
+use crate::severity::Severity;
 
 pub mod email;
 pub mod pagerduty;

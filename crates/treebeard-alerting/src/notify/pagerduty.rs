@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::{Notification, NotifyError, Scrubber, default_scrubber, truncate};
 use crate::env::{self, EnvError, EnvSource};
 use crate::retry::RetryPolicy;
-use crate::rules::Severity;
+use crate::severity::Severity;
 
 /// Default base URL of the Events API; `/enqueue` is appended.
 pub const DEFAULT_EVENTS_URL: &str = "https://events.pagerduty.com/v2";

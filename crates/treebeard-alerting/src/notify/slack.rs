@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::{AlertStatus, Notification, NotifyError, Scrubber, default_scrubber, truncate};
 use crate::env::{self, EnvError, EnvSource};
 use crate::retry::RetryPolicy;
-use crate::rules::Severity;
+use crate::severity::Severity;
 
 /// Default base URL of the Slack Web API.
 pub const DEFAULT_API_URL: &str = "https://slack.com/api";
