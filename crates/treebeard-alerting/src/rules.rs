@@ -53,7 +53,11 @@ fn default_namespace() -> String {
     treebeard_conventions::DEFAULT_NAMESPACE.to_owned()
 }
 
-/// Alert-fatigue options shared by all alerts (each alert may override).
+/// Alert-fatigue options: the `defaults:` section shared by all alerts
+/// (each alert may override), and also, as [`EffectiveOptions`], the
+/// options of one alert once the defaults are applied.
+///
+/// One type serves both so the two lists of fields cannot drift apart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertDefaults {
@@ -74,7 +78,8 @@ pub struct AlertDefaults {
     pub auto_resolve: Option<u64>,
     /// Whether DataDog waits for a full window of data before evaluating.
     pub require_full_window: bool,
-    /// Tags added to every monitor (`env:production`, `team:...`).
+    /// Tags added to every monitor (`env:production`, `team:...`); in an
+    /// alert's effective options, these followed by the alert's own `tags`.
     pub tags: Vec<String>,
 }
 
@@ -212,27 +217,16 @@ impl Comparator {
     }
 }
 
-/// The options of one alert once defaults are applied.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EffectiveOptions {
-    /// Evaluation window in seconds.
-    pub evaluation_window: u64,
-    /// Re-notification interval in seconds (`0`: never).
-    pub renotify_interval: u64,
-    /// Tags to group by.
-    pub group_by: Vec<String>,
-    /// Whether missing data notifies.
-    pub notify_no_data: bool,
-    /// Seconds without data before notifying.
-    pub no_data_timeframe: Option<u64>,
-    /// Seconds before an alert without data resolves itself.
-    pub auto_resolve: Option<u64>,
-    /// Whether a full window is required.
-    pub require_full_window: bool,
-}
+/// The options of one alert once defaults are applied (see
+/// [`AlertRule::effective_options`]).
+///
+/// Kept as a name of its own for readability and for callers of the former
+/// separate struct: it has the fields of [`AlertDefaults`].
+pub type EffectiveOptions = AlertDefaults;
 
 impl AlertRule {
-    /// Applies `defaults` to the options this alert leaves unset.
+    /// Applies `defaults` to the options this alert leaves unset; its tags
+    /// are added to the default tags.
     pub fn effective_options(&self, defaults: &AlertDefaults) -> EffectiveOptions {
         EffectiveOptions {
             evaluation_window: self.evaluation_window.unwrap_or(defaults.evaluation_window),
@@ -245,6 +239,7 @@ impl AlertRule {
             no_data_timeframe: self.no_data_timeframe.or(defaults.no_data_timeframe),
             auto_resolve: self.auto_resolve.or(defaults.auto_resolve),
             require_full_window: defaults.require_full_window,
+            tags: defaults.tags.iter().chain(&self.tags).cloned().collect(),
         }
     }
 }
