@@ -318,6 +318,37 @@ pub(crate) fn truncate(text: &str, max: usize) -> String {
     out
 }
 
+/// Sends the request `make` builds, retried per `retry`, and returns the
+/// status and body of a 2xx answer. A transport failure or any other status
+/// is an error of `channel`, so each HTTP notifier only reads the answer.
+pub(crate) async fn send_http(
+    channel: &'static str,
+    retry: &RetryPolicy,
+    make: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<(u16, String), NotifyError> {
+    let response = retry
+        .send(make)
+        .await
+        .map_err(|source| NotifyError::Transport { channel, source })?;
+    let status = response.status();
+    // An unreadable body counts as empty: the status alone says whether the
+    // service took the notification.
+    let body = response.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(rejected(channel, status.as_u16(), &body));
+    }
+    Ok((status.as_u16(), body))
+}
+
+/// A [`NotifyError::Rejected`] of `channel` with the answer, shortened.
+pub(crate) fn rejected(channel: &'static str, status: u16, body: &str) -> NotifyError {
+    NotifyError::Rejected {
+        channel,
+        status,
+        body: truncate(body, 500),
+    }
+}
+
 /// Why a notification was not delivered.
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {

@@ -3,7 +3,8 @@
 use serde_json::{Value, json};
 
 use super::{
-    Notification, NotifierOptions, NotifyError, notifier_setters, trim_base_url, truncate,
+    Notification, NotifierOptions, NotifyError, notifier_setters, send_http, trim_base_url,
+    truncate,
 };
 use crate::env::{self, EnvError, EnvSource};
 use crate::severity::Severity;
@@ -181,24 +182,10 @@ impl PagerDutyNotifier {
     /// Posts a prepared event; returns the dedup key PagerDuty answered.
     pub async fn send(&self, event: &Value) -> Result<String, NotifyError> {
         let url = format!("{}/enqueue", self.base_url);
-        let response = self
-            .options
-            .retry
-            .send(|| self.client.post(&url).json(event))
-            .await
-            .map_err(|source| NotifyError::Transport {
-                channel: "pagerduty",
-                source,
-            })?;
-        let status = response.status();
-        let body = response.text().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(NotifyError::Rejected {
-                channel: "pagerduty",
-                status: status.as_u16(),
-                body: truncate(&body, 500),
-            });
-        }
+        let (_, body) = send_http("pagerduty", &self.options.retry, || {
+            self.client.post(&url).json(event)
+        })
+        .await?;
         let answered = serde_json::from_str::<Value>(&body).ok().and_then(|v| {
             v.get("dedup_key")
                 .and_then(Value::as_str)

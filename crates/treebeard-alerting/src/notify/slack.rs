@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use super::{
-    AlertStatus, Notification, NotifierOptions, NotifyError, notifier_setters, trim_base_url,
-    truncate,
+    AlertStatus, Notification, NotifierOptions, NotifyError, notifier_setters, rejected, send_http,
+    trim_base_url, truncate,
 };
 use crate::env::{self, EnvError, EnvSource};
 use crate::severity::Severity;
@@ -197,26 +197,14 @@ impl SlackNotifier {
                 (format!("{api_url}/chat.postMessage"), Some(token.as_str()))
             }
         };
-        let response = self
-            .options
-            .retry
-            .send(|| {
-                let request = self.client.post(&url).json(&body);
-                match token {
-                    Some(t) => request.bearer_auth(t),
-                    None => request,
-                }
-            })
-            .await
-            .map_err(|source| NotifyError::Transport {
-                channel: "slack",
-                source,
-            })?;
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(rejected(status.as_u16(), &text));
-        }
+        let (status, text) = send_http("slack", &self.options.retry, || {
+            let request = self.client.post(&url).json(&body);
+            match token {
+                Some(t) => request.bearer_auth(t),
+                None => request,
+            }
+        })
+        .await?;
         // The Web API answers 200 with `{"ok": false, "error": ...}` on failure.
         if token.is_some() {
             let ok = serde_json::from_str::<Value>(&text)
@@ -224,18 +212,10 @@ impl SlackNotifier {
                 .and_then(|v| v.get("ok").and_then(Value::as_bool))
                 .unwrap_or(false);
             if !ok {
-                return Err(rejected(status.as_u16(), &text));
+                return Err(rejected("slack", status, &text));
             }
         }
         Ok(())
-    }
-}
-
-fn rejected(status: u16, body: &str) -> NotifyError {
-    NotifyError::Rejected {
-        channel: "slack",
-        status,
-        body: truncate(body, 500),
     }
 }
 
