@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::env::{self, EnvError, EnvSource};
-use crate::notify::truncate;
+use crate::notify::{trim_base_url, truncate};
 use crate::retry::RetryPolicy;
 
 /// Page size when listing monitors.
@@ -170,7 +170,7 @@ impl DatadogClient {
     /// Sets the base URL (default from the site).
     #[must_use]
     pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = url.into().trim_end_matches('/').to_owned();
+        self.base_url = trim_base_url(url);
         self
     }
 

@@ -2,6 +2,7 @@
 //!
 //! - [`rules`]: the model of `infrastructure/alerting-config.yml`, loaded and
 //!   checked (with line numbers) by [`validate`].
+//! - [`severity`]: the alert severity, shared by rules, routing and notifiers.
 //! - [`routing`]: severity → PagerDuty / Slack / email handles.
 //! - [`monitors`]: DataDog monitors (API v1) generated from the rules.
 //! - [`dashboards`]: the four reference dashboards generated from code.
@@ -23,5 +24,6 @@ pub mod query;
 pub mod retry;
 pub mod routing;
 pub mod rules;
+pub mod severity;
 pub mod sync;
 pub mod validate;

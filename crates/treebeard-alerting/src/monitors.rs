@@ -104,12 +104,9 @@ pub fn monitor(config: &AlertingConfig, alert: &AlertRule) -> Result<Monitor, Qu
         alert.comparator.as_str(),
         alert.thresholds.critical
     );
-    let mut tags: Vec<String> = config
-        .defaults
+    let mut tags: Vec<String> = options
         .tags
-        .iter()
-        .chain(&alert.tags)
-        .cloned()
+        .into_iter()
         .chain([
             format!("severity:{}", alert.severity),
             MANAGED_BY_TAG.to_owned(),

@@ -10,7 +10,7 @@
 //!
 //! ```
 //! use treebeard_alerting::routing::{Notifications, Route};
-//! use treebeard_alerting::rules::Severity;
+//! use treebeard_alerting::severity::Severity;
 //! let n: Notifications = serde_yaml_ng::from_str(
 //!     "pagerduty: {service: treebeard-prod}\nslack: {channel: alerts}\n",
 //! ).unwrap();
@@ -20,7 +20,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::rules::Severity;
+use crate::severity::Severity;
 
 /// The `notifications:` section of `alerting-config.yml`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::routing::Notifications;
 
+/// Re-exported from [`crate::severity`], where it moved so that `rules` and
+/// `routing` no longer import each other; this path keeps working.
+pub use crate::severity::Severity;
+
 /// The path of the alert rules inside a TreeBeard repository.
 pub const DEFAULT_CONFIG_PATH: &str = "infrastructure/alerting-config.yml";
 
@@ -49,7 +53,11 @@ fn default_namespace() -> String {
     treebeard_conventions::DEFAULT_NAMESPACE.to_owned()
 }
 
-/// Alert-fatigue options shared by all alerts (each alert may override).
+/// Alert-fatigue options: the `defaults:` section shared by all alerts
+/// (each alert may override), and also, as [`EffectiveOptions`], the
+/// options of one alert once the defaults are applied.
+///
+/// One type serves both so the two lists of fields cannot drift apart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertDefaults {
@@ -70,7 +78,8 @@ pub struct AlertDefaults {
     pub auto_resolve: Option<u64>,
     /// Whether DataDog waits for a full window of data before evaluating.
     pub require_full_window: bool,
-    /// Tags added to every monitor (`env:production`, `team:...`).
+    /// Tags added to every monitor (`env:production`, `team:...`); in an
+    /// alert's effective options, these followed by the alert's own `tags`.
     pub tags: Vec<String>,
 }
 
@@ -146,44 +155,6 @@ pub struct Thresholds {
     pub warning: Option<f64>,
 }
 
-/// Alert severity, as in the reference's escalation policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Pages the on-call engineer (PagerDuty).
-    Critical,
-    /// Slack, and PagerDuty when `notifications.page_on_high` is set.
-    High,
-    /// Slack warning channel and the email digest.
-    Medium,
-}
-
-impl Severity {
-    /// The lowercase name used in YAML, tags and messages.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Critical => "critical",
-            Self::High => "high",
-            Self::Medium => "medium",
-        }
-    }
-
-    /// The DataDog monitor priority (1 is highest).
-    pub fn priority(self) -> u8 {
-        match self {
-            Self::Critical => 1,
-            Self::High => 2,
-            Self::Medium => 3,
-        }
-    }
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Time aggregation of a metric monitor over its evaluation window.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -246,27 +217,16 @@ impl Comparator {
     }
 }
 
-/// The options of one alert once defaults are applied.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EffectiveOptions {
-    /// Evaluation window in seconds.
-    pub evaluation_window: u64,
-    /// Re-notification interval in seconds (`0`: never).
-    pub renotify_interval: u64,
-    /// Tags to group by.
-    pub group_by: Vec<String>,
-    /// Whether missing data notifies.
-    pub notify_no_data: bool,
-    /// Seconds without data before notifying.
-    pub no_data_timeframe: Option<u64>,
-    /// Seconds before an alert without data resolves itself.
-    pub auto_resolve: Option<u64>,
-    /// Whether a full window is required.
-    pub require_full_window: bool,
-}
+/// The options of one alert once defaults are applied (see
+/// [`AlertRule::effective_options`]).
+///
+/// Kept as a name of its own for readability and for callers of the former
+/// separate struct: it has the fields of [`AlertDefaults`].
+pub type EffectiveOptions = AlertDefaults;
 
 impl AlertRule {
-    /// Applies `defaults` to the options this alert leaves unset.
+    /// Applies `defaults` to the options this alert leaves unset; its tags
+    /// are added to the default tags.
     pub fn effective_options(&self, defaults: &AlertDefaults) -> EffectiveOptions {
         EffectiveOptions {
             evaluation_window: self.evaluation_window.unwrap_or(defaults.evaluation_window),
@@ -279,6 +239,7 @@ impl AlertRule {
             no_data_timeframe: self.no_data_timeframe.or(defaults.no_data_timeframe),
             auto_resolve: self.auto_resolve.or(defaults.auto_resolve),
             require_full_window: defaults.require_full_window,
+            tags: defaults.tags.iter().chain(&self.tags).cloned().collect(),
         }
     }
 }

@@ -7,17 +7,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::{Notification, NotifyError, Scrubber, default_scrubber};
+use super::{Notification, NotifierOptions, NotifyError, Scrubber, notifier_setters};
 use crate::env::{self, EnvError, EnvSource};
-use crate::retry::RetryPolicy;
-use crate::rules::Severity;
+use crate::severity::Severity;
 
 /// How the connection to the SMTP server is secured.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -314,26 +312,30 @@ fn capitalise(s: &str) -> String {
 #[derive(Clone)]
 pub struct EmailNotifier {
     settings: SmtpSettings,
-    retry: RetryPolicy,
-    scrubber: Arc<dyn Scrubber>,
+    options: NotifierOptions,
 }
 
 impl std::fmt::Debug for EmailNotifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EmailNotifier")
             .field("settings", &self.settings)
-            .field("retry", &self.retry)
+            .field("retry", &self.options.retry)
             .finish_non_exhaustive()
     }
 }
+
+notifier_setters!(
+    EmailNotifier,
+    retry: "Sets the timeout (per attempt) and retries of transient SMTP errors.",
+    scrubber: "Sets the PII scrubber applied to subject and body.",
+);
 
 impl EmailNotifier {
     /// A notifier using `settings`.
     pub fn new(settings: SmtpSettings) -> Self {
         Self {
             settings,
-            retry: RetryPolicy::default(),
-            scrubber: default_scrubber(),
+            options: NotifierOptions::default(),
         }
     }
 
@@ -347,24 +349,13 @@ impl EmailNotifier {
             })
     }
 
-    /// Sets the timeout (per attempt) and retries of transient SMTP errors.
-    #[must_use]
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Sets the PII scrubber applied to subject and body.
-    #[must_use]
-    pub fn with_scrubber(mut self, scrubber: Arc<dyn Scrubber>) -> Self {
-        self.scrubber = scrubber;
-        self
-    }
-
     /// Sends `digest` to the configured recipients.
     pub async fn send_digest(&self, digest: &Digest) -> Result<(), NotifyError> {
-        self.send(&digest.subject(), &digest.body(self.scrubber.as_ref()))
-            .await
+        self.send(
+            &digest.subject(),
+            &digest.body(self.options.scrubber.as_ref()),
+        )
+        .await
     }
 
     /// Sends one plain-text email (subject and body are scrubbed).
@@ -376,24 +367,24 @@ impl EmailNotifier {
         };
         let mut builder = Message::builder()
             .from(mailbox(&s.from)?)
-            .subject(self.scrubber.scrub(subject))
+            .subject(self.options.scrubber.scrub(subject))
             .header(ContentType::TEXT_PLAIN);
         for to in &s.to {
             builder = builder.to(mailbox(to)?);
         }
         let message = builder
-            .body(self.scrubber.scrub(body))
+            .body(self.options.scrubber.scrub(body))
             .map_err(|e| NotifyError::Email(e.to_string()))?;
         let transport = self.transport()?;
-        let mut delay = self.retry.initial_backoff;
+        let mut delay = self.options.retry.initial_backoff;
         let mut attempt = 1;
         loop {
             match transport.send(message.clone()).await {
                 Ok(_) => return Ok(()),
-                Err(e) if e.is_transient() && attempt < self.retry.max_attempts => {
+                Err(e) if e.is_transient() && attempt < self.options.retry.max_attempts => {
                     tracing::debug!(error = %e, attempt, "SMTP send failed, retrying");
                     tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(self.retry.max_backoff);
+                    delay = (delay * 2).min(self.options.retry.max_backoff);
                     attempt += 1;
                 }
                 Err(e) => {
@@ -415,7 +406,9 @@ impl EmailNotifier {
             SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host)
                 .map_err(|e| NotifyError::Email(e.to_string()))?,
         };
-        let mut builder = builder.port(s.port).timeout(Some(self.retry.timeout));
+        let mut builder = builder
+            .port(s.port)
+            .timeout(Some(self.options.retry.timeout));
         if let Some((user, password)) = &s.credentials {
             builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
         }

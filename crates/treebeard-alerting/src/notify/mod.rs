@@ -25,7 +25,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::rules::Severity;
+use crate::retry::RetryPolicy;
+use crate::severity::Severity;
 
 pub mod email;
 pub mod pagerduty;
@@ -93,6 +94,62 @@ where
 /// The default scrubber ([`PiiScrubber`]) as a shareable handle.
 pub fn default_scrubber() -> Arc<dyn Scrubber> {
     Arc::new(PiiScrubber)
+}
+
+/// What every notifier holds besides its destination: how it retries and
+/// how it scrubs texts. Kept in one struct so the defaults and the setters
+/// ([`notifier_setters`]) are written once for all notifiers.
+#[derive(Clone)]
+pub(crate) struct NotifierOptions {
+    /// Timeouts and retries of each send.
+    pub(crate) retry: RetryPolicy,
+    /// Applied to every text before it leaves the process.
+    pub(crate) scrubber: Arc<dyn Scrubber>,
+}
+
+impl Default for NotifierOptions {
+    fn default() -> Self {
+        Self {
+            retry: RetryPolicy::default(),
+            scrubber: default_scrubber(),
+        }
+    }
+}
+
+/// Writes the shared builder setters `with_retry` and `with_scrubber` on a
+/// notifier that holds `options: NotifierOptions`, with the doc lines given.
+///
+/// Inherent methods from a macro rather than a trait with provided methods:
+/// callers chain `PagerDutyNotifier::new(..).with_retry(..)` without
+/// importing any trait, and that must keep compiling.
+macro_rules! notifier_setters {
+    ($notifier:ty, retry: $retry_doc:literal, scrubber: $scrubber_doc:literal $(,)?) => {
+        impl $notifier {
+            #[doc = $retry_doc]
+            #[must_use]
+            pub fn with_retry(mut self, retry: $crate::retry::RetryPolicy) -> Self {
+                self.options.retry = retry;
+                self
+            }
+
+            #[doc = $scrubber_doc]
+            #[must_use]
+            pub fn with_scrubber(
+                mut self,
+                scrubber: ::std::sync::Arc<dyn $crate::notify::Scrubber>,
+            ) -> Self {
+                self.options.scrubber = scrubber;
+                self
+            }
+        }
+    };
+}
+pub(crate) use notifier_setters;
+
+/// A base URL as given, without trailing slashes, so that paths can be
+/// appended with `format!("{base}/path")`.
+pub(crate) fn trim_base_url(url: impl Into<String>) -> String {
+    url.into().trim_end_matches('/').to_owned()
 }
 
 /// Whether an alert is firing, acknowledged or over.
@@ -259,6 +316,37 @@ pub(crate) fn truncate(text: &str, max: usize) -> String {
     let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
+}
+
+/// Sends the request `make` builds, retried per `retry`, and returns the
+/// status and body of a 2xx answer. A transport failure or any other status
+/// is an error of `channel`, so each HTTP notifier only reads the answer.
+pub(crate) async fn send_http(
+    channel: &'static str,
+    retry: &RetryPolicy,
+    make: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<(u16, String), NotifyError> {
+    let response = retry
+        .send(make)
+        .await
+        .map_err(|source| NotifyError::Transport { channel, source })?;
+    let status = response.status();
+    // An unreadable body counts as empty: the status alone says whether the
+    // service took the notification.
+    let body = response.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(rejected(channel, status.as_u16(), &body));
+    }
+    Ok((status.as_u16(), body))
+}
+
+/// A [`NotifyError::Rejected`] of `channel` with the answer, shortened.
+pub(crate) fn rejected(channel: &'static str, status: u16, body: &str) -> NotifyError {
+    NotifyError::Rejected {
+        channel,
+        status,
+        body: truncate(body, 500),
+    }
 }
 
 /// Why a notification was not delivered.

@@ -1,13 +1,13 @@
 //! PagerDuty Events API v2: trigger, acknowledge and resolve.
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
 
-use super::{Notification, NotifyError, Scrubber, default_scrubber, truncate};
+use super::{
+    Notification, NotifierOptions, NotifyError, notifier_setters, send_http, trim_base_url,
+    truncate,
+};
 use crate::env::{self, EnvError, EnvSource};
-use crate::retry::RetryPolicy;
-use crate::rules::Severity;
+use crate::severity::Severity;
 
 /// Default base URL of the Events API; `/enqueue` is appended.
 pub const DEFAULT_EVENTS_URL: &str = "https://events.pagerduty.com/v2";
@@ -43,8 +43,7 @@ pub struct PagerDutyNotifier {
     routing_key: String,
     base_url: String,
     client: reqwest::Client,
-    retry: RetryPolicy,
-    scrubber: Arc<dyn Scrubber>,
+    options: NotifierOptions,
 }
 
 impl std::fmt::Debug for PagerDutyNotifier {
@@ -52,10 +51,16 @@ impl std::fmt::Debug for PagerDutyNotifier {
         f.debug_struct("PagerDutyNotifier")
             .field("routing_key", &env::redact(&self.routing_key))
             .field("base_url", &self.base_url)
-            .field("retry", &self.retry)
+            .field("retry", &self.options.retry)
             .finish_non_exhaustive()
     }
 }
+
+notifier_setters!(
+    PagerDutyNotifier,
+    retry: "Sets timeouts and retries (default [`RetryPolicy::default`](crate::retry::RetryPolicy::default)).",
+    scrubber: "Sets the PII scrubber applied to summaries, details and links.",
+);
 
 impl PagerDutyNotifier {
     /// A notifier for the integration with `routing_key`.
@@ -64,8 +69,7 @@ impl PagerDutyNotifier {
             routing_key: routing_key.into(),
             base_url: DEFAULT_EVENTS_URL.to_owned(),
             client: reqwest::Client::new(),
-            retry: RetryPolicy::default(),
-            scrubber: default_scrubber(),
+            options: NotifierOptions::default(),
         }
     }
 
@@ -102,21 +106,7 @@ impl PagerDutyNotifier {
     /// Sets the base URL (default [`DEFAULT_EVENTS_URL`]); `/enqueue` is appended.
     #[must_use]
     pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = url.into().trim_end_matches('/').to_owned();
-        self
-    }
-
-    /// Sets timeouts and retries (default [`RetryPolicy::default`]).
-    #[must_use]
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Sets the PII scrubber applied to summaries, details and links.
-    #[must_use]
-    pub fn with_scrubber(mut self, scrubber: Arc<dyn Scrubber>) -> Self {
-        self.scrubber = scrubber;
+        self.base_url = trim_base_url(url);
         self
     }
 
@@ -139,7 +129,7 @@ impl PagerDutyNotifier {
 
     /// The JSON body of a trigger event for `n`, scrubbed.
     pub fn trigger_event(&self, n: &Notification) -> Value {
-        let scrub = |s: &str| self.scrubber.scrub(s);
+        let scrub = |s: &str| self.options.scrubber.scrub(s);
         let details: serde_json::Map<String, Value> = n
             .details
             .iter()
@@ -192,23 +182,10 @@ impl PagerDutyNotifier {
     /// Posts a prepared event; returns the dedup key PagerDuty answered.
     pub async fn send(&self, event: &Value) -> Result<String, NotifyError> {
         let url = format!("{}/enqueue", self.base_url);
-        let response = self
-            .retry
-            .send(|| self.client.post(&url).json(event))
-            .await
-            .map_err(|source| NotifyError::Transport {
-                channel: "pagerduty",
-                source,
-            })?;
-        let status = response.status();
-        let body = response.text().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(NotifyError::Rejected {
-                channel: "pagerduty",
-                status: status.as_u16(),
-                body: truncate(&body, 500),
-            });
-        }
+        let (_, body) = send_http("pagerduty", &self.options.retry, || {
+            self.client.post(&url).json(event)
+        })
+        .await?;
         let answered = serde_json::from_str::<Value>(&body).ok().and_then(|v| {
             v.get("dedup_key")
                 .and_then(Value::as_str)

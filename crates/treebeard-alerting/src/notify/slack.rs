@@ -1,14 +1,14 @@
 //! Slack: Block Kit messages through an incoming webhook, or through
 //! `chat.postMessage` with a bot token and a channel.
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
 
-use super::{AlertStatus, Notification, NotifyError, Scrubber, default_scrubber, truncate};
+use super::{
+    AlertStatus, Notification, NotifierOptions, NotifyError, notifier_setters, rejected, send_http,
+    trim_base_url, truncate,
+};
 use crate::env::{self, EnvError, EnvSource};
-use crate::retry::RetryPolicy;
-use crate::rules::Severity;
+use crate::severity::Severity;
 
 /// Default base URL of the Slack Web API.
 pub const DEFAULT_API_URL: &str = "https://slack.com/api";
@@ -35,8 +35,7 @@ enum Target {
 pub struct SlackNotifier {
     target: Target,
     client: reqwest::Client,
-    retry: RetryPolicy,
-    scrubber: Arc<dyn Scrubber>,
+    options: NotifierOptions,
 }
 
 impl std::fmt::Debug for SlackNotifier {
@@ -47,10 +46,16 @@ impl std::fmt::Debug for SlackNotifier {
         };
         f.debug_struct("SlackNotifier")
             .field("target", &target)
-            .field("retry", &self.retry)
+            .field("retry", &self.options.retry)
             .finish_non_exhaustive()
     }
 }
+
+notifier_setters!(
+    SlackNotifier,
+    retry: "Sets timeouts and retries.",
+    scrubber: "Sets the PII scrubber applied to every text of the message.",
+);
 
 impl SlackNotifier {
     /// Posts to an incoming webhook.
@@ -71,8 +76,7 @@ impl SlackNotifier {
         Self {
             target,
             client: reqwest::Client::new(),
-            retry: RetryPolicy::default(),
-            scrubber: default_scrubber(),
+            options: NotifierOptions::default(),
         }
     }
 
@@ -123,29 +127,15 @@ impl SlackNotifier {
     #[must_use]
     pub fn with_api_url(mut self, url: impl Into<String>) -> Self {
         if let Target::Bot { api_url, .. } = &mut self.target {
-            *api_url = url.into().trim_end_matches('/').to_owned();
+            *api_url = trim_base_url(url);
         }
-        self
-    }
-
-    /// Sets timeouts and retries.
-    #[must_use]
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Sets the PII scrubber applied to every text of the message.
-    #[must_use]
-    pub fn with_scrubber(mut self, scrubber: Arc<dyn Scrubber>) -> Self {
-        self.scrubber = scrubber;
         self
     }
 
     /// The message for `n`: `{"text": ..., "blocks": [...]}`, scrubbed and
     /// within Block Kit's limits.
     pub fn message(&self, n: &Notification) -> Value {
-        let scrub = |s: &str| self.scrubber.scrub(s);
+        let scrub = |s: &str| self.options.scrubber.scrub(s);
         let title = format!(
             "{} [{}] {}",
             icon(n.severity, n.status),
@@ -207,25 +197,14 @@ impl SlackNotifier {
                 (format!("{api_url}/chat.postMessage"), Some(token.as_str()))
             }
         };
-        let response = self
-            .retry
-            .send(|| {
-                let request = self.client.post(&url).json(&body);
-                match token {
-                    Some(t) => request.bearer_auth(t),
-                    None => request,
-                }
-            })
-            .await
-            .map_err(|source| NotifyError::Transport {
-                channel: "slack",
-                source,
-            })?;
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(rejected(status.as_u16(), &text));
-        }
+        let (status, text) = send_http("slack", &self.options.retry, || {
+            let request = self.client.post(&url).json(&body);
+            match token {
+                Some(t) => request.bearer_auth(t),
+                None => request,
+            }
+        })
+        .await?;
         // The Web API answers 200 with `{"ok": false, "error": ...}` on failure.
         if token.is_some() {
             let ok = serde_json::from_str::<Value>(&text)
@@ -233,18 +212,10 @@ impl SlackNotifier {
                 .and_then(|v| v.get("ok").and_then(Value::as_bool))
                 .unwrap_or(false);
             if !ok {
-                return Err(rejected(status.as_u16(), &text));
+                return Err(rejected("slack", status, &text));
             }
         }
         Ok(())
-    }
-}
-
-fn rejected(status: u16, body: &str) -> NotifyError {
-    NotifyError::Rejected {
-        channel: "slack",
-        status,
-        body: truncate(body, 500),
     }
 }
 
