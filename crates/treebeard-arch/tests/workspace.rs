@@ -122,11 +122,6 @@ const ALERTING: Checked = Checked {
                 to: "notify::slack",
                 reason: "notify re-exports its channels' public types",
             },
-            Allowed {
-                from: "routing",
-                to: "rules",
-                reason: "Severity moves to its own module",
-            },
         ],
     },
 };
