@@ -1,59 +1,17 @@
 //! One call to set everything up, and a guard that flushes on drop.
 
-use std::str::FromStr;
 use std::time::Duration;
 
-use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
-use tracing_subscriber::Layer as _;
-use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::backends::Backend;
-use crate::config::Config;
+use crate::backends::{self, Backend};
+use crate::config::{ApmProvider, Config};
+pub use crate::error::InitError;
 use crate::layers::catch_panic::panic_message;
-use crate::log::rate_limit::RateLimit;
-use crate::log::{JsonLogLayer, LOG_BUFFER_LINES};
+use crate::log::output::LogOutput;
 use crate::stack::MonitoringLayer;
-
-/// Why [`init`] failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum InitError {
-    /// Another global `tracing` subscriber was installed first.
-    #[error(
-        "a global tracing subscriber is already installed: call treebeard::init once, before any other logging set-up"
-    )]
-    SubscriberAlreadySet(#[source] tracing_subscriber::util::TryInitError),
-    /// The log filter did not parse.
-    #[error("invalid log filter {filter:?}")]
-    LogFilter {
-        /// The filter text.
-        filter: String,
-        /// Why it failed.
-        #[source]
-        source: tracing_subscriber::filter::ParseError,
-    },
-    /// The configuration asks for a backend whose cargo feature is off.
-    #[error(
-        "{what} needs the `{feature}` cargo feature of treebeard, which this build does not enable"
-    )]
-    FeatureDisabled {
-        /// What was asked for, such as `APM_PROVIDER=Otlp`.
-        what: String,
-        /// The feature to enable.
-        feature: &'static str,
-    },
-    /// An exporter could not be built.
-    #[error("could not start an exporter: {0}")]
-    Exporter(String),
-}
-
-/// Bytes of log lines the writer thread gathers before a write to stdout.
-const LOG_WRITE_BUFFER: usize = 64 * 1024;
-
-/// Spans at this level or above are traced whatever `RUST_LOG` says.
-pub const SPAN_LEVEL: tracing::Level = tracing::Level::INFO;
+use crate::trace_context;
 
 /// Sets up monitoring for the whole process from `config`:
 /// JSON logs on stdout through a non-blocking writer (filtered by
@@ -73,94 +31,50 @@ pub const SPAN_LEVEL: tracing::Level = tracing::Level::INFO;
 /// # Ok(()) }
 /// ```
 pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
-    let filter = Targets::from_str(&config.log_filter).map_err(|source| InitError::LogFilter {
-        filter: config.log_filter.clone(),
-        source,
-    })?;
-    let (writer, log_guard) = NonBlockingBuilder::default()
-        .lossy(true)
-        .buffered_lines_limit(LOG_BUFFER_LINES)
-        .thread_name("treebeard-log-writer")
-        // The writer thread flushes whenever it has drained the queue, so a
-        // buffer costs no latency when idle and turns a burst of lines into
-        // one write(2) instead of one per line.
-        .finish(std::io::BufWriter::with_capacity(
-            LOG_WRITE_BUFFER,
-            std::io::stdout(),
-        ));
-    let dropped_lines = writer.error_counter();
-    let json = JsonLogLayer::from_config(config).with_writer(writer);
-    #[allow(unused_mut)] // only pushed to when an exporter feature is on
+    check_features(config)?;
     let mut backends: Vec<Box<dyn Backend>> = Vec::new();
-
-    crate::apm::check_features(config)?;
-    #[cfg(feature = "datadog")]
-    let native = match crate::backends::datadog::install(config)? {
-        Some((layer, backend)) => {
-            backends.push(Box::new(backend));
-            Some(layer)
-        }
-        None => None,
-    };
-    #[cfg(not(feature = "datadog"))]
-    let native: Option<tracing_subscriber::layer::Identity> = None;
-
-    #[cfg(feature = "tracing-otel")]
-    let otel = match crate::backends::otel::install(config)? {
-        Some((tracer, backend)) => {
-            backends.push(Box::new(backend));
-            // Spans only: events stay log lines instead of becoming span events.
-            let layer = tracing_opentelemetry::layer()
-                .with_tracer(tracer)
-                .with_location(false)
-                .with_threads(false)
-                .with_tracked_inactivity(false)
-                .with_target(false)
-                .with_level(false)
-                // Parents come from the tracing span tree, and outgoing
-                // calls read the span's context explicitly: no need to
-                // swap OpenTelemetry's thread-local context on every poll.
-                .with_context_activation(false)
-                .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
-                    meta.is_span() && *meta.level() <= SPAN_LEVEL
-                }));
-            Some(layer)
-        }
-        None => None,
-    };
-    #[cfg(not(feature = "tracing-otel"))]
-    let otel: Option<tracing_subscriber::layer::Identity> = None;
-
-    #[cfg(feature = "sentry")]
-    let sentry = (config.enabled && config.sentry.dsn.is_some())
-        .then(crate::backends::sentry::tracing_layer);
-    #[cfg(not(feature = "sentry"))]
-    let sentry: Option<tracing_subscriber::layer::Identity> = None;
-
-    // RUST_LOG filters log lines only. Spans at INFO and above are always
-    // seen, so `RUST_LOG=warn` keeps traces and the request fields on lines.
-    let exporter_lines = std::sync::Arc::new(RateLimit::default());
-    let limit = exporter_lines.clone();
-    let json_filter = tracing_subscriber::filter::dynamic_filter_fn(move |meta, _| {
-        if meta.is_span() {
-            return *meta.level() <= SPAN_LEVEL || filter.would_enable(meta.target(), meta.level());
-        }
-        filter.would_enable(meta.target(), meta.level()) && limit.allow(meta.target())
-    });
+    let (json, log) = crate::log::output::stdout(config)?;
+    let native = keep(backends::datadog::install(config)?, &mut backends);
+    let otel = keep(backends::otel::install(config)?, &mut backends);
     tracing_subscriber::registry()
-        .with(json.with_filter(json_filter))
+        .with(json)
         .with(native)
         .with(otel)
-        .with(sentry)
+        .with(backends::sentry::tracing_layer_for(config))
         .try_init()
         .map_err(InitError::SubscriberAlreadySet)?;
     install_panic_hook();
     // After our panic hook: Sentry's panic integration chains to it.
-    #[cfg(feature = "sentry")]
-    if let Some(backend) = crate::backends::sentry::install(config) {
-        backends.push(Box::new(backend));
+    keep(
+        backends::sentry::install(config).map(|b| ((), b)),
+        &mut backends,
+    );
+    log_start(config);
+    match backends::metrics::install(config) {
+        Ok(metrics) => backends.extend(metrics),
+        // Monitoring never stops the service: say why, and serve without metrics.
+        Err(error) => tracing::error!(%error, "metrics are disabled"),
     }
+    Ok(MonitoringGuard {
+        layer: MonitoringLayer::new(config),
+        backends,
+        shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        log,
+    })
+}
 
+/// Keeps an installed backend for the guard, and returns its layer.
+fn keep<L, B: Backend + 'static>(
+    installed: Option<(L, B)>,
+    backends: &mut Vec<Box<dyn Backend>>,
+) -> Option<L> {
+    let (layer, backend) = installed?;
+    backends.push(Box::new(backend));
+    Some(layer)
+}
+
+/// One line saying what runs, and one warning per unsupported setting.
+fn log_start(config: &Config) {
     if config.profiling_enabled {
         tracing::warn!(
             variable = "DD_PROFILING_ENABLED",
@@ -168,8 +82,8 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
         );
     }
     if config.library_backtraces
-        && config.apm.provider == crate::config::ApmProvider::DatadogOtel
-        && crate::apm::is_active()
+        && config.apm.provider == ApmProvider::DatadogOtel
+        && trace_context::is_active()
     {
         tracing::warn!(
             variable = "RUST_LIB_BACKTRACE",
@@ -184,7 +98,7 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
         apm_provider = ?config.apm.provider,
         metrics_backend = ?config.metrics.backend,
         sentry = config.sentry.dsn.is_some(),
-        tracing = crate::apm::is_active(),
+        tracing = trace_context::is_active(),
         "monitoring initialised"
     );
     if !config.enabled {
@@ -192,19 +106,6 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
             "MONITORING_ENABLED=false: request layers are pass-through, no data is exported"
         );
     }
-    match crate::backends::metrics::install(config) {
-        Ok(metrics) => backends.extend(metrics),
-        // Monitoring never stops the service: say why, and serve without metrics.
-        Err(error) => tracing::error!(%error, "metrics are disabled"),
-    }
-    Ok(MonitoringGuard {
-        layer: MonitoringLayer::new(config),
-        backends,
-        shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
-        dropped_lines,
-        exporter_lines,
-        _log_guard: log_guard,
-    })
 }
 
 /// Logs panics as one JSON ERROR line (with the request fields when the
@@ -243,10 +144,8 @@ pub struct MonitoringGuard {
     layer: MonitoringLayer,
     backends: Vec<Box<dyn Backend>>,
     shutdown_timeout: Duration,
-    dropped_lines: ErrorCounter,
-    exporter_lines: std::sync::Arc<RateLimit>,
     // Dropped last (fields drop in order): exporters may log while stopping.
-    _log_guard: WorkerGuard,
+    log: LogOutput,
 }
 
 impl MonitoringGuard {
@@ -263,12 +162,12 @@ impl MonitoringGuard {
 
     /// Exporter log lines suppressed by the rate limit (see [`crate::log::rate_limit`]).
     pub fn suppressed_exporter_lines(&self) -> u64 {
-        self.exporter_lines.suppressed()
+        self.log.exporter_lines.suppressed()
     }
 
     /// Log lines dropped so far because the writer could not keep up.
     pub fn dropped_log_lines(&self) -> usize {
-        self.dropped_lines.dropped_lines()
+        self.log.dropped_lines.dropped_lines()
     }
 }
 
@@ -294,5 +193,23 @@ impl Drop for MonitoringGuard {
                 "log lines were dropped because stdout could not keep up"
             );
         }
+    }
+}
+
+/// Fails when `config` asks for a tracer this build cannot start.
+fn check_features(config: &Config) -> Result<(), InitError> {
+    if !config.enabled || !config.apm.enabled {
+        return Ok(());
+    }
+    let built = match config.apm.provider {
+        ApmProvider::None => true,
+        ApmProvider::Datadog => cfg!(feature = "datadog"),
+        ApmProvider::DatadogOtel => cfg!(feature = "datadog-otel"),
+        ApmProvider::Otlp => cfg!(feature = "otlp"),
+    };
+    if built {
+        Ok(())
+    } else {
+        Err(InitError::feature_disabled(config.apm.provider))
     }
 }

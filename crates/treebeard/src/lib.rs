@@ -33,9 +33,11 @@
 
 // Leaves: depend on nothing else in the crate (docs/architecture.md).
 pub mod config;
+mod error;
 mod escape;
 pub mod privacy;
 mod response_error;
+mod trace_context;
 // The request layers, and the stack that composes them.
 pub mod layers;
 pub mod stack;

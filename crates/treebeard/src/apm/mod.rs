@@ -20,45 +20,16 @@ pub mod client;
 mod sql;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing::{Instrument, Span};
 
 pub use sql::obfuscate_sql;
 
-use crate::config::{ApmProvider, Config};
-use crate::init::InitError;
-
-/// Whether a tracer is installed: without one, propagation work is skipped.
-pub(crate) static ACTIVE: AtomicBool = AtomicBool::new(false);
-/// Whether the installed tracer is the native DataDog one (else OpenTelemetry).
-#[cfg_attr(not(feature = "datadog"), allow(dead_code))]
-pub(crate) static NATIVE: AtomicBool = AtomicBool::new(false);
+use crate::trace_context;
 
 /// Whether spans are being exported.
 pub fn is_active() -> bool {
-    ACTIVE.load(Ordering::Relaxed)
-}
-
-/// Continues the trace of the incoming `headers` in `span` (a server span
-/// not yet entered), then attaches the span's IDs for log correlation.
-///
-/// Headers that do not parse start a new trace: never an error.
-pub(crate) fn continue_trace(span: &Span, headers: &http::HeaderMap) -> Option<DatadogIds> {
-    if !is_active() {
-        return None;
-    }
-    #[cfg(feature = "datadog")]
-    if NATIVE.load(Ordering::Relaxed) {
-        return crate::backends::datadog::continue_trace(span, headers);
-    }
-    #[cfg(feature = "tracing-otel")]
-    return crate::backends::otel::continue_trace(span, headers);
-    #[allow(unreachable_code)]
-    {
-        let _ = (span, headers);
-        None
-    }
+    trace_context::is_active()
 }
 
 /// The trace ID of the current span (the request's, inside a handler):
@@ -71,100 +42,22 @@ pub(crate) fn continue_trace(span: &Span, headers: &http::HeaderMap) -> Option<D
 /// # let _ = trace;
 /// ```
 pub fn current_trace_id() -> Option<u128> {
-    if !is_active() {
-        return None;
-    }
-    crate::log::json::trace_ids_of(&Span::current()).map(|(trace, _)| trace)
-}
-
-/// A request span's DataDog IDs as logs show them (`dd.trace_id`: the low
-/// 64 bits of the trace ID; `dd.span_id`). The request layer puts them in
-/// the request's extensions, so inner layers (error capture) need no trip
-/// through the span registry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct DatadogIds {
-    pub(crate) trace_id: u64,
-    pub(crate) span_id: u64,
+    trace_context::trace_ids_of(&Span::current()).map(|ids| ids.trace_id)
 }
 
 /// Writes the trace context of `span` into outgoing `headers`, in the
 /// formats of `DD_TRACE_PROPAGATION_STYLE`.
 pub fn inject_context(span: &Span, headers: &mut http::HeaderMap) {
-    if !is_active() {
-        return;
+    if let Some(tracer) = trace_context::tracer() {
+        tracer.inject(span, headers);
     }
-    #[cfg(feature = "datadog")]
-    if NATIVE.load(Ordering::Relaxed) {
-        return crate::backends::datadog::inject(span, headers);
-    }
-    #[cfg(feature = "tracing-otel")]
-    crate::backends::otel::inject(span, headers);
-    #[cfg(not(feature = "tracing-otel"))]
-    let _ = (span, headers);
 }
 
 /// Makes a helper span's trace and span IDs available to the JSON log
 /// formatter (the native layer keeps them in its own record).
 fn attach_ids(span: &Span) {
-    #[cfg(feature = "tracing-otel")]
-    if is_active() && !NATIVE.load(Ordering::Relaxed) {
-        let _ = crate::backends::otel::attach_ids(span);
-    }
-    #[cfg(not(feature = "tracing-otel"))]
-    let _ = span;
-}
-
-/// The error for an `APM_PROVIDER` whose cargo feature this build lacks.
-#[cfg_attr(
-    all(feature = "datadog", feature = "datadog-otel", feature = "otlp"),
-    allow(dead_code)
-)]
-pub(crate) fn feature_disabled(provider: ApmProvider) -> InitError {
-    InitError::FeatureDisabled {
-        what: format!("APM_PROVIDER={}", provider.as_str()),
-        feature: provider.as_str(),
-    }
-}
-
-/// Fails when `config` asks for a tracer this build cannot start.
-pub(crate) fn check_features(config: &Config) -> Result<(), InitError> {
-    if !config.enabled || !config.apm.enabled {
-        return Ok(());
-    }
-    let built = match config.apm.provider {
-        ApmProvider::None => true,
-        ApmProvider::Datadog => cfg!(feature = "datadog"),
-        ApmProvider::DatadogOtel => cfg!(feature = "datadog-otel"),
-        ApmProvider::Otlp => cfg!(feature = "otlp"),
-    };
-    if built {
-        Ok(())
-    } else {
-        Err(feature_disabled(config.apm.provider))
-    }
-}
-
-/// Whether `headers` may carry a trace context in any style (or baggage):
-/// most requests carry none, and then extraction is skipped.
-///
-/// One pass over the names: a request has a handful of headers, and
-/// comparing them is cheaper than hashing five custom names to look them up.
-#[cfg(any(feature = "datadog", feature = "tracing-otel"))]
-pub(crate) fn has_trace_headers(headers: &http::HeaderMap) -> bool {
-    headers.keys().any(|name| {
-        matches!(
-            name.as_str(),
-            "x-datadog-trace-id" | "traceparent" | "b3" | "x-b3-traceid" | "baggage"
-        )
-    })
-}
-
-/// `key:value` → (key, value); a bare tag becomes (tag, "").
-#[cfg(any(feature = "datadog", feature = "tracing-otel"))]
-pub(crate) fn split_tag(tag: &str) -> (String, String) {
-    match tag.split_once(':') {
-        Some((k, v)) => (k.to_owned(), v.to_owned()),
-        None => (tag.to_owned(), String::new()),
+    if let Some(tracer) = trace_context::tracer() {
+        tracer.attach_ids(span);
     }
 }
 

@@ -1,6 +1,9 @@
 //! The exporters: each installs itself from [`Config`](crate::config::Config)
-//! and returns what [`init`](crate::init()) keeps to flush it on shutdown.
-//! None of them knows another, or `init`.
+//! and returns what [`init`](crate::init()) keeps (a `tracing` layer, and a
+//! [`Backend`] to flush on shutdown). None of them knows another, or `init`.
+//!
+//! A backend whose cargo feature is off is a stub here with the same
+//! functions that installs nothing, so `init` composes them without `cfg`.
 
 #[cfg(feature = "datadog")]
 pub(crate) mod datadog;
@@ -17,4 +20,50 @@ use std::time::Duration;
 pub(crate) trait Backend: Send + std::fmt::Debug {
     /// Flushes what is pending and stops, within `timeout`.
     fn shutdown(&mut self, timeout: Duration);
+}
+
+/// The backend of a stub: never made.
+#[cfg(not(all(feature = "datadog", feature = "tracing-otel", feature = "sentry")))]
+#[derive(Debug)]
+pub(crate) enum Disabled {}
+
+#[cfg(not(all(feature = "datadog", feature = "tracing-otel", feature = "sentry")))]
+impl Backend for Disabled {
+    fn shutdown(&mut self, _: Duration) {}
+}
+
+/// A tracer stub: no layer, no backend.
+#[cfg(not(all(feature = "datadog", feature = "tracing-otel")))]
+type NoTracer =
+    Result<Option<(tracing_subscriber::layer::Identity, Disabled)>, crate::error::InitError>;
+
+#[cfg(not(feature = "datadog"))]
+pub(crate) mod datadog {
+    /// `APM_PROVIDER=datadog` is compiled out (`init` reports it first).
+    pub(crate) fn install(_: &crate::config::Config) -> super::NoTracer {
+        Ok(None)
+    }
+}
+
+#[cfg(not(feature = "tracing-otel"))]
+pub(crate) mod otel {
+    /// The OpenTelemetry tracers are compiled out (`init` reports it first).
+    pub(crate) fn install(_: &crate::config::Config) -> super::NoTracer {
+        Ok(None)
+    }
+}
+
+#[cfg(not(feature = "sentry"))]
+pub(crate) mod sentry {
+    /// Sentry is compiled out: no layer.
+    pub(crate) fn tracing_layer_for(
+        _: &crate::config::Config,
+    ) -> Option<tracing_subscriber::layer::Identity> {
+        None
+    }
+
+    /// Sentry is compiled out: no client.
+    pub(crate) fn install(_: &crate::config::Config) -> Option<super::Disabled> {
+        None
+    }
 }

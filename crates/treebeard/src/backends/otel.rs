@@ -1,16 +1,17 @@
 //! The OpenTelemetry tracers: `APM_PROVIDER=datadog-otel` (dd-trace-rs) and
 //! `APM_PROVIDER=otlp`, and trace propagation through OpenTelemetry's context.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::Layer;
+use tracing_subscriber::registry::{Extensions, LookupSpan};
 
 use super::Backend;
-use crate::apm::{ACTIVE, DatadogIds};
 use crate::config::{ApmProvider, Config};
-use crate::init::InitError;
+use crate::error::InitError;
+use crate::trace_context::{self, SPAN_LEVEL, TraceIds, Tracer};
 
 /// Name of the instrumentation scope our spans are created under.
 const SCOPE: &str = "treebeard";
@@ -23,16 +24,22 @@ pub(crate) struct TracerBackend {
 
 impl Backend for TracerBackend {
     fn shutdown(&mut self, timeout: Duration) {
-        ACTIVE.store(false, Ordering::Relaxed);
+        trace_context::deactivate();
         if let Err(error) = self.provider.shutdown_with_timeout(timeout) {
             tracing::warn!(%error, "span exporter did not shut down cleanly; pending spans may be lost");
         }
     }
 }
 
-/// Starts the exporter for `config`, or nothing when tracing is off.
-/// Installs the global propagator and tracer provider.
-pub(crate) fn install(config: &Config) -> Result<Option<(SdkTracer, TracerBackend)>, InitError> {
+/// Starts the exporter for `config`, or nothing when tracing is off:
+/// installs the global propagator and tracer provider, and returns the
+/// `tracing` layer that turns spans into OpenTelemetry spans.
+pub(crate) fn install<S>(
+    config: &Config,
+) -> Result<Option<(impl Layer<S>, TracerBackend)>, InitError>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
     if !config.enabled || !config.apm.enabled {
         return Ok(None);
     }
@@ -43,11 +50,25 @@ pub(crate) fn install(config: &Config) -> Result<Option<(SdkTracer, TracerBacken
         #[cfg(feature = "otlp")]
         ApmProvider::Otlp => otlp(config)?,
         #[allow(unreachable_patterns)]
-        other => return Err(crate::apm::feature_disabled(other)),
+        other => return Err(InitError::feature_disabled(other)),
     };
-    ACTIVE.store(true, Ordering::Relaxed);
-    let tracer = provider.tracer(SCOPE);
-    Ok(Some((tracer, TracerBackend { provider })))
+    trace_context::install(Box::new(OtelTracer));
+    // Spans only: events stay log lines instead of becoming span events.
+    let layer = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer(SCOPE))
+        .with_location(false)
+        .with_threads(false)
+        .with_tracked_inactivity(false)
+        .with_target(false)
+        .with_level(false)
+        // Parents come from the tracing span tree, and outgoing calls read
+        // the span's context explicitly: no need to swap OpenTelemetry's
+        // thread-local context on every poll.
+        .with_context_activation(false)
+        .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+            meta.is_span() && *meta.level() <= SPAN_LEVEL
+        }));
+    Ok(Some((layer, TracerBackend { provider })))
 }
 
 #[cfg(feature = "datadog-otel")]
@@ -72,13 +93,7 @@ fn datadog(config: &Config) -> SdkTracerProvider {
         .set_trace_sample_rate(config.apm.sample_rate)
         // Bounded by i32::MAX when parsed; the fallback is never taken.
         .set_trace_rate_limit(i32::try_from(config.apm.rate_limit).unwrap_or(i32::MAX))
-        .set_global_tags(
-            config
-                .tags
-                .iter()
-                .map(|t| crate::apm::split_tag(t))
-                .collect(),
-        );
+        .set_global_tags(config.tag_pairs());
     let rules = config
         .apm
         .sampling_rules
@@ -135,10 +150,12 @@ fn otlp(config: &Config) -> Result<SdkTracerProvider, InitError> {
         KeyValue::new("deployment.environment.name", config.env.clone()),
         KeyValue::new("service.version", config.version.clone()),
     ];
-    attributes.extend(config.tags.iter().map(|t| {
-        let (k, v) = crate::apm::split_tag(t);
-        KeyValue::new(k, v)
-    }));
+    attributes.extend(
+        config
+            .tag_pairs()
+            .into_iter()
+            .map(|(k, v)| KeyValue::new(k, v)),
+    );
     let resource = Resource::builder()
         .with_service_name(config.service.clone())
         .with_attributes(attributes)
@@ -157,37 +174,45 @@ fn otlp(config: &Config) -> Result<SdkTracerProvider, InitError> {
     Ok(provider)
 }
 
-/// Continues the trace of `headers` in `span` through the OpenTelemetry
-/// propagator, and attaches the span's IDs for log correlation.
-pub(crate) fn continue_trace(
-    span: &tracing::Span,
-    headers: &http::HeaderMap,
-) -> Option<DatadogIds> {
-    use opentelemetry::trace::TraceContextExt;
-    use tracing_opentelemetry::OpenTelemetrySpanExt;
+/// Propagation and log correlation through OpenTelemetry's span context.
+struct OtelTracer;
 
-    if crate::apm::has_trace_headers(headers) {
-        let parent = opentelemetry::global::get_text_map_propagator(|p| {
-            p.extract(&opentelemetry_http::HeaderExtractor(headers))
-        });
-        if parent.span().span_context().is_valid() {
-            let _ = span.set_parent(parent);
+impl Tracer for OtelTracer {
+    fn continue_trace(&self, span: &tracing::Span, headers: &http::HeaderMap) -> Option<TraceIds> {
+        use opentelemetry::trace::TraceContextExt;
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+        if trace_context::has_trace_headers(headers) {
+            let parent = opentelemetry::global::get_text_map_propagator(|p| {
+                p.extract(&opentelemetry_http::HeaderExtractor(headers))
+            });
+            if parent.span().span_context().is_valid() {
+                let _ = span.set_parent(parent);
+            }
         }
+        attach(span)
     }
-    attach_ids(span)
+
+    fn inject(&self, span: &tracing::Span, headers: &mut http::HeaderMap) {
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        let cx = span.context();
+        opentelemetry::global::get_text_map_propagator(|p| {
+            p.inject_context(&cx, &mut opentelemetry_http::HeaderInjector(headers))
+        });
+    }
+
+    fn ids_in(&self, extensions: &Extensions<'_>) -> Option<TraceIds> {
+        extensions.get::<TraceIds>().copied()
+    }
+
+    fn attach_ids(&self, span: &tracing::Span) {
+        let _ = attach(span);
+    }
 }
 
-/// Writes `span`'s context into `headers` through the OpenTelemetry propagator.
-pub(crate) fn inject(span: &tracing::Span, headers: &mut http::HeaderMap) {
-    use tracing_opentelemetry::OpenTelemetrySpanExt;
-    let cx = span.context();
-    opentelemetry::global::get_text_map_propagator(|p| {
-        p.inject_context(&cx, &mut opentelemetry_http::HeaderInjector(headers))
-    });
-}
-
-/// Makes `span`'s IDs available to the JSON log formatter, and returns them.
-pub(crate) fn attach_ids(span: &tracing::Span) -> Option<DatadogIds> {
+/// Stores `span`'s IDs in its registry extensions, where the JSON log
+/// formatter finds them, and returns them.
+fn attach(span: &tracing::Span) -> Option<TraceIds> {
     use opentelemetry::trace::TraceContextExt;
     use tracing_opentelemetry::OpenTelemetrySpanExt;
     let cx = span.context();
@@ -195,11 +220,17 @@ pub(crate) fn attach_ids(span: &tracing::Span) -> Option<DatadogIds> {
     if !sc.is_valid() {
         return None;
     }
-    let trace = u128::from_be_bytes(sc.trace_id().to_bytes());
-    let span_id = u64::from_be_bytes(sc.span_id().to_bytes());
-    crate::log::json::attach_trace_ids(span, trace, span_id);
-    Some(DatadogIds {
-        trace_id: trace as u64,
-        span_id,
-    })
+    let ids = TraceIds {
+        trace_id: u128::from_be_bytes(sc.trace_id().to_bytes()),
+        span_id: u64::from_be_bytes(sc.span_id().to_bytes()),
+    };
+    span.with_subscriber(|(id, dispatch)| {
+        use tracing_subscriber::registry::SpanData as _;
+        if let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>()
+            && let Some(data) = registry.span_data(id)
+        {
+            data.extensions_mut().insert(ids);
+        }
+    });
+    Some(ids)
 }

@@ -285,6 +285,17 @@ impl Config {
     pub fn builder() -> ConfigBuilder {
         ConfigBuilder::default()
     }
+
+    /// `DD_TAGS` as (key, value) pairs; a bare tag has an empty value.
+    pub fn tag_pairs(&self) -> Vec<(String, String)> {
+        self.tags
+            .iter()
+            .map(|tag| match tag.split_once(':') {
+                Some((k, v)) => (k.to_owned(), v.to_owned()),
+                None => (tag.clone(), String::new()),
+            })
+            .collect()
+    }
 }
 
 /// Builds a [`Config`]: code values, then the source, then defaults.

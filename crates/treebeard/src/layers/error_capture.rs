@@ -417,7 +417,7 @@ struct RequestInfo {
     headers: HeaderMap,
     route: RouteTemplate,
     request_id: Option<RequestId>,
-    datadog_ids: Option<crate::apm::DatadogIds>,
+    datadog_ids: Option<crate::trace_context::TraceIds>,
 }
 
 impl RequestInfo {
@@ -446,7 +446,7 @@ impl RequestInfo {
         if let Some(ids) = self.datadog_ids {
             event
                 .tags
-                .insert("dd.trace_id".to_owned(), ids.trace_id.to_string());
+                .insert("dd.trace_id".to_owned(), ids.datadog_trace_id().to_string());
             event
                 .tags
                 .insert("dd.span_id".to_owned(), ids.span_id.to_string());

@@ -32,6 +32,7 @@ use tracing::{Span, field};
 
 use crate::layers::request_id::RequestId;
 use crate::response_error::ResponseError;
+use crate::trace_context;
 
 /// The route recorded for requests that matched no route.
 pub const UNMATCHED_ROUTE: &str = treebeard_conventions::tags::UNMATCHED_ROUTE;
@@ -99,7 +100,7 @@ where
         let method = req.method().as_str();
         // Computed only for a tracer, and given at creation: a later
         // `record` would cost a trip through every layer.
-        let url = crate::apm::is_active().then(|| field::display(RequestUrl::of(&req, &route)));
+        let url = trace_context::is_active().then(|| field::display(RequestUrl::of(&req, &route)));
         let span = tracing::info_span!(
             "http.request",
             // DataDog derives operation `http.server.request`, type `web`
@@ -117,7 +118,8 @@ where
             request_id = request_id.map(RequestId::as_str),
         );
         if url.is_some()
-            && let Some(ids) = crate::apm::continue_trace(&span, req.headers())
+            && let Some(ids) = trace_context::tracer()
+                .and_then(|tracer| tracer.continue_trace(&span, req.headers()))
         {
             req.extensions_mut().insert(ids);
         }

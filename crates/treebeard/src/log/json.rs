@@ -39,6 +39,7 @@ use tracing_subscriber::registry::LookupSpan;
 use crate::config::Config;
 pub use crate::escape::write_str;
 use crate::escape::{Escaper, push_escaped};
+use crate::trace_context::TraceIds;
 use treebeard_pii::Scrubber;
 
 /// Line buffers larger than this are not kept for reuse.
@@ -154,16 +155,18 @@ impl<W> JsonLogLayer<W> {
 
         let mut in_span = false;
         let mut ids_written = false;
+        let tracer = if self.logs_injection {
+            crate::trace_context::tracer()
+        } else {
+            None
+        };
         if let Some(scope) = ctx.event_scope(event) {
             // Leaf first, so the innermost span's trace IDs win.
             for span in scope {
                 in_span = true;
                 let extensions = span.extensions();
-                if self.logs_injection
-                    && !ids_written
-                    && let Some(ids) = ids_in(&extensions)
-                {
-                    ids.write(line);
+                if !ids_written && let Some(ids) = tracer.and_then(|t| t.ids_in(&extensions)) {
+                    write_ids(ids, line);
                     ids_written = true;
                 }
                 if let Some(fields) = extensions.get::<SpanFields>() {
@@ -182,77 +185,24 @@ impl<W> JsonLogLayer<W> {
 /// JSON of a span's fields (`,"key":value...`), rendered once per span.
 struct SpanFields(String);
 
-/// `,"dd.trace_id":"..","dd.span_id":"..","otel.trace_id":".."` of a span.
-#[cfg_attr(
-    not(any(feature = "tracing-otel", feature = "datadog")),
-    allow(dead_code)
-)]
-#[derive(Clone, Copy)]
-struct TraceIds {
-    trace_id: u128,
-    span_id: u64,
-}
-
-/// A span's IDs: attached by the OpenTelemetry path, or read from the
-/// native DataDog span's record (no second extension per span).
-fn ids_in(extensions: &tracing_subscriber::registry::Extensions<'_>) -> Option<TraceIds> {
-    #[cfg(feature = "datadog")]
-    if let Some(span) = extensions.get::<crate::backends::datadog::SpanData>() {
-        return Some(TraceIds {
-            trace_id: span.trace.id,
-            span_id: span.span_id,
-        });
+/// Writes `,"dd.trace_id":"..","dd.span_id":"..","otel.trace_id":".."`.
+///
+/// Formatted per line, not per span: most spans log once or twice, and
+/// numbers are cheaper to keep than strings.
+fn write_ids(ids: TraceIds, line: &mut String) {
+    line.push_str(r#","dd.trace_id":""#);
+    line.push_str(itoa::Buffer::new().format(ids.datadog_trace_id()));
+    line.push_str(r#"","dd.span_id":""#);
+    line.push_str(itoa::Buffer::new().format(ids.span_id));
+    line.push_str(r#"","otel.trace_id":""#);
+    // Into a buffer first: one copy instead of 32 pushes.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = [0u8; 32];
+    for (i, digit) in hex.iter_mut().enumerate() {
+        *digit = HEX[((ids.trace_id >> (124 - 4 * i)) & 0xf) as usize];
     }
-    extensions.get::<TraceIds>().copied()
-}
-
-impl TraceIds {
-    /// Formatted per line, not per span: most spans log once or twice, and
-    /// numbers are cheaper to keep than strings.
-    fn write(self, line: &mut String) {
-        line.push_str(r#","dd.trace_id":""#);
-        line.push_str(itoa::Buffer::new().format(self.trace_id as u64));
-        line.push_str(r#"","dd.span_id":""#);
-        line.push_str(itoa::Buffer::new().format(self.span_id));
-        line.push_str(r#"","otel.trace_id":""#);
-        // Into a buffer first: one copy instead of 32 pushes.
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut hex = [0u8; 32];
-        for (i, digit) in hex.iter_mut().enumerate() {
-            *digit = HEX[((self.trace_id >> (124 - 4 * i)) & 0xf) as usize];
-        }
-        line.push_str(std::str::from_utf8(&hex).unwrap_or_default());
-        line.push('"');
-    }
-}
-
-/// The trace and span IDs of the innermost traced span of `span`'s scope
-/// (`span` itself, else its nearest traced ancestor).
-pub(crate) fn trace_ids_of(span: &tracing::Span) -> Option<(u128, u64)> {
-    use tracing_subscriber::registry::LookupSpan as _;
-    span.with_subscriber(|(id, dispatch)| {
-        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
-        registry
-            .span(id)?
-            .scope()
-            .find_map(|s| ids_in(&s.extensions()).map(|ids| (ids.trace_id, ids.span_id)))
-    })
-    .flatten()
-}
-
-/// Stores `span`'s IDs for the formatter, when the global subscriber is a
-/// `tracing_subscriber::Registry` (as [`crate::init`] installs).
-#[cfg(feature = "tracing-otel")]
-pub(crate) fn attach_trace_ids(span: &tracing::Span, trace_id: u128, span_id: u64) {
-    let ids = TraceIds { trace_id, span_id };
-    span.with_subscriber(|(id, dispatch)| {
-        use tracing_subscriber::registry::SpanData as _;
-        if let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>()
-            && let Some(data) = registry.span_data(id)
-        {
-            data.extensions_mut().insert(ids);
-        }
-    });
+    line.push_str(std::str::from_utf8(&hex).unwrap_or_default());
+    line.push('"');
 }
 
 /// The log-line name of a span field: APM fields are left out (`None`),

@@ -1,6 +1,7 @@
 //! JSON logging: the line formatter and the non-blocking writer set-up.
 
 pub mod json;
+pub(crate) mod output;
 pub mod rate_limit;
 
 pub use json::JsonLogLayer;

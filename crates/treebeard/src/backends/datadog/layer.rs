@@ -14,22 +14,22 @@ use super::ids;
 use super::propagation::{self, SpanContext};
 use super::sampler::{Root, Sampler};
 use super::span::{Fields, Sampling, SpanData, Trace};
-use crate::apm::DatadogIds;
 use crate::config::PropagationStyle;
+use crate::trace_context::{SPAN_LEVEL, TraceIds, has_trace_headers};
 
 thread_local! {
     /// The span this thread's native layer made last, and its IDs (`None`
     /// after any other span). The request layer asks for a new span's IDs
     /// right after making it; when there are no trace headers to continue,
     /// this answers without a trip through the span registry.
-    static LAST_SPAN: Cell<Option<(u64, DatadogIds)>> = const { Cell::new(None) };
+    static LAST_SPAN: Cell<Option<(u64, TraceIds)>> = const { Cell::new(None) };
 }
 
 /// Finished spans of a trace whose local root is still open that are sent
 /// without waiting for it (DataDog's partial flush).
 const PARTIAL_FLUSH_SPANS: usize = 1_000;
 
-/// Makes a DataDog span of every `tracing` span at [`crate::init::SPAN_LEVEL`]
+/// Makes a DataDog span of every `tracing` span at [`SPAN_LEVEL`]
 /// or above, parented by the span tree, and queues each trace for export
 /// when its local root closes.
 #[derive(Debug, Clone)]
@@ -133,7 +133,7 @@ where
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         LAST_SPAN.set(None);
-        if *attrs.metadata().level() > crate::init::SPAN_LEVEL {
+        if *attrs.metadata().level() > SPAN_LEVEL {
             return;
         }
         let Some(span) = ctx.span(id) else { return };
@@ -161,8 +161,8 @@ where
         let span_id = ids::span_id();
         LAST_SPAN.set(Some((
             id.into_u64(),
-            DatadogIds {
-                trace_id: trace.id as u64,
+            TraceIds {
+                trace_id: trace.id,
                 span_id,
             },
         )));
@@ -248,11 +248,8 @@ fn with_span_data<R>(
 }
 
 /// Continues the trace of `headers` in the (not yet entered) root `span`.
-pub(crate) fn continue_trace(
-    span: &tracing::Span,
-    headers: &http::HeaderMap,
-) -> Option<DatadogIds> {
-    let has_headers = crate::apm::has_trace_headers(headers);
+pub(crate) fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) -> Option<TraceIds> {
+    let has_headers = has_trace_headers(headers);
     if !has_headers
         && let Some(id) = span.id()
         && let Some((last, ids)) = LAST_SPAN.get()
@@ -279,8 +276,8 @@ pub(crate) fn continue_trace(
             });
         }
         let data = extensions.get_mut::<SpanData>()?;
-        Some(DatadogIds {
-            trace_id: data.trace.id as u64,
+        Some(TraceIds {
+            trace_id: data.trace.id,
             span_id: data.span_id,
         })
     })

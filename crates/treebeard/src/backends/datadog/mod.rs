@@ -22,15 +22,15 @@ mod sampler;
 mod span;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-pub(crate) use layer::{NativeLayer, continue_trace, inject};
-pub(crate) use span::SpanData;
+pub(crate) use layer::NativeLayer;
+use span::SpanData;
 
 use super::Backend;
 use crate::config::{ApmProvider, Config};
-use crate::init::InitError;
+use crate::error::InitError;
+use crate::trace_context::{self, TraceIds, Tracer};
 
 /// The running exporter: flushes the queue and stops its thread on shutdown.
 #[derive(Debug)]
@@ -40,7 +40,7 @@ pub(crate) struct NativeBackend {
 
 impl Backend for NativeBackend {
     fn shutdown(&mut self, timeout: Duration) {
-        crate::apm::ACTIVE.store(false, Ordering::Relaxed);
+        trace_context::deactivate();
         if !exporter::shutdown(&self.queue, timeout) {
             tracing::warn!(
                 timeout_ms = timeout.as_millis() as u64,
@@ -57,11 +57,7 @@ pub(crate) fn install(config: &Config) -> Result<Option<(NativeLayer, NativeBack
         return Ok(None);
     }
     let agent = exporter::Agent::from_url(&config.apm.agent_url).map_err(InitError::Exporter)?;
-    let tags: Vec<(String, String)> = config
-        .tags
-        .iter()
-        .map(|t| crate::apm::split_tag(t))
-        .collect();
+    let tags = config.tag_pairs();
     let process = encode::Process::new(
         config.service.clone(),
         &config.env,
@@ -84,7 +80,29 @@ pub(crate) fn install(config: &Config) -> Result<Option<(NativeLayer, NativeBack
         rules_use,
         config.apm.propagation.clone(),
     );
-    crate::apm::NATIVE.store(true, Ordering::Relaxed);
-    crate::apm::ACTIVE.store(true, Ordering::Relaxed);
+    trace_context::install(Box::new(NativeTracer));
     Ok(Some((layer, NativeBackend { queue })))
+}
+
+/// Propagation and log correlation through the native layer's span records.
+struct NativeTracer;
+
+impl Tracer for NativeTracer {
+    fn continue_trace(&self, span: &tracing::Span, headers: &http::HeaderMap) -> Option<TraceIds> {
+        layer::continue_trace(span, headers)
+    }
+
+    fn inject(&self, span: &tracing::Span, headers: &mut http::HeaderMap) {
+        layer::inject(span, headers);
+    }
+
+    fn ids_in(
+        &self,
+        extensions: &tracing_subscriber::registry::Extensions<'_>,
+    ) -> Option<TraceIds> {
+        extensions.get::<SpanData>().map(|span| TraceIds {
+            trace_id: span.trace.id,
+            span_id: span.span_id,
+        })
+    }
 }

@@ -143,6 +143,14 @@ fn random_key() -> Vec<u8> {
     key
 }
 
+/// The Sentry `tracing` layer when `config` starts a Sentry client.
+pub(crate) fn tracing_layer_for<S>(config: &Config) -> Option<impl Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    (config.enabled && config.sentry.dsn.is_some()).then(tracing_layer)
+}
+
 /// `tracing` events become Sentry data: ERROR events become events (held
 /// per request, see [`super::ErrorCaptureLayer`]), INFO and above become
 /// breadcrumbs. TreeBeard's own ERROR lines (the panic log, a failed
