@@ -128,13 +128,24 @@ const ALERTING: Checked = Checked {
 
 const TREEBEARD: Checked = Checked {
     dir: "crates/treebeard",
-    // The layout after the One-house restructure (a draft: its author owns
-    // these lines): leaves, layers, backends, and `init` that wires them.
+    // docs/architecture.md: leaves at the bottom, the request layers and
+    // the exporters beside each other above them, `init` and the stack on
+    // top, composing. The user-facing APIs sit beside the layers.
     rules: Rules {
         groups: &[
             Group {
                 name: "leaves",
-                prefixes: &["config", "trace_context", "ids"],
+                prefixes: &[
+                    "config",
+                    "error",
+                    "escape",
+                    "ids",
+                    "privacy",
+                    "response_error",
+                    "route",
+                    "trace_context",
+                    "metrics::names",
+                ],
             },
             Group {
                 name: "layers",
@@ -142,11 +153,19 @@ const TREEBEARD: Checked = Checked {
             },
             Group {
                 name: "backends",
-                prefixes: &["backends", "apm::native"],
+                prefixes: &["backends"],
             },
             Group {
-                name: "init",
-                prefixes: &["init"],
+                name: "log",
+                prefixes: &["log"],
+            },
+            Group {
+                name: "api",
+                prefixes: &["apm", "metrics", "sentry"],
+            },
+            Group {
+                name: "compose",
+                prefixes: &["init", "stack", "crate"],
             },
         ],
         forbidden: &[
@@ -162,33 +181,75 @@ const TREEBEARD: Checked = Checked {
             },
             Forbidden {
                 from: "leaves",
-                to: "init",
+                to: "log",
+                why: LEAVES_ARE_LEAVES,
+            },
+            Forbidden {
+                from: "leaves",
+                to: "api",
+                why: LEAVES_ARE_LEAVES,
+            },
+            Forbidden {
+                from: "leaves",
+                to: "compose",
                 why: LEAVES_ARE_LEAVES,
             },
             Forbidden {
                 from: "layers",
-                to: "backends",
-                why: "a layer hands its data to the backend it is given, it names none",
+                to: "layers",
+                why: "each layer is usable alone: shared helpers live in the leaves",
             },
             Forbidden {
                 from: "layers",
-                to: "init",
-                why: "init assembles the layers, not the other way round",
+                to: "backends",
+                why: "a layer speaks tracing, metrics and http; the backends listen",
+            },
+            Forbidden {
+                from: "layers",
+                to: "log",
+                why: LAYERS_SPEAK_TRACING,
+            },
+            Forbidden {
+                from: "layers",
+                to: "api",
+                why: LAYERS_SPEAK_TRACING,
+            },
+            Forbidden {
+                from: "layers",
+                to: "compose",
+                why: "the stack and init assemble the layers, not the other way round",
             },
             Forbidden {
                 from: "backends",
-                to: "init",
+                to: "layers",
+                why: "an exporter knows nothing of the request layers",
+            },
+            Forbidden {
+                from: "backends",
+                to: "compose",
                 why: "init plugs the backends in, not the other way round",
+            },
+            Forbidden {
+                from: "log",
+                to: "backends",
+                why: "log lines read trace IDs through trace_context, not from a tracer",
+            },
+            Forbidden {
+                from: "log",
+                to: "layers",
+                why: "the log formatter serves every layer",
             },
         ],
         allowed: &[],
     },
 };
 
+const LAYERS_SPEAK_TRACING: &str =
+    "a layer writes through `tracing` and `metrics`, not through our formatter or APIs";
 const SUPPORT_IS_A_LEAF: &str =
     "env, retry, query and metrics serve every module: they import none";
 const LEAVES_ARE_LEAVES: &str =
-    "config and the trace ids are read by everything: they import nothing but leaves";
+    "configuration, IDs and the route template are read by everything: they import only leaves";
 
 // ---------------------------------------------------------------------------
 
@@ -203,7 +264,6 @@ fn treebeard_alerting() {
 }
 
 #[test]
-#[ignore = "enabled once the One-house restructure lands"]
 fn treebeard() {
     verify(&TREEBEARD);
 }

@@ -16,6 +16,21 @@
 /// The namespace prefixed to every metric unless configured otherwise.
 pub const DEFAULT_NAMESPACE: &str = "treebeard";
 
+/// Longest metric name DataDog accepts.
+pub const MAX_NAME_LEN: usize = 200;
+
+/// Whether `namespace` is usable as a prefix: empty, or ASCII letters,
+/// digits, `_` and `.`, starting with a letter and not ending with a dot.
+pub fn valid_namespace(namespace: &str) -> bool {
+    namespace.is_empty()
+        || namespace.starts_with(|c: char| c.is_ascii_alphabetic())
+            && !namespace.ends_with('.')
+            && namespace.len() < MAX_NAME_LEN
+            && namespace
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+}
+
 /// Joins a namespace and a `<component>.<metric>` suffix with a dot.
 ///
 /// ```

@@ -50,6 +50,7 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
         &mut backends,
     );
     log_start(config);
+    crate::metrics::set_global(crate::metrics::Metrics::new(&config.metrics.namespace));
     match backends::metrics::install(config) {
         Ok(metrics) => backends.extend(metrics),
         // Monitoring never stops the service: say why, and serve without metrics.

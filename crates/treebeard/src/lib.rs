@@ -35,8 +35,10 @@
 pub mod config;
 mod error;
 mod escape;
+mod ids;
 pub mod privacy;
 mod response_error;
+mod route;
 mod trace_context;
 // The request layers, and the stack that composes them.
 pub mod layers;

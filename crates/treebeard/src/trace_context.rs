@@ -109,7 +109,10 @@ pub(crate) fn trace_ids_of(span: &Span) -> Option<TraceIds> {
 ///
 /// One pass over the names: a request has a handful of headers, and
 /// comparing them is cheaper than hashing five custom names to look them up.
-#[cfg_attr(not(any(feature = "datadog", feature = "tracing-otel")), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "datadog", feature = "tracing-otel")),
+    allow(dead_code)
+)]
 pub(crate) fn has_trace_headers(headers: &http::HeaderMap) -> bool {
     headers.keys().any(|name| {
         matches!(

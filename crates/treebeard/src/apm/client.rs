@@ -24,7 +24,7 @@ use std::future::Future;
 
 use tracing::{Instrument, Span, field};
 
-use crate::layers::request_id::{REQUEST_ID_HEADER, RequestId};
+use crate::ids::{REQUEST_ID_HEADER, RequestId};
 
 /// Adds [`send_traced`](TracedRequest::send_traced) to `reqwest::RequestBuilder`.
 pub trait TracedRequest {

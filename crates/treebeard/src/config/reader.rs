@@ -131,3 +131,25 @@ impl<'a> Reader<'a> {
         })
     }
 }
+
+pub(super) fn parse_host(s: &str) -> Option<String> {
+    if s.parse::<std::net::IpAddr>().is_ok()
+        || url::Host::parse(s).is_ok() && !s.contains([':', '/', '@'])
+    {
+        Some(s.to_owned())
+    } else {
+        None
+    }
+}
+/// Parses a URL literal of this module: never input, so it cannot fail.
+#[allow(clippy::expect_used)]
+pub(super) fn const_url(literal: &'static str) -> url::Url {
+    url::Url::parse(literal).expect("URL literals of the config module are valid")
+}
+pub(super) fn bracket_ipv6(host: &str) -> String {
+    if host.parse::<std::net::Ipv6Addr>().is_ok() {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    }
+}

@@ -32,9 +32,9 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use crate::layers::request_id::RequestId;
-use crate::layers::request_log::{RouteTemplate, route_of};
+use crate::ids::RequestId;
 use crate::response_error::ResponseError;
+use crate::route::{RouteTemplate, route_of};
 
 /// What a hook learns about a panic in a handler.
 #[derive(Debug)]

@@ -47,8 +47,8 @@ use tower::{Layer, Service};
 use treebeard_conventions::{api, tags};
 
 use crate::config::{Config, MetricsBackend};
-use crate::layers::request_log::{RouteTemplate, route_of};
 use crate::metrics::names::{full_name, sanitize_tag_value};
+use crate::route::{RouteTemplate, route_of};
 
 /// Records request metrics; see the [module docs](self).
 #[derive(Debug, Clone)]

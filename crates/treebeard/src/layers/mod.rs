@@ -9,8 +9,6 @@
 pub mod catch_panic;
 #[cfg(feature = "sentry")]
 pub mod error_capture;
-#[cfg(all(test, feature = "sentry"))]
-mod error_capture_tests;
 pub mod metrics;
 pub mod request_id;
 pub mod request_log;

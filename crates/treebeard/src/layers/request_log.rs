@@ -24,34 +24,17 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::extract::MatchedPath;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 use tracing::{Span, field};
 
-use crate::layers::request_id::RequestId;
+use crate::ids::RequestId;
 use crate::response_error::ResponseError;
 use crate::trace_context;
 
-/// The route recorded for requests that matched no route.
-pub const UNMATCHED_ROUTE: &str = treebeard_conventions::tags::UNMATCHED_ROUTE;
-
-/// The route template of a request, or [`UNMATCHED_ROUTE`].
-pub fn route_of<B>(req: &Request<B>) -> RouteTemplate {
-    RouteTemplate(req.extensions().get::<MatchedPath>().cloned())
-}
-
-/// A request's route template: cheap to clone, never the raw path.
-#[derive(Clone, Debug)]
-pub struct RouteTemplate(Option<MatchedPath>);
-
-impl RouteTemplate {
-    /// The template, such as `/users/{id}`, or [`UNMATCHED_ROUTE`].
-    pub fn as_str(&self) -> &str {
-        self.0.as_ref().map_or(UNMATCHED_ROUTE, MatchedPath::as_str)
-    }
-}
+use crate::route::RequestUrl;
+pub use crate::route::{RouteTemplate, UNMATCHED_ROUTE, route_of};
 
 /// Logs one timed line per request; see the [module docs](self).
 #[derive(Debug, Clone, Default)]
@@ -193,115 +176,5 @@ fn record_status(span: &Span, status: http::StatusCode, error: Option<&ResponseE
             span.record("error.type", "http_error");
             span.record("error.message", status.to_string().as_str());
         }
-    }
-}
-
-/// The host a request was sent to: the `Host` header, else the URI's
-/// authority, else `localhost`.
-pub(crate) fn request_host<'a>(headers: &'a http::HeaderMap, uri: &'a http::Uri) -> &'a str {
-    headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| uri.authority().map(|a| a.as_str()))
-        .unwrap_or("localhost")
-}
-
-/// `http://<host><scrubbed path>?<query with every value masked>`: query
-/// values may carry secrets, the keys show what was asked.
-///
-/// Written straight into whatever records it (the span's buffer), with no
-/// `String` of its own.
-struct RequestUrl<'a> {
-    host: &'a str,
-    uri: &'a http::Uri,
-    /// The route template ([`UNMATCHED_ROUTE`] never equals a path).
-    route: &'a str,
-}
-
-impl<'a> RequestUrl<'a> {
-    fn of<B>(req: &'a Request<B>, route: &'a RouteTemplate) -> Self {
-        Self {
-            host: request_host(req.headers(), req.uri()),
-            uri: req.uri(),
-            route: route.as_str(),
-        }
-    }
-}
-
-impl std::fmt::Display for RequestUrl<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("http://")?;
-        f.write_str(self.host)?;
-        let path = self.uri.path();
-        if self.route == path {
-            // A route without parameters: the path is the template, code
-            // rather than input, and has nothing to scrub.
-            f.write_str(path)?;
-        } else {
-            f.write_str(&crate::privacy::scrubber().scrub(path))?;
-        }
-        if let Some(query) = self.uri.query() {
-            f.write_str("?")?;
-            write_masked_query(f, query)?;
-        }
-        Ok(())
-    }
-}
-
-/// Writes `query` with every value masked: `a=1&b=secret&c` → `a=?&b=?&c`.
-fn write_masked_query(out: &mut impl std::fmt::Write, query: &str) -> std::fmt::Result {
-    for (i, pair) in query.split('&').enumerate() {
-        if i > 0 {
-            out.write_str("&")?;
-        }
-        match pair.split_once('=') {
-            Some((key, _)) => {
-                out.write_str(key)?;
-                out.write_str("=?")?;
-            }
-            None => out.write_str(pair)?,
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_values_are_masked() {
-        let mut masked = String::new();
-        write_masked_query(&mut masked, "a=1&token=s3cr3t&flag").unwrap();
-        assert_eq!(masked, "a=?&token=?&flag");
-        let req = Request::get("/users/1?email=a@b.c")
-            .header("host", "api:8080")
-            .body(())
-            .unwrap();
-        assert_eq!(
-            RequestUrl::of(&req, &route_of(&req)).to_string(),
-            "http://api:8080/users/1?email=?"
-        );
-        let req = Request::get("/users/bob@example.com").body(()).unwrap();
-        assert_eq!(
-            RequestUrl::of(&req, &route_of(&req)).to_string(),
-            "http://localhost/users/[EMAIL]"
-        );
-        // A parameter route's path is scrubbed; a static route's path is
-        // its template, written as it is.
-        let url = |path: &str, route| {
-            let uri: http::Uri = path.parse().unwrap();
-            let url = RequestUrl {
-                host: "h",
-                uri: &uri,
-                route,
-            };
-            url.to_string()
-        };
-        assert_eq!(
-            url("/users/bob@example.com", "/users/{id}"),
-            "http://h/users/[EMAIL]"
-        );
-        assert_eq!(url("/health", "/health"), "http://h/health");
     }
 }

@@ -26,8 +26,6 @@
 mod api;
 pub(crate) mod names;
 
-use std::time::Duration;
-
 /// Metric names and tag keys (the `treebeard-conventions` crate).
 pub use treebeard_conventions as conventions;
 
@@ -46,13 +44,6 @@ pub use names::{
     MAX_NAME_LEN, MAX_TAG_LEN, sanitize_name, sanitize_tag_key, sanitize_tag_value, valid_namespace,
 };
 
-/// Default DogStatsD flush interval (`METRICS_FLUSH_INTERVAL`).
-pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(3);
-
-/// Default interval between two samples of process and runtime metrics.
-pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_secs(10);
-
-/// Default number of values a histogram keeps between two flushes; beyond
-/// it values are reservoir-sampled, so each histogram holds at most about
-/// `16 × size` bytes (16 KiB by default) however many requests arrive.
-pub const DEFAULT_HISTOGRAM_RESERVOIR_SIZE: usize = 1024;
+pub use crate::config::{
+    DEFAULT_FLUSH_INTERVAL, DEFAULT_HISTOGRAM_RESERVOIR_SIZE, DEFAULT_SAMPLE_INTERVAL,
+};

@@ -8,23 +8,10 @@
 
 use std::borrow::Cow;
 
-/// Longest metric name DataDog accepts.
-pub const MAX_NAME_LEN: usize = 200;
+pub use treebeard_conventions::{MAX_NAME_LEN, valid_namespace};
 
 /// Longest tag (`key:value`) DataDog keeps; longer tags are truncated.
 pub const MAX_TAG_LEN: usize = 200;
-
-/// Whether `namespace` is usable as a prefix: empty, or ASCII letters,
-/// digits, `_` and `.`, starting with a letter and not ending with a dot.
-pub fn valid_namespace(namespace: &str) -> bool {
-    namespace.is_empty()
-        || namespace.starts_with(|c: char| c.is_ascii_alphabetic())
-            && !namespace.ends_with('.')
-            && namespace.len() < MAX_NAME_LEN
-            && namespace
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
-}
 
 /// A metric name DogStatsD and DataDog accept: ASCII letters, digits, `_`
 /// and `.`, starting with a letter, at most [`MAX_NAME_LEN`] bytes. Other

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use metrics_exporter_dogstatsd::{AggregationMode, DogStatsDBuilder};
 
-use super::{Exporter, MetricsError, constant_labels};
+use super::exporter::{Exporter, MetricsError, constant_labels};
 use crate::config::{Config, DogStatsdTarget};
 
 /// Extra wait after the flush interval on shutdown, for the last send.

@@ -3,6 +3,7 @@
 
 #[cfg(feature = "dogstatsd")]
 mod dogstatsd;
+mod exporter;
 #[cfg(feature = "prometheus")]
 pub(crate) mod prometheus;
 mod resources;
@@ -11,49 +12,14 @@ use std::time::Duration;
 
 use super::Backend;
 use crate::config::{Config, MetricsBackend};
-use crate::metrics::{Metrics, names};
+use exporter::Exporter;
+pub use exporter::MetricsError;
+#[cfg(test)]
+use exporter::constant_labels;
 
-/// Why the metrics exporter did not start. [`crate::init`] logs it and
-/// carries on without metrics: monitoring never stops the service.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum MetricsError {
-    /// The DogStatsD exporter could not be built (say, an unresolvable host).
-    #[cfg(feature = "dogstatsd")]
-    #[error("cannot start the DogStatsD exporter for {target}: {source}")]
-    DogStatsd {
-        /// The address.
-        target: String,
-        /// Why.
-        #[source]
-        source: metrics_exporter_dogstatsd::BuildError,
-    },
-    /// The Prometheus recorder could not be installed.
-    #[cfg(feature = "prometheus")]
-    #[error("cannot start the Prometheus exporter: {0}")]
-    Prometheus(#[source] metrics_exporter_prometheus::BuildError),
-    /// The backend was compiled out.
-    #[error("METRICS_BACKEND={backend} needs the `{feature}` cargo feature of treebeard")]
-    FeatureDisabled {
-        /// The backend asked for.
-        backend: &'static str,
-        /// The feature that provides it.
-        feature: &'static str,
-    },
-    /// Another `metrics` recorder was installed first.
-    #[error(
-        "another metrics recorder is already installed; call treebeard::init before installing one"
-    )]
-    RecorderAlreadySet,
-    /// The sampler thread could not start.
-    #[error("cannot start the resource sampler thread: {0}")]
-    Sampler(#[source] std::io::Error),
-}
-
-/// Starts the exporter and the resource sampler for `config`, and makes
-/// [`collector`] use its namespace. `Ok(None)` when metrics are off.
+/// Starts the exporter and the resource sampler for `config`. `Ok(None)`
+/// when metrics are off.
 pub(crate) fn install(config: &Config) -> Result<Option<Box<dyn Backend>>, MetricsError> {
-    crate::metrics::set_global(Metrics::new(&config.metrics.namespace));
     if !config.enabled {
         return Ok(None);
     }
@@ -67,14 +33,6 @@ pub(crate) fn install(config: &Config) -> Result<Option<Box<dyn Backend>>, Metri
         sampler: Some(sampler),
         final_flush: exporter.final_flush,
     })))
-}
-
-/// What an exporter needs from the rest of the module.
-struct Exporter {
-    /// How long to wait on shutdown for the exporter's last flush.
-    final_flush: Duration,
-    /// Periodic maintenance (Prometheus histogram draining).
-    upkeep: Option<Box<dyn Fn() + Send>>,
 }
 
 #[cfg(feature = "dogstatsd")]
@@ -101,23 +59,6 @@ fn start_prometheus(_config: &Config) -> Result<Exporter, MetricsError> {
         backend: "prometheus",
         feature: "prometheus",
     })
-}
-
-/// Constant labels: `env`, `service`, `version`, then `DD_TAGS`.
-// Only the exporters read them.
-#[cfg_attr(
-    not(any(feature = "dogstatsd", feature = "prometheus")),
-    allow(dead_code)
-)]
-pub(crate) fn constant_labels(config: &Config) -> Vec<metrics::Label> {
-    use treebeard_conventions::tags;
-    let mut labels = names::labels(&[
-        (tags::ENV, &config.env),
-        (tags::SERVICE, &config.service),
-        (tags::VERSION, &config.version),
-    ]);
-    labels.extend(names::constant_labels(&config.tags));
-    labels
 }
 
 /// The running metrics backend, stopped by the [`MonitoringGuard`](crate::MonitoringGuard).

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use super::{Exporter, MetricsError, constant_labels};
+use super::exporter::{Exporter, MetricsError, constant_labels};
 use crate::config::Config;
 
 /// The path [`prometheus_router`] serves.

@@ -13,9 +13,9 @@ use metrics::Gauge;
 use tokio_metrics::{RuntimeIntervals, RuntimeMonitor};
 use treebeard_conventions::{process, runtime};
 
-use super::MetricsError;
+use super::exporter::MetricsError;
 use crate::config::Config;
-use crate::metrics::Metrics;
+use crate::metrics::names::full_name;
 
 /// How often exporter upkeep runs (Prometheus drains histogram values into
 /// buckets then, which bounds their memory).
@@ -38,7 +38,7 @@ impl Sampler {
             .metrics
             .sample_interval
             .max(Duration::from_millis(10));
-        let gauges = Gauges::new(&Metrics::new(&config.metrics.namespace));
+        let gauges = Gauges::new(&config.metrics.namespace);
         // Runtime metrics need the runtime `init` is called from, if any.
         let runtime = tokio::runtime::Handle::try_current()
             .ok()
@@ -108,16 +108,17 @@ struct Gauges {
 }
 
 impl Gauges {
-    fn new(metrics: &Metrics) -> Self {
+    fn new(namespace: &str) -> Self {
+        let gauge = |name| metrics::gauge!(full_name(namespace, name));
         Self {
-            cpu_percent: metrics.gauge_handle(process::CPU_PERCENT, &[]),
-            memory_rss: metrics.gauge_handle(process::MEMORY_RSS, &[]),
-            memory_percent: metrics.gauge_handle(process::MEMORY_PERCENT, &[]),
-            open_fds: metrics.gauge_handle(process::OPEN_FDS, &[]),
-            threads: metrics.gauge_handle(process::THREADS, &[]),
-            workers: metrics.gauge_handle(runtime::WORKERS, &[]),
-            global_queue_depth: metrics.gauge_handle(runtime::GLOBAL_QUEUE_DEPTH, &[]),
-            busy_ratio: metrics.gauge_handle(runtime::BUSY_RATIO, &[]),
+            cpu_percent: gauge(process::CPU_PERCENT),
+            memory_rss: gauge(process::MEMORY_RSS),
+            memory_percent: gauge(process::MEMORY_PERCENT),
+            open_fds: gauge(process::OPEN_FDS),
+            threads: gauge(process::THREADS),
+            workers: gauge(runtime::WORKERS),
+            global_queue_depth: gauge(runtime::GLOBAL_QUEUE_DEPTH),
+            busy_ratio: gauge(runtime::BUSY_RATIO),
             last_cpu: None,
             memory_limit: memory_limit(),
         }
@@ -200,7 +201,7 @@ mod tests {
                 .build()
                 .unwrap();
             let mut intervals = RuntimeMonitor::new(rt.handle()).intervals();
-            let mut gauges = Gauges::new(&Metrics::new("tb"));
+            let mut gauges = Gauges::new("tb");
             let start = Instant::now();
             gauges.sample_process(start);
             // Burn a little CPU so the delta is positive.

@@ -1,6 +1,9 @@
 //! [`ErrorCaptureLayer`]: one Sentry hub per request, the request's context
 //! on every event captured inside it, and an event for failed responses.
 
+#[cfg(test)]
+mod tests;
+
 use std::future::Future;
 use std::ops::RangeInclusive;
 use std::pin::Pin;
@@ -16,9 +19,9 @@ use tower::util::Either;
 use tower::{Layer, Service};
 
 use crate::config::Config;
-use crate::layers::request_id::RequestId;
-use crate::layers::request_log::{RouteTemplate, route_of};
+use crate::ids::RequestId;
 use crate::response_error::ResponseError;
+use crate::route::{RouteTemplate, route_of};
 
 /// The statuses reported by default, like sentry-python's
 /// `failed_request_status_codes`.
@@ -464,7 +467,7 @@ impl RequestInfo {
     /// here, and `before_send` scrubs URL, query and values.
     fn sentry_request(&self) -> SentryRequest {
         let scrubber = treebeard_pii::Scrubber::global();
-        let host = crate::layers::request_log::request_host(&self.headers, &self.uri);
+        let host = crate::route::request_host(&self.headers, &self.uri);
         let url = format!("http://{host}{}", self.uri.path());
         SentryRequest {
             url: url.parse().ok(),

@@ -3,7 +3,7 @@
 use ::sentry::protocol::{Context, Event, Exception, Map};
 use http::StatusCode;
 
-use super::error_capture::{fingerprint, is_failed, response_event};
+use super::{fingerprint, is_failed, response_event};
 
 #[test]
 fn exceptions_group_by_type_and_route_not_by_message_or_request() {

@@ -1,0 +1,178 @@
+//! Trace settings: `APM_PROVIDER`, the agent address and `DD_TRACE_*`.
+
+use std::str::FromStr;
+
+use super::reader::{Reader, bracket_ipv6, const_url, parse_host};
+use super::vars::*;
+
+/// Where spans are exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ApmProvider {
+    /// The DataDog agent, spans made and sent by treebeard
+    /// (`APM_PROVIDER=datadog`, the default).
+    Datadog,
+    /// The DataDog agent through OpenTelemetry and DataDog's dd-trace-rs
+    /// (`APM_PROVIDER=datadog-otel`).
+    DatadogOtel,
+    /// An OpenTelemetry collector over OTLP/HTTP (`APM_PROVIDER=otlp`).
+    Otlp,
+    /// No span export (`APM_PROVIDER=none`).
+    None,
+}
+
+impl ApmProvider {
+    /// Every provider, in the order the error message lists them.
+    const ALL: [Self; 4] = [Self::Datadog, Self::DatadogOtel, Self::Otlp, Self::None];
+
+    /// The `APM_PROVIDER` value, which is also the cargo feature it needs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Datadog => "datadog",
+            Self::DatadogOtel => "datadog-otel",
+            Self::Otlp => "otlp",
+            Self::None => "none",
+        }
+    }
+}
+/// A trace-context header format (`DD_TRACE_PROPAGATION_STYLE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PropagationStyle {
+    /// `x-datadog-trace-id`, `x-datadog-parent-id`, ...
+    Datadog,
+    /// W3C `traceparent` and `tracestate`.
+    TraceContext,
+    /// B3 single header (`b3`).
+    B3,
+    /// B3 multiple headers (`x-b3-traceid`, ...).
+    B3Multi,
+}
+/// One trace sampling rule (`DD_TRACE_SAMPLING_RULES`), as DataDog's tracers
+/// define it: the first rule whose patterns all match a trace's root span
+/// sets the trace's sample rate.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SamplingRule {
+    /// Share of matching traces kept, 0.0 to 1.0.
+    pub sample_rate: f64,
+    /// Glob pattern for the service.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// Glob pattern for the operation name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Glob pattern for the resource.
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// Tags that must match (values are glob patterns).
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+/// Trace (APM) settings.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ApmConfig {
+    /// Where spans go (`APM_PROVIDER`).
+    pub provider: ApmProvider,
+    /// `DD_TRACE_ENABLED`: `false` exports nothing.
+    pub enabled: bool,
+    /// The trace agent (`DD_TRACE_AGENT_URL`, or `DD_AGENT_HOST` + `DD_TRACE_AGENT_PORT`).
+    pub agent_url: url::Url,
+    /// `DD_TRACE_SAMPLE_RATE`, 0.0 to 1.0.
+    pub sample_rate: f64,
+    /// `DD_TRACE_RATE_LIMIT`: most traces per second the sample rate and
+    /// rules keep (default 100, DataDog's); traces over it are dropped.
+    pub rate_limit: u32,
+    /// `DD_TRACE_SAMPLING_RULES`, in order.
+    pub sampling_rules: Vec<SamplingRule>,
+    /// `DD_TRACE_PROPAGATION_STYLE`, in order.
+    pub propagation: Vec<PropagationStyle>,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub otlp_endpoint: url::Url,
+}
+pub(super) fn read_apm(r: &mut Reader<'_>) -> ApmConfig {
+    let provider = r.choice(
+        APM_PROVIDER,
+        &ApmProvider::ALL.map(|p| (p.as_str(), p)),
+        ApmProvider::Datadog,
+    );
+    let enabled = r.bool(DD_TRACE_ENABLED, true);
+    let host = r
+        .parse(
+            DD_AGENT_HOST,
+            "a host name or IP address, without scheme or port",
+            parse_host,
+        )
+        .unwrap_or_else(|| "localhost".to_owned());
+    let port = r.port(DD_TRACE_AGENT_PORT, 8126);
+    let agent_url = r
+        .url(DD_TRACE_AGENT_URL, &["http", "https", "unix"])
+        .or_else(|| url::Url::parse(&format!("http://{}:{port}", bracket_ipv6(&host))).ok())
+        .unwrap_or_else(|| const_url("http://localhost:8126"));
+    let sample_rate = r.rate(DD_TRACE_SAMPLE_RATE, 1.0);
+    let rate_limit = r
+        .parse(
+            DD_TRACE_RATE_LIMIT,
+            "a whole number of traces per second from 1 to 2147483647",
+            |s| {
+                u32::from_str(s)
+                    .ok()
+                    .filter(|n| (1..=i32::MAX as u32).contains(n))
+            },
+        )
+        .unwrap_or(100);
+    let sampling_rules = r
+        .parse(
+            DD_TRACE_SAMPLING_RULES,
+            "a JSON array of objects with sample_rate (0.0 to 1.0) and optional service, name, resource, tags",
+            parse_sampling_rules,
+        )
+        .unwrap_or_default();
+    let propagation = r
+        .parse(
+            DD_TRACE_PROPAGATION_STYLE,
+            "a comma-separated list of datadog, tracecontext, b3, b3multi, or none",
+            parse_propagation,
+        )
+        .unwrap_or_else(|| vec![PropagationStyle::Datadog, PropagationStyle::TraceContext]);
+    let otlp_endpoint = r
+        .url(OTEL_EXPORTER_OTLP_ENDPOINT, &["http", "https"])
+        .unwrap_or_else(|| const_url("http://localhost:4318"));
+    ApmConfig {
+        provider,
+        enabled,
+        agent_url,
+        sample_rate,
+        rate_limit,
+        sampling_rules,
+        propagation,
+        otlp_endpoint,
+    }
+}
+fn parse_sampling_rules(s: &str) -> Option<Vec<SamplingRule>> {
+    let rules: Vec<SamplingRule> = serde_json::from_str(s).ok()?;
+    rules
+        .iter()
+        .all(|r| r.sample_rate.is_finite() && (0.0..=1.0).contains(&r.sample_rate))
+        .then_some(rules)
+}
+
+fn parse_propagation(s: &str) -> Option<Vec<PropagationStyle>> {
+    let mut styles = Vec::new();
+    for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let style = match name.to_ascii_lowercase().as_str() {
+            "datadog" => PropagationStyle::Datadog,
+            "tracecontext" => PropagationStyle::TraceContext,
+            "b3" | "b3 single header" => PropagationStyle::B3,
+            "b3multi" => PropagationStyle::B3Multi,
+            "none" => continue,
+            _ => return None,
+        };
+        if !styles.contains(&style) {
+            styles.push(style);
+        }
+    }
+    Some(styles)
+}

@@ -1,0 +1,109 @@
+//! The request ID value: what the request-ID layer sets, and what logs,
+//! Sentry events and outgoing calls carry.
+
+use std::fmt;
+
+use http::HeaderValue;
+use http::header::HeaderName;
+
+/// The header read and echoed by default.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Longest incoming request ID kept, in bytes.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+tokio::task_local! {
+    /// The request ID of the request being served on this task.
+    pub(crate) static CURRENT: RequestId;
+}
+
+/// The ID of one request: cheap to clone, always valid printable ASCII.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    /// A fresh random UUID (v4). Uses a thread-local RNG: no syscall per ID.
+    pub fn generate() -> Self {
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+        // One allocation that every clone shares: a `Vec`-backed value (what
+        // `from_str` makes) allocates again on its first clone.
+        let shared = bytes::Bytes::from_owner(text);
+        // A hyphenated UUID is always a valid header value.
+        Self(
+            HeaderValue::from_maybe_shared(shared)
+                .unwrap_or(HeaderValue::from_static("invalid-uuid")),
+        )
+    }
+
+    /// Accepts `value` as an ID when it is 1 to [`MAX_REQUEST_ID_LEN`] bytes
+    /// of printable ASCII.
+    ///
+    /// ```
+    /// use http::HeaderValue;
+    /// use treebeard::request_id::RequestId;
+    ///
+    /// assert!(RequestId::parse(&HeaderValue::from_static("req-42")).is_some());
+    /// assert!(RequestId::parse(&HeaderValue::from_static("")).is_none());
+    /// assert!(RequestId::parse(&HeaderValue::from_str(&"x".repeat(129)).unwrap()).is_none());
+    /// assert!(RequestId::parse(&HeaderValue::from_bytes(b"tab\there").unwrap()).is_none());
+    /// ```
+    pub fn parse(value: &HeaderValue) -> Option<Self> {
+        let bytes = value.as_bytes();
+        let valid = !bytes.is_empty()
+            && bytes.len() <= MAX_REQUEST_ID_LEN
+            && bytes.iter().all(|b| (0x20..=0x7e).contains(b));
+        valid.then(|| Self(value.clone()))
+    }
+
+    /// The ID as text.
+    pub fn as_str(&self) -> &str {
+        // Only printable ASCII is ever stored, which is valid UTF-8.
+        self.0.to_str().unwrap_or_default()
+    }
+
+    /// The ID as a header value.
+    pub fn header_value(&self) -> &HeaderValue {
+        &self.0
+    }
+
+    /// The ID as a header value, without a copy.
+    pub(crate) fn into_header_value(self) -> HeaderValue {
+        self.0
+    }
+
+    /// The ID of the request being served by the current task, if any.
+    ///
+    /// Set by [`RequestIdLayer`] for the task that runs the request (not for
+    /// tasks the handler spawns: pass the ID on to those explicitly).
+    pub fn current() -> Option<Self> {
+        CURRENT.try_with(Clone::clone).ok()
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RequestId").field(&self.as_str()).finish()
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestId {
+    type Rejection = std::convert::Infallible;
+    /// The ID set by [`RequestIdLayer`](crate::request_id::RequestIdLayer), or a fresh one when the layer is absent.
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or_else(RequestId::generate))
+    }
+}
