@@ -5,7 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::env::{self, EnvError, EnvSource};
+use crate::env::{self, ConfigSource, EnvError};
 use crate::notify::{trim_base_url, truncate};
 use crate::retry::RetryPolicy;
 
@@ -130,34 +130,34 @@ impl DatadogClient {
     }
 
     /// Reads `DD_API_KEY`, `DD_APP_KEY`, `DD_SITE` and `DD_API_URL`.
-    pub fn from_env(source: &(impl EnvSource + ?Sized)) -> Result<Self, EnvError> {
-        let api_key = source.non_empty(env::DD_API_KEY).ok_or(EnvError::Missing {
-            name: env::DD_API_KEY,
+    pub fn from_env(source: &(impl ConfigSource + ?Sized)) -> Result<Self, EnvError> {
+        let api_key = source.value(env::DD_API_KEY).ok_or(EnvError::Missing {
+            name: env::DD_API_KEY.name,
             hint: Some("a DataDog API key"),
         })?;
-        let app_key = source.non_empty(env::DD_APP_KEY).ok_or(EnvError::Missing {
-            name: env::DD_APP_KEY,
+        let app_key = source.value(env::DD_APP_KEY).ok_or(EnvError::Missing {
+            name: env::DD_APP_KEY.name,
             hint: Some("a DataDog application key with monitors/dashboards write scopes"),
         })?;
         let mut client = Self::new(api_key, app_key);
-        if let Some(site) = source.non_empty(env::DD_SITE) {
+        if let Some(site) = source.value(env::DD_SITE) {
             if site.contains('/') || site.contains(' ') {
                 return Err(EnvError::Invalid {
-                    name: env::DD_SITE,
+                    name: env::DD_SITE.name,
                     value: site,
                     expected: "a DataDog site such as datadoghq.com, datadoghq.eu or us5.datadoghq.com",
                 });
             }
             client.base_url = site_url(&site);
         }
-        if let Some(url) = source.non_empty(env::DD_API_URL) {
+        if let Some(url) = source.value(env::DD_API_URL) {
             match url::Url::parse(&url) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => {
                     client = client.with_base_url(url)
                 }
                 _ => {
                     return Err(EnvError::Invalid {
-                        name: env::DD_API_URL,
+                        name: env::DD_API_URL.name,
                         value: url,
                         expected: "an http(s) URL such as https://api.datadoghq.com",
                     });

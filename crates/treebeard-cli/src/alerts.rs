@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use treebeard_alerting::env::EnvSource;
+use treebeard_alerting::env::ConfigSource;
 use treebeard_alerting::notify::{
     Digest, DigestPeriod, EmailNotifier, Notification, PagerDutyNotifier, SlackNotifier,
 };
@@ -23,7 +23,7 @@ fn test_notification(severity: Severity) -> Notification {
 }
 
 /// Sends the test notification.
-pub async fn test(env: &impl EnvSource, channel: Channel) -> CmdResult {
+pub async fn test(env: &impl ConfigSource, channel: Channel) -> CmdResult {
     match channel {
         Channel::Pagerduty => {
             let notifier = PagerDutyNotifier::from_env(env).map_err(|e| e.to_string())?;

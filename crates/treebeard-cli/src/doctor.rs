@@ -4,16 +4,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use treebeard_alerting::datadog_api::DatadogClient;
-use treebeard_alerting::env::{self, EnvSource};
+use treebeard_alerting::env::{self, ConfigSource};
 use treebeard_alerting::notify::{EmailNotifier, NotifyError, PagerDutyNotifier, SlackNotifier};
 use treebeard_alerting::validate;
-
-/// Default trace agent port.
-const DEFAULT_TRACE_AGENT_PORT: &str = "8126";
-/// Default DogStatsD port.
-const DEFAULT_DOGSTATSD_PORT: &str = "8125";
-/// Default agent host.
-const DEFAULT_AGENT_HOST: &str = "localhost";
 
 /// Outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +32,7 @@ fn check(name: &'static str, outcome: Outcome, detail: impl Into<String>) -> Che
 }
 
 /// Runs every check, prints the table; returns whether nothing failed.
-pub async fn run(env: &impl EnvSource, file: &Path, timeout: Duration) -> bool {
+pub async fn run(env: &impl ConfigSource, file: &Path, timeout: Duration) -> bool {
     let http = reqwest::Client::builder()
         .timeout(timeout)
         .build()
@@ -73,17 +66,17 @@ pub async fn run(env: &impl EnvSource, file: &Path, timeout: Duration) -> bool {
     failed == 0
 }
 
-fn agent_host(env: &impl EnvSource) -> String {
-    env.non_empty(env::DD_AGENT_HOST)
-        .unwrap_or_else(|| DEFAULT_AGENT_HOST.into())
+fn agent_host(env: &impl ConfigSource) -> String {
+    env.value(env::DD_AGENT_HOST)
+        .unwrap_or_else(|| env::DEFAULT_AGENT_HOST.into())
 }
 
-async fn agent(env: &impl EnvSource, http: &reqwest::Client) -> Check {
+async fn agent(env: &impl ConfigSource, http: &reqwest::Client) -> Check {
     const NAME: &str = "datadog agent (/info)";
-    let base = env.non_empty(env::DD_TRACE_AGENT_URL).unwrap_or_else(|| {
+    let base = env.value(env::DD_TRACE_AGENT_URL).unwrap_or_else(|| {
         let port = env
-            .non_empty(env::DD_TRACE_AGENT_PORT)
-            .unwrap_or_else(|| DEFAULT_TRACE_AGENT_PORT.into());
+            .value(env::DD_TRACE_AGENT_PORT)
+            .unwrap_or_else(|| env::DEFAULT_TRACE_AGENT_PORT.to_string());
         format!("http://{}:{port}", agent_host(env))
     });
     let url = format!("{}/info", base.trim_end_matches('/'));
@@ -120,12 +113,12 @@ async fn agent(env: &impl EnvSource, http: &reqwest::Client) -> Check {
     }
 }
 
-async fn dogstatsd(env: &impl EnvSource) -> Check {
+async fn dogstatsd(env: &impl ConfigSource) -> Check {
     const NAME: &str = "dogstatsd (UDP)";
     let host = agent_host(env);
     let port_raw = env
-        .non_empty(env::DD_DOGSTATSD_PORT)
-        .unwrap_or_else(|| DEFAULT_DOGSTATSD_PORT.into());
+        .value(env::DD_DOGSTATSD_PORT)
+        .unwrap_or_else(|| env::DEFAULT_DOGSTATSD_PORT.to_string());
     let Ok(port) = port_raw.trim().parse::<u16>() else {
         return check(
             NAME,
@@ -166,9 +159,9 @@ async fn dogstatsd(env: &impl EnvSource) -> Check {
     }
 }
 
-async fn sentry(env: &impl EnvSource, http: &reqwest::Client) -> Check {
+async fn sentry(env: &impl ConfigSource, http: &reqwest::Client) -> Check {
     const NAME: &str = "sentry dsn";
-    let Some(raw) = env.non_empty(env::SENTRY_DSN) else {
+    let Some(raw) = env.value(env::SENTRY_DSN) else {
         return check(NAME, Outcome::Skip, "SENTRY_DSN not set");
     };
     let dsn: sentry_types::Dsn = match raw.parse() {
@@ -206,9 +199,9 @@ async fn sentry(env: &impl EnvSource, http: &reqwest::Client) -> Check {
     }
 }
 
-async fn datadog_api(env: &impl EnvSource, timeout: Duration) -> Check {
+async fn datadog_api(env: &impl ConfigSource, timeout: Duration) -> Check {
     const NAME: &str = "datadog api keys";
-    if env.non_empty(env::DD_API_KEY).is_none() {
+    if env.value(env::DD_API_KEY).is_none() {
         return check(
             NAME,
             Outcome::Skip,
@@ -245,14 +238,14 @@ fn notifier_check(
     }
 }
 
-fn pagerduty(env: &impl EnvSource) -> Check {
+fn pagerduty(env: &impl ConfigSource) -> Check {
     let configured = [env::PAGERDUTY_ROUTING_KEY, env::PAGERDUTY_INTEGRATION_KEY]
         .iter()
-        .any(|v| env.non_empty(v).is_some());
+        .any(|v| env.value(*v).is_some());
     let result = PagerDutyNotifier::from_env(env).and_then(|_| {
         let key = env
-            .non_empty(env::PAGERDUTY_ROUTING_KEY)
-            .or_else(|| env.non_empty(env::PAGERDUTY_INTEGRATION_KEY))
+            .value(env::PAGERDUTY_ROUTING_KEY)
+            .or_else(|| env.value(env::PAGERDUTY_INTEGRATION_KEY))
             .unwrap_or_default();
         if key.len() == 32 && key.chars().all(|c| c.is_ascii_alphanumeric()) {
             Ok("routing key set (32 characters)".to_owned())
@@ -260,7 +253,7 @@ fn pagerduty(env: &impl EnvSource) -> Check {
             Err(NotifyError::Config {
                 channel: "pagerduty",
                 source: env::EnvError::Invalid {
-                    name: env::PAGERDUTY_ROUTING_KEY,
+                    name: env::PAGERDUTY_ROUTING_KEY.name,
                     value: env::redact(&key),
                     expected: "a 32-character Events API v2 integration key",
                 },
@@ -270,18 +263,18 @@ fn pagerduty(env: &impl EnvSource) -> Check {
     notifier_check("pagerduty", configured, result)
 }
 
-fn slack(env: &impl EnvSource) -> Check {
+fn slack(env: &impl ConfigSource) -> Check {
     let configured = [env::SLACK_WEBHOOK_URL, env::SLACK_BOT_TOKEN]
         .iter()
-        .any(|v| env.non_empty(v).is_some());
+        .any(|v| env.value(*v).is_some());
     let result = SlackNotifier::from_env(env).map(|n| format!("{n:?}"));
     notifier_check("slack", configured, result)
 }
 
-fn email(env: &impl EnvSource) -> Check {
+fn email(env: &impl ConfigSource) -> Check {
     let configured = [env::SMTP_HOST, env::SMTP_FROM, env::SMTP_TO]
         .iter()
-        .any(|v| env.non_empty(v).is_some());
+        .any(|v| env.value(*v).is_some());
     let result = EmailNotifier::from_env(env).map(|n| format!("{n:?}"));
     notifier_check("email (smtp)", configured, result)
 }

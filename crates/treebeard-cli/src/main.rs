@@ -125,7 +125,7 @@ enum Channel {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let env = treebeard_alerting::env::ProcessEnv;
+    let env = treebeard_alerting::env::EnvSource;
     let result = match cli.command {
         Command::Doctor { file, timeout } => {
             let ok = doctor::run(&env, &file, std::time::Duration::from_secs(timeout)).await;

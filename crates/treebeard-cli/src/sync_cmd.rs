@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use treebeard_alerting::datadog_api::DatadogClient;
-use treebeard_alerting::env::EnvSource;
+use treebeard_alerting::env::ConfigSource;
 use treebeard_alerting::{dashboards, monitors, sync, validate};
 
 /// A command failure, already phrased for the user.
@@ -43,7 +43,7 @@ pub fn render_monitors(file: &Path) -> CmdResult {
     Ok(())
 }
 
-fn client(env: &impl EnvSource) -> Result<DatadogClient, String> {
+fn client(env: &impl ConfigSource) -> Result<DatadogClient, String> {
     DatadogClient::from_env(env).map_err(|e| e.to_string())
 }
 
@@ -72,7 +72,7 @@ async fn plan_and_maybe_apply(client: &DatadogClient, plan: sync::Plan, apply: b
 }
 
 /// `monitors plan` and `monitors apply`.
-pub async fn monitors(env: &impl EnvSource, file: &Path, apply: bool) -> CmdResult {
+pub async fn monitors(env: &impl ConfigSource, file: &Path, apply: bool) -> CmdResult {
     let config = load(file)?;
     let desired = monitors::generate(&config).map_err(|e| e.to_string())?;
     let client = client(env)?;
@@ -93,7 +93,7 @@ pub fn generate_dashboards(dir: &Path, namespace: &str) -> CmdResult {
 }
 
 /// `dashboards plan` and `dashboards apply`.
-pub async fn dashboards(env: &impl EnvSource, namespace: &str, apply: bool) -> CmdResult {
+pub async fn dashboards(env: &impl ConfigSource, namespace: &str, apply: bool) -> CmdResult {
     let desired = dashboards::all(namespace);
     let client = client(env)?;
     let plan = sync::plan_dashboards(&client, &desired)

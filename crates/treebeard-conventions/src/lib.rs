@@ -13,6 +13,8 @@
 //! or Prometheus histograms.
 #![forbid(unsafe_code)]
 
+pub mod env;
+
 /// The namespace prefixed to every metric unless configured otherwise.
 pub const DEFAULT_NAMESPACE: &str = "treebeard";
 

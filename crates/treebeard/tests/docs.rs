@@ -1,4 +1,5 @@
-//! docs/configuration.md must list every variable of the registry, with its default.
+//! docs/configuration.md must list every variable of the registry, with its
+//! default and who reads it.
 
 use treebeard::config::vars::VARIABLES;
 
@@ -18,9 +19,10 @@ fn configuration_table_lists_every_variable_with_its_default() {
                 format!("`{d}`")
             }
         });
+        let read_by = var.read_by.as_str();
         assert!(
-            row.contains(&format!("| {default} |")),
-            "{}: default {default} not in {row}",
+            row.contains(&format!("| {default} | {read_by} |")),
+            "{}: default {default} and reader {read_by} not in {row}",
             var.name
         );
     }

@@ -14,7 +14,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::{Notification, NotifierOptions, NotifyError, Scrubber, notifier_setters};
-use crate::env::{self, EnvError, EnvSource};
+use crate::env::{self, ConfigSource, EnvError};
 use crate::severity::Severity;
 
 /// How the connection to the SMTP server is secured.
@@ -108,10 +108,10 @@ impl SmtpSettings {
     }
 
     /// Reads the `SMTP_*` variables.
-    pub fn from_env(source: &(impl EnvSource + ?Sized)) -> Result<Self, EnvError> {
-        let required = |name: &'static str, hint| {
-            source.non_empty(name).ok_or(EnvError::Missing {
-                name,
+    pub fn from_env(source: &(impl ConfigSource + ?Sized)) -> Result<Self, EnvError> {
+        let required = |var: env::Variable, hint| {
+            source.value(var).ok_or(EnvError::Missing {
+                name: var.name,
                 hint: Some(hint),
             })
         };
@@ -119,7 +119,7 @@ impl SmtpSettings {
         let from = required(env::SMTP_FROM, "the sender address of the digest")?;
         let to_raw = required(env::SMTP_TO, "comma-separated recipients of the digest")?;
         let tls = match source
-            .non_empty(env::SMTP_TLS)
+            .value(env::SMTP_TLS)
             .as_deref()
             .map(str::to_ascii_lowercase)
         {
@@ -130,19 +130,19 @@ impl SmtpSettings {
                 "tls" => SmtpTls::Tls,
                 _ => {
                     return Err(EnvError::Invalid {
-                        name: env::SMTP_TLS,
+                        name: env::SMTP_TLS.name,
                         value: v,
                         expected: "none, starttls or tls",
                     });
                 }
             },
         };
-        let check_address = |name: &'static str, value: &str| {
+        let check_address = |var: env::Variable, value: &str| {
             value
                 .parse::<Mailbox>()
                 .map(|_| ())
                 .map_err(|_| EnvError::Invalid {
-                    name,
+                    name: var.name,
                     value: value.to_owned(),
                     expected: "an email address such as alerts@example.com",
                 })
@@ -158,15 +158,15 @@ impl SmtpSettings {
             check_address(env::SMTP_TO, address)?;
         }
         let mut settings = Self::new(host, from, to, tls);
-        if let Some(port) = source.non_empty(env::SMTP_PORT) {
+        if let Some(port) = source.value(env::SMTP_PORT) {
             settings.port = port.trim().parse().map_err(|_| EnvError::Invalid {
-                name: env::SMTP_PORT,
+                name: env::SMTP_PORT.name,
                 value: port,
                 expected: "a port number from 1 to 65535",
             })?;
         }
-        if let Some(user) = source.non_empty(env::SMTP_USERNAME) {
-            let password = source.get(env::SMTP_PASSWORD).unwrap_or_default();
+        if let Some(user) = source.value(env::SMTP_USERNAME) {
+            let password = source.get(env::SMTP_PASSWORD.name).unwrap_or_default();
             settings.credentials = Some((user, password));
         }
         Ok(settings)
@@ -340,7 +340,7 @@ impl EmailNotifier {
     }
 
     /// Reads the `SMTP_*` variables.
-    pub fn from_env(source: &(impl EnvSource + ?Sized)) -> Result<Self, NotifyError> {
+    pub fn from_env(source: &(impl ConfigSource + ?Sized)) -> Result<Self, NotifyError> {
         SmtpSettings::from_env(source)
             .map(Self::new)
             .map_err(|source| NotifyError::Config {

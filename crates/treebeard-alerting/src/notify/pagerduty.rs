@@ -6,7 +6,7 @@ use super::{
     Notification, NotifierOptions, NotifyError, notifier_setters, send_http, trim_base_url,
     truncate,
 };
-use crate::env::{self, EnvError, EnvSource};
+use crate::env::{self, ConfigSource, EnvError};
 use crate::severity::Severity;
 
 /// Default base URL of the Events API; `/enqueue` is appended.
@@ -75,24 +75,24 @@ impl PagerDutyNotifier {
 
     /// Reads `PAGERDUTY_ROUTING_KEY` (or `PAGERDUTY_INTEGRATION_KEY`) and
     /// `PAGERDUTY_EVENTS_URL`.
-    pub fn from_env(source: &(impl EnvSource + ?Sized)) -> Result<Self, NotifyError> {
+    pub fn from_env(source: &(impl ConfigSource + ?Sized)) -> Result<Self, NotifyError> {
         let key = source
-            .non_empty(env::PAGERDUTY_ROUTING_KEY)
-            .or_else(|| source.non_empty(env::PAGERDUTY_INTEGRATION_KEY))
+            .value(env::PAGERDUTY_ROUTING_KEY)
+            .or_else(|| source.value(env::PAGERDUTY_INTEGRATION_KEY))
             .ok_or(NotifyError::Config {
                 channel: "pagerduty",
                 source: EnvError::Missing {
-                    name: env::PAGERDUTY_ROUTING_KEY,
+                    name: env::PAGERDUTY_ROUTING_KEY.name,
                     hint: Some("the Events API v2 integration key"),
                 },
             })?;
         let mut notifier = Self::new(key);
-        if let Some(url) = source.non_empty(env::PAGERDUTY_EVENTS_URL) {
+        if let Some(url) = source.value(env::PAGERDUTY_EVENTS_URL) {
             if url::Url::parse(&url).is_err() {
                 return Err(NotifyError::Config {
                     channel: "pagerduty",
                     source: EnvError::Invalid {
-                        name: env::PAGERDUTY_EVENTS_URL,
+                        name: env::PAGERDUTY_EVENTS_URL.name,
                         value: url,
                         expected: "an absolute URL such as https://events.pagerduty.com/v2",
                     },

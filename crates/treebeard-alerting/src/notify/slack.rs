@@ -7,7 +7,7 @@ use super::{
     AlertStatus, Notification, NotifierOptions, NotifyError, notifier_setters, rejected, send_http,
     trim_base_url, truncate,
 };
-use crate::env::{self, EnvError, EnvSource};
+use crate::env::{self, ConfigSource, EnvError};
 use crate::severity::Severity;
 
 /// Default base URL of the Slack Web API.
@@ -82,42 +82,42 @@ impl SlackNotifier {
 
     /// Reads `SLACK_WEBHOOK_URL`, or else `SLACK_BOT_TOKEN` with
     /// `SLACK_CHANNEL` (and `SLACK_API_URL`).
-    pub fn from_env(source: &(impl EnvSource + ?Sized)) -> Result<Self, NotifyError> {
+    pub fn from_env(source: &(impl ConfigSource + ?Sized)) -> Result<Self, NotifyError> {
         let config = |source| NotifyError::Config {
             channel: "slack",
             source,
         };
-        if let Some(url) = source.non_empty(env::SLACK_WEBHOOK_URL) {
+        if let Some(url) = source.value(env::SLACK_WEBHOOK_URL) {
             return match url::Url::parse(&url) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Self::webhook(url)),
                 _ => Err(config(EnvError::Invalid {
-                    name: env::SLACK_WEBHOOK_URL,
+                    name: env::SLACK_WEBHOOK_URL.name,
                     value: env::redact(&url),
                     expected: "an https:// incoming-webhook URL",
                 })),
             };
         }
         let token = source
-            .non_empty(env::SLACK_BOT_TOKEN)
+            .value(env::SLACK_BOT_TOKEN)
             .ok_or(config(EnvError::Missing {
-                name: env::SLACK_WEBHOOK_URL,
+                name: env::SLACK_WEBHOOK_URL.name,
                 hint: Some("or SLACK_BOT_TOKEN with SLACK_CHANNEL"),
             }))?;
         if !token.starts_with("xox") {
             return Err(config(EnvError::Invalid {
-                name: env::SLACK_BOT_TOKEN,
+                name: env::SLACK_BOT_TOKEN.name,
                 value: env::redact(&token),
                 expected: "a Slack token starting with xoxb-",
             }));
         }
         let channel = source
-            .non_empty(env::SLACK_CHANNEL)
+            .value(env::SLACK_CHANNEL)
             .ok_or(config(EnvError::Missing {
-                name: env::SLACK_CHANNEL,
+                name: env::SLACK_CHANNEL.name,
                 hint: Some("required with SLACK_BOT_TOKEN"),
             }))?;
         let mut notifier = Self::bot(token, channel);
-        if let Some(api) = source.non_empty(env::SLACK_API_URL) {
+        if let Some(api) = source.value(env::SLACK_API_URL) {
             notifier = notifier.with_api_url(api);
         }
         Ok(notifier)

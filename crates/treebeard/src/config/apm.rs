@@ -105,8 +105,8 @@ pub(super) fn read_apm(r: &mut Reader<'_>) -> ApmConfig {
             "a host name or IP address, without scheme or port",
             parse_host,
         )
-        .unwrap_or_else(|| "localhost".to_owned());
-    let port = r.port(DD_TRACE_AGENT_PORT, 8126);
+        .unwrap_or_else(|| DEFAULT_AGENT_HOST.to_owned());
+    let port = r.port(DD_TRACE_AGENT_PORT, DEFAULT_TRACE_AGENT_PORT);
     let agent_url = r
         .url(DD_TRACE_AGENT_URL, &["http", "https", "unix"])
         .or_else(|| url::Url::parse(&format!("http://{}:{port}", bracket_ipv6(&host))).ok())

@@ -52,20 +52,7 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// Redacts a secret for display: URLs keep their scheme and host so a
-/// typo in the host is still visible; anything else shows only its length.
-pub(crate) fn redact(value: &str) -> String {
-    match url::Url::parse(value) {
-        Ok(url) if url.has_host() => {
-            format!(
-                "{}://[redacted]@{}/[redacted]",
-                url.scheme(),
-                url.host_str().unwrap_or("")
-            )
-        }
-        _ => format!("[redacted, {} characters]", value.chars().count()),
-    }
-}
+pub(crate) use treebeard_conventions::env::redact;
 
 #[cfg(test)]
 mod tests {

@@ -80,8 +80,8 @@ pub(super) fn read_metrics(r: &mut Reader<'_>) -> MetricsConfig {
     let host = r
         .raw(DD_AGENT_HOST)
         .and_then(|h| parse_host(&h))
-        .unwrap_or_else(|| "localhost".to_owned());
-    let port = r.port(DD_DOGSTATSD_PORT, 8125);
+        .unwrap_or_else(|| DEFAULT_AGENT_HOST.to_owned());
+    let port = r.port(DD_DOGSTATSD_PORT, DEFAULT_DOGSTATSD_PORT);
     let dogstatsd = r
         .parse(
             DD_DOGSTATSD_URL,
@@ -131,7 +131,10 @@ fn parse_dogstatsd_url(s: &str) -> Option<DogStatsdTarget> {
     match url.scheme() {
         "udp" => Some(DogStatsdTarget::Udp {
             host: url.host_str()?.trim_matches(['[', ']']).to_owned(),
-            port: url.port().filter(|p| *p != 0).unwrap_or(8125),
+            port: url
+                .port()
+                .filter(|p| *p != 0)
+                .unwrap_or(DEFAULT_DOGSTATSD_PORT),
         }),
         "unix" if !url.path().is_empty() && url.path() != "/" => {
             Some(DogStatsdTarget::Unix(PathBuf::from(url.path())))

@@ -28,9 +28,7 @@ impl<'a> Reader<'a> {
     /// The trimmed value, `None` when unset or blank (blank means unset, as
     /// in DataDog's tracers, so `FOO=` in a `.env` file does not fail).
     pub(crate) fn raw(&self, var: Variable) -> Option<String> {
-        let value = self.source.get(var.name)?;
-        let trimmed = value.trim();
-        (!trimmed.is_empty()).then(|| trimmed.to_owned())
+        self.source.value(var)
     }
 
     pub(crate) fn invalid(&mut self, var: Variable, value: &str, expected: impl Into<String>) {
