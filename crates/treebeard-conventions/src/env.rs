@@ -17,6 +17,8 @@ pub enum ReadBy {
     Library,
     /// The `treebeard` command and the notifiers of `treebeard-alerting`.
     Cli,
+    /// Both: the library checks them at start-up, the notifiers send with them.
+    Both,
 }
 
 impl ReadBy {
@@ -25,6 +27,7 @@ impl ReadBy {
         match self {
             Self::Library => "library",
             Self::Cli => "CLI, notifiers",
+            Self::Both => "library, CLI, notifiers",
         }
     }
 }
@@ -106,13 +109,13 @@ variables! {
     DD_TRACE_ENABLED = "DD_TRACE_ENABLED", default: Some("true"), secret: false, read_by: Library,
         "`false` exports no spans, whatever `APM_PROVIDER` says.";
     /// Agent host.
-    DD_AGENT_HOST = "DD_AGENT_HOST", default: Some(DEFAULT_AGENT_HOST), secret: false, read_by: Library,
+    DD_AGENT_HOST = "DD_AGENT_HOST", default: Some(DEFAULT_AGENT_HOST), secret: false, read_by: Both,
         "Host of the DataDog agent, for traces and DogStatsD.";
     /// Agent trace port.
-    DD_TRACE_AGENT_PORT = "DD_TRACE_AGENT_PORT", default: Some("8126"), secret: false, read_by: Library,
+    DD_TRACE_AGENT_PORT = "DD_TRACE_AGENT_PORT", default: Some("8126"), secret: false, read_by: Both,
         "Trace port of the DataDog agent (1-65535).";
     /// Agent URL.
-    DD_TRACE_AGENT_URL = "DD_TRACE_AGENT_URL", default: None, secret: false, read_by: Library,
+    DD_TRACE_AGENT_URL = "DD_TRACE_AGENT_URL", default: None, secret: false, read_by: Both,
         "Full trace-agent URL (`http://host:port` or `unix:///path/apm.socket`; `https://` only with `APM_PROVIDER=datadog-otel`); overrides `DD_AGENT_HOST` and `DD_TRACE_AGENT_PORT`.";
     /// Trace sample rate.
     DD_TRACE_SAMPLE_RATE = "DD_TRACE_SAMPLE_RATE", default: Some("1.0"), secret: false, read_by: Library,
@@ -136,7 +139,7 @@ variables! {
     METRICS_BACKEND = "METRICS_BACKEND", default: Some("datadog"), secret: false, read_by: Library,
         "Where metrics go: `datadog` (DogStatsD; `statsd` is an alias), `prometheus` or `none`.";
     /// DogStatsD port.
-    DD_DOGSTATSD_PORT = "DD_DOGSTATSD_PORT", default: Some("8125"), secret: false, read_by: Library,
+    DD_DOGSTATSD_PORT = "DD_DOGSTATSD_PORT", default: Some("8125"), secret: false, read_by: Both,
         "DogStatsD UDP port on `DD_AGENT_HOST` (1-65535).";
     /// DogStatsD URL.
     DD_DOGSTATSD_URL = "DD_DOGSTATSD_URL", default: None, secret: false, read_by: Library,
@@ -151,7 +154,7 @@ variables! {
     METRICS_HISTOGRAM_RESERVOIR = "METRICS_HISTOGRAM_RESERVOIR", default: Some("1024"), secret: false, read_by: Library,
         "Values kept per DogStatsD histogram between two flushes (1-65536, about 16 bytes each); beyond it values are sampled and sent with `|@rate`. `1` sends one value per line, for plain StatsD servers that reject multi-value lines.";
     /// Sentry DSN.
-    SENTRY_DSN = "SENTRY_DSN", default: None, secret: true, read_by: Library,
+    SENTRY_DSN = "SENTRY_DSN", default: None, secret: true, read_by: Both,
         "Sentry project DSN (`https://<key>@<host>/<project id>`); unset turns Sentry off.";
     /// Sentry environment.
     SENTRY_ENVIRONMENT = "SENTRY_ENVIRONMENT", default: Some("the value of DD_ENV"), secret: false, read_by: Library,
@@ -172,16 +175,16 @@ variables! {
     SENTRY_USER_HASH_KEY = "SENTRY_USER_HASH_KEY", default: None, secret: true, read_by: Library,
         "Secret key of the keyed hash that anonymises user IDs on Sentry events; unset: a random key per process (IDs change on restart).";
     /// PagerDuty integration key.
-    PAGERDUTY_INTEGRATION_KEY = "PAGERDUTY_INTEGRATION_KEY", default: None, secret: true, read_by: Library,
+    PAGERDUTY_INTEGRATION_KEY = "PAGERDUTY_INTEGRATION_KEY", default: None, secret: true, read_by: Both,
         "PagerDuty service integration key (used in monitor notification handles).";
     /// PagerDuty routing key.
-    PAGERDUTY_ROUTING_KEY = "PAGERDUTY_ROUTING_KEY", default: None, secret: true, read_by: Library,
+    PAGERDUTY_ROUTING_KEY = "PAGERDUTY_ROUTING_KEY", default: None, secret: true, read_by: Both,
         "PagerDuty Events API v2 routing key for critical alerts.";
     /// Slack webhook.
-    SLACK_WEBHOOK_URL = "SLACK_WEBHOOK_URL", default: None, secret: true, read_by: Library,
+    SLACK_WEBHOOK_URL = "SLACK_WEBHOOK_URL", default: None, secret: true, read_by: Both,
         "Slack incoming-webhook URL for warning and informational alerts.";
     /// Slack bot token.
-    SLACK_BOT_TOKEN = "SLACK_BOT_TOKEN", default: None, secret: true, read_by: Library,
+    SLACK_BOT_TOKEN = "SLACK_BOT_TOKEN", default: None, secret: true, read_by: Both,
         "Slack bot token (`xoxb-...`), an alternative to the webhook.";
 
     /// DataDog API key.
