@@ -246,6 +246,42 @@ const TREEBEARD: Checked = Checked {
 
 const LAYERS_SPEAK_TRACING: &str =
     "a layer writes through `tracing` and `metrics`, not through our formatter or APIs";
+const DATADOG: Checked = Checked {
+    dir: "crates/treebeard-datadog",
+    // The tracer: its settings and header check at the bottom, then span
+    // records, sampling and propagation, the layer and exporter on top.
+    rules: Rules {
+        groups: &[
+            Group {
+                name: "leaves",
+                prefixes: &["config", "headers", "ids"],
+            },
+            Group {
+                name: "tracer",
+                prefixes: &[
+                    "encode",
+                    "exporter",
+                    "layer",
+                    "propagation",
+                    "sampler",
+                    "span",
+                    "tracer",
+                ],
+            },
+        ],
+        forbidden: &[Forbidden {
+            from: "leaves",
+            to: "tracer",
+            why: "the settings types build without the tracer (no `export` feature)",
+        }],
+        allowed: &[Allowed {
+            from: "crate",
+            to: "tracer",
+            reason: "the crate root re-exports the tracer's public API",
+        }],
+    },
+};
+
 const SUPPORT_IS_A_LEAF: &str =
     "env, retry, query and metrics serve every module: they import none";
 const LEAVES_ARE_LEAVES: &str =
@@ -306,4 +342,9 @@ fn verify(checked: &Checked) {
             checked.dir
         );
     }
+}
+
+#[test]
+fn treebeard_datadog() {
+    verify(&DATADOG);
 }

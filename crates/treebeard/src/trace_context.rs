@@ -103,21 +103,3 @@ pub(crate) fn trace_ids_of(span: &Span) -> Option<TraceIds> {
     })
     .flatten()
 }
-
-/// Whether `headers` may carry a trace context in any style (or baggage):
-/// most requests carry none, and then extraction is skipped.
-///
-/// One pass over the names: a request has a handful of headers, and
-/// comparing them is cheaper than hashing five custom names to look them up.
-#[cfg_attr(
-    not(any(feature = "datadog", feature = "tracing-otel")),
-    allow(dead_code)
-)]
-pub(crate) fn has_trace_headers(headers: &http::HeaderMap) -> bool {
-    headers.keys().any(|name| {
-        matches!(
-            name.as_str(),
-            "x-datadog-trace-id" | "traceparent" | "b3" | "x-b3-traceid" | "baggage"
-        )
-    })
-}

@@ -111,11 +111,13 @@ fn datadog(config: &Config) -> SdkTracerProvider {
         .apm
         .propagation
         .iter()
-        .map(|s| match s {
-            PropagationStyle::Datadog => TracePropagationStyle::Datadog,
-            PropagationStyle::TraceContext => TracePropagationStyle::TraceContext,
-            PropagationStyle::B3 => TracePropagationStyle::B3SingleHeader,
-            PropagationStyle::B3Multi => TracePropagationStyle::B3Multi,
+        .filter_map(|s| match s {
+            PropagationStyle::Datadog => Some(TracePropagationStyle::Datadog),
+            PropagationStyle::TraceContext => Some(TracePropagationStyle::TraceContext),
+            PropagationStyle::B3 => Some(TracePropagationStyle::B3SingleHeader),
+            PropagationStyle::B3Multi => Some(TracePropagationStyle::B3Multi),
+            // A style dd-trace-rs does not know is not propagated by it.
+            _ => None,
         })
         .collect();
     if styles.is_empty() {
@@ -182,7 +184,7 @@ impl Tracer for OtelTracer {
         use opentelemetry::trace::TraceContextExt;
         use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-        if trace_context::has_trace_headers(headers) {
+        if treebeard_datadog::has_trace_headers(headers) {
             let parent = opentelemetry::global::get_text_map_propagator(|p| {
                 p.extract(&opentelemetry_http::HeaderExtractor(headers))
             });

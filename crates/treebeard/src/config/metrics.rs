@@ -29,6 +29,7 @@ pub enum MetricsBackend {
     /// No metrics (`METRICS_BACKEND=none`).
     None,
 }
+
 /// Where DogStatsD datagrams are sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -43,6 +44,7 @@ pub enum DogStatsdTarget {
     /// A Unix datagram socket.
     Unix(PathBuf),
 }
+
 /// Metrics settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -139,6 +139,7 @@ pub(super) fn parse_host(s: &str) -> Option<String> {
         None
     }
 }
+
 /// Parses a URL literal of this module: never input, so it cannot fail.
 #[allow(clippy::expect_used)]
 pub(super) fn const_url(literal: &'static str) -> url::Url {

@@ -9,13 +9,13 @@ use tracing::{Dispatch, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
-use super::exporter::Queue;
-use super::ids;
-use super::propagation::{self, SpanContext};
-use super::sampler::{Root, Sampler};
-use super::span::{Fields, Sampling, SpanData, Trace};
 use crate::config::PropagationStyle;
-use crate::trace_context::{SPAN_LEVEL, TraceIds, has_trace_headers};
+use crate::exporter::Queue;
+use crate::ids;
+use crate::propagation::{self, SpanContext};
+use crate::sampler::{Root, Sampler};
+use crate::span::{Fields, Sampling, SpanData, Trace};
+use crate::{SPAN_LEVEL, SpanIds as TraceIds, has_trace_headers};
 
 thread_local! {
     /// The span this thread's native layer made last, and its IDs (`None`
@@ -33,7 +33,7 @@ const PARTIAL_FLUSH_SPANS: usize = 1_000;
 /// or above, parented by the span tree, and queues each trace for export
 /// when its local root closes.
 #[derive(Debug, Clone)]
-pub(crate) struct NativeLayer {
+pub struct DatadogLayer {
     inner: Arc<Inner>,
 }
 
@@ -50,7 +50,7 @@ struct Inner {
     styles: Vec<PropagationStyle>,
 }
 
-impl NativeLayer {
+impl DatadogLayer {
     pub(crate) fn new(
         queue: Arc<Queue>,
         sampler: Sampler,
@@ -105,7 +105,7 @@ impl NativeLayer {
     }
 }
 
-impl NativeLayer {
+impl DatadogLayer {
     /// The trace's sampling priority, decided now by its local root (an
     /// ancestor of `span`, or `span` itself) if nobody has decided yet.
     fn priority<'a, R: LookupSpan<'a>>(
@@ -127,7 +127,7 @@ impl NativeLayer {
     }
 }
 
-impl<S> tracing_subscriber::Layer<S> for NativeLayer
+impl<S> tracing_subscriber::Layer<S> for DatadogLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
@@ -236,10 +236,10 @@ where
 /// subscriber has the layer and `span` is traced.
 fn with_span_data<R>(
     span: &tracing::Span,
-    f: impl FnOnce(&NativeLayer, SpanRef<'_, tracing_subscriber::Registry>) -> Option<R>,
+    f: impl FnOnce(&DatadogLayer, SpanRef<'_, tracing_subscriber::Registry>) -> Option<R>,
 ) -> Option<R> {
     span.with_subscriber(|(id, dispatch): (&Id, &Dispatch)| {
-        let layer = dispatch.downcast_ref::<NativeLayer>()?;
+        let layer = dispatch.downcast_ref::<DatadogLayer>()?;
         let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
         let span = registry.span(id)?;
         f(layer, span)
@@ -248,13 +248,13 @@ fn with_span_data<R>(
 }
 
 /// Continues the trace of `headers` in the (not yet entered) root `span`.
-pub(crate) fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) -> Option<TraceIds> {
+pub fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) -> Option<TraceIds> {
     let has_headers = has_trace_headers(headers);
     if !has_headers
         && let Some(id) = span.id()
         && let Some((last, ids)) = LAST_SPAN.get()
         && last == id.into_u64()
-        && span.with_subscriber(|(_, dispatch)| dispatch.is::<NativeLayer>()) == Some(true)
+        && span.with_subscriber(|(_, dispatch)| dispatch.is::<DatadogLayer>()) == Some(true)
     {
         return Some(ids);
     }
@@ -285,7 +285,7 @@ pub(crate) fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) ->
 
 /// Writes `span`'s trace context into outgoing `headers`; the trace's
 /// sampling decision is made now if it was not yet.
-pub(crate) fn inject(span: &tracing::Span, headers: &mut http::HeaderMap) {
+pub fn inject(span: &tracing::Span, headers: &mut http::HeaderMap) {
     let cx = with_span_data(span, |layer, span| {
         let (trace, span_id) = {
             let extensions = span.extensions();
@@ -326,7 +326,7 @@ mod tests {
 
     /// Runs `f` under a registry with a native layer feeding `queue`.
     fn traced(queue: &Arc<Queue>, f: impl FnOnce()) {
-        let layer = NativeLayer::new(
+        let layer = DatadogLayer::new(
             queue.clone(),
             Sampler::new(&[], 1.0, 1_000),
             "svc".to_owned(),

@@ -891,7 +891,7 @@ mod tests {
 
     #[test]
     fn detects_trace_headers() {
-        use crate::trace_context::has_trace_headers;
+        use crate::has_trace_headers;
         let unrelated = headers(&[(DD_PARENT_ID, "1"), (TRACESTATE, "a=b")]);
         assert!(!has_trace_headers(&unrelated) && !has_trace_headers(&HeaderMap::new()));
         for name in [DD_TRACE_ID, TRACEPARENT, B3, B3_TRACE_ID] {

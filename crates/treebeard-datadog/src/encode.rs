@@ -7,7 +7,7 @@
 //! maps get 16-bit headers patched afterwards, so tags can be written
 //! without counting them first.
 
-use super::span::SpanData;
+use crate::span::SpanData;
 
 /// What every span of this process carries, with its constant tags
 /// encoded once.

@@ -41,6 +41,24 @@ pub(crate) fn trace_id(start_ns: i64) -> u128 {
     (seconds << 96) | u128::from(span_id())
 }
 
+/// A random UUID (version 4, hyphenated) naming this process to the agent
+/// (`runtime-id`).
+pub(crate) fn runtime_id() -> String {
+    let mut bits = (u128::from(span_id()) << 64) | u128::from(span_id());
+    // Version 4, variant 10xx: the fields a UUID v4 fixes.
+    bits = (bits & !(0xf << 76)) | (0x4 << 76);
+    bits = (bits & !(0x3 << 62)) | (0x2 << 62);
+    let hex = format!("{bits:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
 /// Nanoseconds since the Unix epoch (0 before it: a broken clock is not
 /// worth a panic).
 pub(crate) fn now_ns() -> i64 {
@@ -52,6 +70,16 @@ pub(crate) fn now_ns() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runtime_ids_are_version_4_uuids() {
+        let id = runtime_id();
+        let groups: Vec<_> = id.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12]);
+        assert_eq!(&id[14..15], "4");
+        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
+        assert_ne!(id, runtime_id());
+    }
 
     #[test]
     fn ids_are_non_zero_and_distinct() {

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use tracing::field::{Field, Visit};
 
-use super::propagation::SpanContext;
+use crate::propagation::SpanContext;
 
 /// One span, from creation to close. Lives in the `tracing` span's
 /// extensions, then in its trace's finished list, then in the exporter's
@@ -325,7 +325,7 @@ pub(crate) struct Sampling {
     /// `_dd.p.dm`, when this process made the decision to keep.
     pub(crate) mechanism: Option<&'static str>,
     /// `_dd.p.ksr`, formatted when encoded (off the request thread).
-    pub(crate) knuth_rate: Option<super::sampler::Decision>,
+    pub(crate) knuth_rate: Option<crate::sampler::Decision>,
     /// `_dd.rule_psr`.
     pub(crate) rule_rate: Option<f64>,
     /// `_dd.limit_psr`.

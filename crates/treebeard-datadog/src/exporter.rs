@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::encode::{self, Process};
-use super::span::SpanData;
+use crate::encode::{self, Process};
+use crate::span::SpanData;
 #[cfg(test)]
-use super::span::Trace;
+use crate::span::Trace;
 
 /// Spans waiting that make the sender flush before its interval.
 pub(crate) const FLUSH_SPANS: usize = 1_000;

@@ -1,0 +1,188 @@
+//! Starting the tracer: its settings, the exporter handle, and the
+//! functions that read and write a span's trace context.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing_subscriber::registry::Extensions;
+
+use crate::config::{PropagationStyle, SamplingRule};
+use crate::exporter::{self, Agent, Queue};
+pub use crate::layer::{DatadogLayer, continue_trace, inject};
+use crate::span::SpanData;
+
+/// Spans at this level or above become DataDog spans.
+pub const SPAN_LEVEL: tracing::Level = tracing::Level::INFO;
+
+/// Default agent URL: the agent's trace port on this host.
+pub const DEFAULT_AGENT_URL: &str = "http://localhost:8126";
+
+/// Default most traces kept per second by the sample rate and rules.
+pub const DEFAULT_RATE_LIMIT: u32 = 100;
+
+/// A traced span's IDs: the whole 128-bit trace ID (DataDog shows its low
+/// 64 bits as `trace_id`) and the span ID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanIds {
+    /// The trace ID.
+    pub trace_id: u128,
+    /// The span ID.
+    pub span_id: u64,
+}
+
+/// The tracer's settings; every setter names its default.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub struct DatadogConfig {
+    service: String,
+    env: String,
+    version: String,
+    tags: Vec<(String, String)>,
+    agent_url: String,
+    sample_rate: f64,
+    rate_limit: u32,
+    sampling_rules: Vec<SamplingRule>,
+    propagation: Vec<PropagationStyle>,
+}
+
+impl DatadogConfig {
+    /// Settings for `service`, with every other value at its default.
+    pub fn new(service: impl Into<String>) -> Self {
+        Self {
+            service: service.into(),
+            env: String::new(),
+            version: String::new(),
+            tags: Vec::new(),
+            agent_url: DEFAULT_AGENT_URL.to_owned(),
+            sample_rate: 1.0,
+            rate_limit: DEFAULT_RATE_LIMIT,
+            sampling_rules: Vec::new(),
+            propagation: vec![PropagationStyle::Datadog, PropagationStyle::TraceContext],
+        }
+    }
+
+    /// The `env` tag of every span (default: none).
+    pub fn with_env(mut self, env: impl Into<String>) -> Self {
+        self.env = env.into();
+        self
+    }
+
+    /// The `version` tag of every span (default: none).
+    pub fn with_version(mut self, version: impl Into<String>) -> Self {
+        self.version = version.into();
+        self
+    }
+
+    /// Constant tags of every span, as (key, value) pairs (default: none).
+    pub fn with_tags(mut self, tags: Vec<(String, String)>) -> Self {
+        self.tags = tags;
+        self
+    }
+
+    /// The trace agent: `http://host:port` or `unix:///path/apm.socket`
+    /// (default [`DEFAULT_AGENT_URL`]).
+    pub fn with_agent_url(mut self, url: impl Into<String>) -> Self {
+        self.agent_url = url.into();
+        self
+    }
+
+    /// Share of traces kept when no rule matches, 0.0 to 1.0 (default 1.0).
+    pub fn with_sample_rate(mut self, rate: f64) -> Self {
+        self.sample_rate = rate;
+        self
+    }
+
+    /// Most traces kept per second by the rate and rules (default
+    /// [`DEFAULT_RATE_LIMIT`]).
+    pub fn with_rate_limit(mut self, limit: u32) -> Self {
+        self.rate_limit = limit;
+        self
+    }
+
+    /// Sampling rules, first match wins (default: none).
+    pub fn with_sampling_rules(mut self, rules: Vec<SamplingRule>) -> Self {
+        self.sampling_rules = rules;
+        self
+    }
+
+    /// Header formats read and written, in order (default DataDog, then
+    /// W3C trace context).
+    pub fn with_propagation(mut self, styles: Vec<PropagationStyle>) -> Self {
+        self.propagation = styles;
+        self
+    }
+}
+
+/// Why [`install`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InstallError {
+    /// The agent URL is not one the exporter can send to.
+    #[error("invalid DataDog agent URL {url:?}: {reason}")]
+    AgentUrl {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The exporter thread could not start.
+    #[error("cannot start the span exporter thread: {0}")]
+    Thread(#[source] std::io::Error),
+}
+
+/// The running exporter: [`shutdown`](Exporter::shutdown) flushes what is
+/// queued and stops its thread.
+#[derive(Debug)]
+pub struct Exporter {
+    queue: Arc<Queue>,
+}
+
+impl Exporter {
+    /// Sends what is queued and stops the exporter thread, waiting at most
+    /// `timeout`. Returns false when sending did not finish in time (the
+    /// rest is lost); spans finished afterwards are refused and counted.
+    pub fn shutdown(&self, timeout: Duration) -> bool {
+        exporter::shutdown(&self.queue, timeout)
+    }
+}
+
+/// Starts the exporter thread and returns the layer that feeds it.
+pub fn install(config: &DatadogConfig) -> Result<(DatadogLayer, Exporter), InstallError> {
+    let invalid = |reason: String| InstallError::AgentUrl {
+        url: config.agent_url.clone(),
+        reason,
+    };
+    let url = url::Url::parse(&config.agent_url).map_err(|e| invalid(e.to_string()))?;
+    let agent = Agent::from_url(&url).map_err(invalid)?;
+    let process = crate::encode::Process::new(
+        config.service.clone(),
+        &config.env,
+        &config.version,
+        &config.tags,
+        &crate::ids::runtime_id(),
+    );
+    let queue = Arc::new(Queue::default());
+    exporter::start(queue.clone(), agent, process).map_err(InstallError::Thread)?;
+    let rules = &config.sampling_rules;
+    let rules_use = (
+        rules.iter().any(|r| r.resource.is_some()),
+        rules.iter().any(|r| !r.tags.is_empty()),
+    );
+    let layer = DatadogLayer::new(
+        queue.clone(),
+        crate::sampler::Sampler::new(rules, config.sample_rate, config.rate_limit),
+        config.service.clone(),
+        rules_use,
+        config.propagation.clone(),
+    );
+    Ok((layer, Exporter { queue }))
+}
+
+/// The IDs the layer keeps in a span's registry `extensions`, if the span
+/// is traced.
+pub fn span_ids(extensions: &Extensions<'_>) -> Option<SpanIds> {
+    extensions.get::<SpanData>().map(|span| SpanIds {
+        trace_id: span.trace.id,
+        span_id: span.span_id,
+    })
+}
