@@ -50,10 +50,13 @@ pub struct Variable {
 
 /// Default host of the DataDog agent (`DD_AGENT_HOST`).
 pub const DEFAULT_AGENT_HOST: &str = "localhost";
+
 /// Default trace port of the DataDog agent (`DD_TRACE_AGENT_PORT`).
 pub const DEFAULT_TRACE_AGENT_PORT: u16 = 8126;
+
 /// Default DogStatsD port of the DataDog agent (`DD_DOGSTATSD_PORT`).
 pub const DEFAULT_DOGSTATSD_PORT: u16 = 8125;
+
 /// Default DataDog site (`DD_SITE`).
 pub const DEFAULT_DD_SITE: &str = "datadoghq.com";
 

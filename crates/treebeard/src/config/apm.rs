@@ -60,6 +60,7 @@ pub struct ApmConfig {
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`.
     pub otlp_endpoint: url::Url,
 }
+
 pub(super) fn read_apm(r: &mut Reader<'_>) -> ApmConfig {
     let provider = r.choice(
         APM_PROVIDER,

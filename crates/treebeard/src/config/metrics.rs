@@ -67,6 +67,7 @@ pub struct MetricsConfig {
     /// histogram); beyond it values are sampled.
     pub histogram_reservoir_size: usize,
 }
+
 pub(super) fn read_metrics(r: &mut Reader<'_>) -> MetricsConfig {
     let backend = r.choice(
         METRICS_BACKEND,

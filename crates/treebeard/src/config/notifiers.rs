@@ -17,6 +17,7 @@ pub struct NotifierConfig {
     /// `SLACK_BOT_TOKEN`.
     pub slack_bot_token: Option<Secret>,
 }
+
 pub(super) fn read_notifiers(r: &mut Reader<'_>) -> NotifierConfig {
     let key = |s: &str| (!s.contains(char::is_whitespace)).then(|| Secret::new(s));
     NotifierConfig {

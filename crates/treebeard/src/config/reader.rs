@@ -145,6 +145,7 @@ pub(super) fn parse_host(s: &str) -> Option<String> {
 pub(super) fn const_url(literal: &'static str) -> url::Url {
     url::Url::parse(literal).expect("URL literals of the config module are valid")
 }
+
 pub(super) fn bracket_ipv6(host: &str) -> String {
     if host.parse::<std::net::Ipv6Addr>().is_ok() {
         format!("[{host}]")

@@ -26,6 +26,7 @@ pub struct SentryConfig {
     /// `SENTRY_USER_HASH_KEY`: key of the user-ID hash.
     pub user_hash_key: Option<Secret>,
 }
+
 pub(super) fn read_sentry(r: &mut Reader<'_>, env: &str, version: &str) -> SentryConfig {
     let dsn = r.parse(
         SENTRY_DSN,
