@@ -265,7 +265,8 @@ fn chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// Starts the sender thread.
+/// Starts the sender thread; returns once the thread's tokio runtime is
+/// built (or with the error that kept it from being built).
 pub(crate) fn start(
     queue: Arc<Queue>,
     agent: Agent,
