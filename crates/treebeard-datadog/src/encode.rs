@@ -1,11 +1,15 @@
 //! Traces in the agent's v0.4 format: MessagePack, an array of traces,
 //! each an array of span maps.
 //!
-//! The few MessagePack forms needed are written by hand: writing to a
-//! `Vec` cannot fail, and a library's `Result` per value would be noise.
-//! Each span is a map of the same twelve fields; its `meta` and `metrics`
-//! maps get 16-bit headers patched afterwards, so tags can be written
-//! without counting them first.
+//! Every MessagePack value is written by `rmp`'s encoders into a `Vec`.
+//! The payload keeps, byte for byte, the forms this exporter has always
+//! sent: IDs, times and the error flag as 64-bit integers, rates as 64-bit
+//! floats, arrays with 32-bit headers. Each span is a map of the same
+//! twelve fields; its `meta` and `metrics` maps get 16-bit headers whose
+//! counts are written in afterwards, so tags can be written without
+//! counting them first.
+
+use rmp::encode as mp;
 
 use crate::span::SpanData;
 
@@ -69,7 +73,7 @@ pub(crate) fn chunk(out: &mut Vec<u8>, process: &Process, spans: &[SpanData]) {
         let service = span.service().unwrap_or(&process.service);
         // service, name, resource, type, trace_id, span_id, parent_id,
         // start, duration, error, meta, metrics: always these twelve.
-        out.push(0x80 | 12);
+        map_len(out, 12);
         let kv = |out: &mut Vec<u8>, key: &str, value: &str| {
             str(out, key);
             str(out, value);
@@ -205,15 +209,36 @@ fn hex16(buf: &mut [u8; 16], value: u64) -> &str {
     std::str::from_utf8(buf).unwrap_or_default()
 }
 
-/// Starts an array of `len` items.
+// rmp's encoders return the writer's `io::Result`; writing to a `Vec`
+// cannot fail (it grows, or the process aborts on allocation failure), so
+// the results below carry nothing and are not looked at.
+
+/// Starts an array of `len` items, always with a 32-bit header: the
+/// payload's arrays (the batch, each trace) have always been written so,
+/// and rmp's shortest form would change the bytes the agent has seen.
 pub(crate) fn array_len(out: &mut Vec<u8>, len: usize) {
-    out.push(0xdd);
-    out.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
+    let at = out.len();
+    // Any count above `u16::MAX` makes rmp write the 32-bit form; the real
+    // count is written over it.
+    let _ = mp::write_array_len(out, u32::MAX);
+    if let Some(slot) = out.get_mut(at + 1..at + 5) {
+        slot.copy_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
+    }
 }
 
+/// Starts a map of `entries` known now (rmp's shortest header).
+#[inline(always)]
+fn map_len(out: &mut Vec<u8>, entries: u32) {
+    let _ = mp::write_map_len(out, entries);
+}
+
+/// Starts a map whose number of entries is written by [`end_map`]; returns
+/// where its header is.
 fn begin_map(out: &mut Vec<u8>) -> usize {
     let at = out.len();
-    out.extend_from_slice(&[0xde, 0, 0]);
+    // Any count from 16 to `u16::MAX` makes rmp write the 16-bit form; the
+    // real count is written over it.
+    let _ = mp::write_map_len(out, u32::from(u16::MAX));
     at
 }
 
@@ -225,49 +250,34 @@ fn end_map(out: &mut [u8], at: usize, entries: u16) {
 
 #[inline(always)]
 fn str(out: &mut Vec<u8>, s: &str) {
-    str_header(out, s.len());
-    out.extend_from_slice(s.as_bytes());
+    let _ = mp::write_str(out, s);
 }
 
 /// One string written from three parts, without joining them first.
 fn str_parts(out: &mut Vec<u8>, a: &str, b: &str, c: &str) {
-    str_header(out, a.len() + b.len() + c.len());
+    let len = a.len() + b.len() + c.len();
+    let _ = mp::write_str_len(out, u32::try_from(len).unwrap_or(u32::MAX));
     out.extend_from_slice(a.as_bytes());
     out.extend_from_slice(b.as_bytes());
     out.extend_from_slice(c.as_bytes());
 }
 
-#[inline(always)]
-fn str_header(out: &mut Vec<u8>, len: usize) {
-    if len < 32 {
-        out.push(0xa0 | len as u8);
-    } else if len <= usize::from(u8::MAX) {
-        out.extend_from_slice(&[0xd9, len as u8]);
-    } else if let Ok(len) = u16::try_from(len) {
-        out.push(0xda);
-        out.extend_from_slice(&len.to_be_bytes());
-    } else {
-        out.push(0xdb);
-        out.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
-    }
-}
+// Integers and floats always in their 64-bit forms, as this exporter has
+// always written them (`write_uint`/`write_sint` would pick the shortest).
 
 #[inline(always)]
 fn uint(out: &mut Vec<u8>, v: u64) {
-    out.push(0xcf);
-    out.extend_from_slice(&v.to_be_bytes());
+    let _ = mp::write_u64(out, v);
 }
 
 #[inline(always)]
 fn int(out: &mut Vec<u8>, v: i64) {
-    out.push(0xd3);
-    out.extend_from_slice(&v.to_be_bytes());
+    let _ = mp::write_i64(out, v);
 }
 
 #[inline(always)]
 fn float(out: &mut Vec<u8>, v: f64) {
-    out.push(0xcb);
-    out.extend_from_slice(&v.to_be_bytes());
+    let _ = mp::write_f64(out, v);
 }
 
 #[cfg(test)]
@@ -303,5 +313,49 @@ mod tests {
             hex16(&mut [0; 16], 0x6b09_27b5_0000_0000),
             "6b0927b500000000"
         );
+    }
+
+    #[test]
+    fn rmp_writes_the_forms_the_payload_has_always_had() {
+        let mut out = Vec::new();
+        map_len(&mut out, 12);
+        uint(&mut out, 5);
+        int(&mut out, -1);
+        float(&mut out, 1.0);
+        str_parts(&mut out, "GET", " ", "/a");
+        assert_eq!(
+            out,
+            [
+                &[0x8c][..],
+                &[0xcf, 0, 0, 0, 0, 0, 0, 0, 5],
+                &[0xd3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+                &[0xcb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0],
+                b"\xa6GET /a",
+            ]
+            .concat()
+        );
+        for (len, header) in [
+            (0, &[0xa0][..]),
+            (31, &[0xbf]),
+            (32, &[0xd9, 32]),
+            (255, &[0xd9, 255]),
+            (256, &[0xda, 1, 0]),
+            (65_535, &[0xda, 255, 255]),
+            (65_536, &[0xdb, 0, 1, 0, 0]),
+        ] {
+            out.clear();
+            str(&mut out, &"x".repeat(len));
+            assert_eq!(&out[..header.len()], header, "{len}");
+            assert_eq!(out.len(), header.len() + len);
+        }
+        for (len, header) in [(0, [0xdd, 0, 0, 0, 0]), (70_000, [0xdd, 0, 1, 0x11, 0x70])] {
+            out.clear();
+            array_len(&mut out, len);
+            assert_eq!(out, header);
+        }
+        out.clear();
+        let at = begin_map(&mut out);
+        end_map(&mut out, at, 3);
+        assert_eq!(out, [0xde, 0, 3]);
     }
 }
