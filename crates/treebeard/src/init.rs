@@ -109,17 +109,23 @@ fn log_start(config: &Config) {
     }
 }
 
+/// Longest `error.stack` a panic line carries: a deep async backtrace is
+/// tens of kilobytes, more than a log line should be.
+const MAX_PANIC_STACK: usize = 8 * 1024;
+
 /// Logs panics as one JSON ERROR line (with the request fields when the
-/// panic happens inside a request), instead of the default text on stderr.
+/// panic happens inside a request), then calls the hook that was installed
+/// before (the default one prints to stderr, where a test harness shows it).
 fn install_panic_hook() {
-    std::panic::set_hook(Box::new(|info| {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
         let message = panic_message(info.payload());
         let location = info
             .location()
             .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
         let backtrace = std::backtrace::Backtrace::capture();
         let backtrace = (backtrace.status() == std::backtrace::BacktraceStatus::Captured)
-            .then(|| backtrace.to_string());
+            .then(|| bounded_stack(backtrace.to_string()));
         // DataDog's standard error attributes, so the log explorer shows them.
         tracing::error!(
             error.kind = "panic",
@@ -128,7 +134,23 @@ fn install_panic_hook() {
             error.stack = backtrace,
             "panic: {message}"
         );
+        previous(info);
     }));
+}
+
+/// `stack` cut to [`MAX_PANIC_STACK`] bytes at a line end, saying how much
+/// was left out.
+fn bounded_stack(mut stack: String) -> String {
+    if stack.len() <= MAX_PANIC_STACK {
+        return stack;
+    }
+    let cut = stack[..MAX_PANIC_STACK]
+        .rfind('\n')
+        .unwrap_or(MAX_PANIC_STACK);
+    let left_out = stack.len() - cut;
+    stack.truncate(cut);
+    stack.push_str(&format!("\n... ({left_out} more bytes)"));
+    stack
 }
 
 /// How long [`MonitoringGuard`] waits, in total, for exporters to flush.
@@ -212,5 +234,26 @@ fn check_features(config: &Config) -> Result<(), InitError> {
         Ok(())
     } else {
         Err(InitError::feature_disabled(config.apm.provider))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_stacks_are_cut_at_a_line_end_and_say_so() {
+        let short = "frame 1\nframe 2".to_owned();
+        assert_eq!(bounded_stack(short.clone()), short);
+        let long: String = (0..2000).map(|i| format!("frame {i}\n")).collect();
+        let cut = bounded_stack(long.clone());
+        assert!(cut.len() < MAX_PANIC_STACK + 40, "{}", cut.len());
+        assert!(cut.starts_with("frame 0\nframe 1\n"));
+        let tail = cut.rsplit('\n').next().unwrap_or_default();
+        assert!(
+            tail.starts_with("... (") && tail.ends_with(" more bytes)"),
+            "{tail}"
+        );
+        assert!(!cut.contains("frame 1999"));
     }
 }

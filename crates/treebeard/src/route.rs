@@ -4,6 +4,10 @@
 use axum::extract::MatchedPath;
 use http::Request;
 
+/// The `tracing` target of the request line (`request completed`), kept
+/// stable for `RUST_LOG` filters and log pipelines whatever the module.
+pub const REQUEST_LINE_TARGET: &str = "treebeard::request_log";
+
 /// The route recorded for requests that matched no route.
 pub const UNMATCHED_ROUTE: &str = treebeard_conventions::tags::UNMATCHED_ROUTE;
 

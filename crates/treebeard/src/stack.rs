@@ -5,8 +5,15 @@
 //! catching → your handler (metrics and Sentry see a panic as the 500 the
 //! panic layer turns it into). With monitoring disabled it is a pass-through.
 
-use tower::Layer;
-use tower::util::Either;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
 
 use crate::config::Config;
 use crate::layers::catch_panic::{CatchPanic, CatchPanicLayer, OnPanic};
@@ -112,17 +119,152 @@ pub type MonitoredService<S, H> = SetRequestId<
 >;
 
 impl<S, H: Clone> Layer<S> for MonitoringLayer<H> {
-    type Service = Either<MonitoredService<S, H>, S>;
+    type Service = Monitored<S, H>;
 
     fn layer(&self, inner: S) -> Self::Service {
         if !self.enabled {
-            return Either::Right(inner);
+            return Monitored::Disabled(inner);
         }
         let service = self.catch_panic.layer(inner);
         #[cfg(feature = "sentry")]
         let service = self.error_capture.layer(service);
         let service = self.request_metrics.layer(service);
         let service = self.request_log.layer(service);
-        Either::Left(self.request_id.layer(service))
+        Monitored::Enabled(self.request_id.layer(service))
+    }
+}
+
+/// The service [`MonitoringLayer`] makes: the whole stack, or the inner
+/// service untouched when monitoring is disabled.
+#[derive(Debug, Clone)]
+pub enum Monitored<S, H = ()> {
+    /// Monitoring on.
+    Enabled(MonitoredService<S, H>),
+    /// `MONITORING_ENABLED=false`: a pass-through.
+    Disabled(S),
+}
+
+impl<S, H, ReqBody, ResBody, MonBody> Service<Request<ReqBody>> for Monitored<S, H>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    MonitoredService<S, H>:
+        Service<Request<ReqBody>, Response = Response<MonBody>, Error = S::Error>,
+    ResBody: Body<Data = Bytes>,
+    MonBody: Body<Data = Bytes, Error = ResBody::Error>,
+{
+    type Response = Response<MonitoredBody<MonBody, ResBody>>;
+    type Error = S::Error;
+    type Future =
+        MonitoredFuture<<MonitoredService<S, H> as Service<Request<ReqBody>>>::Future, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        match self {
+            Self::Enabled(service) => service.poll_ready(cx),
+            Self::Disabled(service) => service.poll_ready(cx),
+        }
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        match self {
+            Self::Enabled(service) => MonitoredFuture {
+                kind: Either::Enabled {
+                    inner: service.call(req),
+                },
+            },
+            Self::Disabled(service) => MonitoredFuture {
+                kind: Either::Disabled {
+                    inner: service.call(req),
+                },
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// Response future of [`Monitored`].
+    pub struct MonitoredFuture<E, D> {
+        #[pin]
+        kind: Either<E, D>,
+    }
+}
+
+pin_project! {
+    /// Response body of [`Monitored`].
+    pub struct MonitoredBody<E, D> {
+        #[pin]
+        kind: Either<E, D>,
+    }
+}
+
+pin_project! {
+    /// The stack's (`E`) or the inner service's (`D`) future or body.
+    #[project = EitherProj]
+    enum Either<E, D> {
+        Enabled { #[pin] inner: E },
+        Disabled { #[pin] inner: D },
+    }
+}
+
+impl<E, D, EB, DB, Err> Future for MonitoredFuture<E, D>
+where
+    E: Future<Output = Result<Response<EB>, Err>>,
+    D: Future<Output = Result<Response<DB>, Err>>,
+{
+    type Output = Result<Response<MonitoredBody<EB, DB>>, Err>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let kind =
+            match self.project().kind.project() {
+                EitherProj::Enabled { inner } => std::task::ready!(inner.poll(cx))
+                    .map(|r| r.map(|inner| Either::Enabled { inner })),
+                EitherProj::Disabled { inner } => std::task::ready!(inner.poll(cx))
+                    .map(|r| r.map(|inner| Either::Disabled { inner })),
+            };
+        Poll::Ready(kind.map(|r| r.map(|kind| MonitoredBody { kind })))
+    }
+}
+
+/// An empty body, for layers outside that answer on their own (CORS
+/// preflights).
+impl<E: Default, D> Default for MonitoredBody<E, D> {
+    fn default() -> Self {
+        Self {
+            kind: Either::Enabled {
+                inner: E::default(),
+            },
+        }
+    }
+}
+
+impl<E, D> Body for MonitoredBody<E, D>
+where
+    E: Body<Data = Bytes>,
+    D: Body<Data = Bytes, Error = E::Error>,
+{
+    type Data = Bytes;
+    type Error = E::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        match self.project().kind.project() {
+            EitherProj::Enabled { inner } => inner.poll_frame(cx),
+            EitherProj::Disabled { inner } => inner.poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Either::Enabled { inner } => inner.is_end_stream(),
+            Either::Disabled { inner } => inner.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Either::Enabled { inner } => inner.size_hint(),
+            Either::Disabled { inner } => inner.size_hint(),
+        }
     }
 }

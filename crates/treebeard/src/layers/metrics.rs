@@ -138,11 +138,32 @@ struct Pending {
 }
 
 pin_project! {
-    /// Response future of [`RequestMetrics`]: records when the response is ready.
+    /// Response future of [`RequestMetrics`]: records when the response is
+    /// ready, or as status 499 when dropped before (the client left).
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
         pending: Option<Pending>,
+    }
+
+    impl<F> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(p) = this.project().pending.take() {
+                p.record(CLIENT_CLOSED_REQUEST);
+            }
+        }
+    }
+}
+
+/// The status recorded for a request the client abandoned (nginx's and
+/// DataDog's "client closed request").
+const CLIENT_CLOSED_REQUEST: u16 = 499;
+
+impl Pending {
+    fn record(self, status: u16) {
+        let seconds = self.start.elapsed().as_secs_f64();
+        self.shared
+            .record(self.route.as_str(), self.method, status, seconds);
     }
 }
 
@@ -156,10 +177,8 @@ where
         let this = self.project();
         let result = std::task::ready!(this.inner.poll(cx));
         if let Some(p) = this.pending.take() {
-            let seconds = p.start.elapsed().as_secs_f64();
             // A service error leaves no response: the client sees a failure, so count a 500.
-            let status = result.as_ref().map_or(500, |r| r.status().as_u16());
-            p.shared.record(p.route.as_str(), p.method, status, seconds);
+            p.record(result.as_ref().map_or(500, |r| r.status().as_u16()));
         }
         Poll::Ready(result)
     }
@@ -370,5 +389,47 @@ mod tests {
         assert_eq!(method_tag(&Method::from_bytes(b"BREW").unwrap()), "other");
         assert_eq!(status_class(503), "5xx");
         assert_eq!(status_class(99), "other");
+    }
+
+    #[test]
+    fn a_request_the_client_abandons_counts_as_499() {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let app = Router::new()
+                    .route(
+                        "/slow",
+                        get(|| async {
+                            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                            "late"
+                        }),
+                    )
+                    .layer(RequestMetricsLayer::new("tb"));
+                let call = app.oneshot(get_req("/slow"));
+                // The client gives up: the request future is dropped.
+                let timed_out =
+                    tokio::time::timeout(std::time::Duration::from_millis(50), call).await;
+                assert!(timed_out.is_err());
+            });
+        });
+        let statuses: Vec<String> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .filter(|(key, ..)| key.key().name() == "tb.api.requests")
+            .flat_map(|(key, ..)| {
+                key.key()
+                    .labels()
+                    .filter(|l| l.key() == "status")
+                    .map(|l| l.value().to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(statuses, ["499"]);
     }
 }

@@ -25,6 +25,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use http::{Request, Response};
+use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 use tracing::{Span, field};
@@ -33,7 +34,7 @@ use crate::ids::RequestId;
 use crate::response_error::ResponseError;
 use crate::trace_context;
 
-use crate::route::RequestUrl;
+use crate::route::{REQUEST_LINE_TARGET, RequestUrl};
 pub use crate::route::{RouteTemplate, UNMATCHED_ROUTE, route_of};
 
 /// Logs one timed line per request; see the [module docs](self).
@@ -67,8 +68,10 @@ impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequestLog<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     S::Error: std::fmt::Display,
+    ResBody: Body,
+    ResBody::Error: std::fmt::Display,
 {
-    type Response = S::Response;
+    type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 
@@ -106,54 +109,257 @@ where
         {
             req.extensions_mut().insert(ids);
         }
+        let head_only = req.method() == http::Method::HEAD;
         let inner = {
             let _entered = span.enter();
             self.inner.call(req)
         };
-        ResponseFuture { inner, span, start }
+        ResponseFuture {
+            inner,
+            pending: Some(Pending {
+                span,
+                start,
+                head_only,
+                status: None,
+                head_ms: 0.0,
+            }),
+        }
+    }
+}
+
+/// The request's span and timing, from the call until the response body's
+/// end (or the client leaving): whoever holds it last writes the line.
+struct Pending {
+    span: Span,
+    start: Instant,
+    /// A HEAD request: its body is never sent, so a dropped body is done.
+    head_only: bool,
+    /// The response status, once the head is ready.
+    status: Option<http::StatusCode>,
+    /// Milliseconds to the response head.
+    head_ms: f64,
+}
+
+/// How a request ended.
+enum End<'a> {
+    /// The whole response was produced.
+    Complete,
+    /// The inner service failed: no response.
+    ServiceError(&'a dyn std::fmt::Display),
+    /// The response body failed mid-stream: the client got a truncated body.
+    BodyError(&'a dyn std::fmt::Display),
+    /// The client left before the response (head or body) was done.
+    ClientClosed,
+}
+
+/// The status logged and tagged for a request the client abandoned, as
+/// DataDog and nginx name it ("client closed request").
+pub const CLIENT_CLOSED_REQUEST: u16 = 499;
+
+impl Pending {
+    /// Writes the request line and closes the span (dropped with `self`).
+    fn finish(self, end: End<'_>) {
+        let _entered = self.span.enter();
+        // Whole microseconds, so the JSON shows `1.234`, not float noise.
+        let latency_ms = self.start.elapsed().as_micros() as f64 / 1000.0;
+        let head_ms = self.head_ms;
+        match (end, self.status) {
+            (End::Complete, Some(status)) => {
+                let code = status.as_u16();
+                if status.is_server_error() {
+                    tracing::error!(
+                    target: REQUEST_LINE_TARGET,
+                    status = code, latency_ms, head_ms, "request completed");
+                } else {
+                    tracing::info!(
+                    target: REQUEST_LINE_TARGET,
+                    status = code, latency_ms, head_ms, "request completed");
+                }
+            }
+            (End::BodyError(error), status) => {
+                let code = status.map_or(500, |s| s.as_u16());
+                let message = crate::privacy::scrubber()
+                    .scrub(&error.to_string())
+                    .into_owned();
+                self.span.record("otel.status_code", "error");
+                self.span.record("error.type", "body_error");
+                self.span.record("error.message", message.as_str());
+                tracing::error!(
+                    target: REQUEST_LINE_TARGET,
+                    status = code,
+                    latency_ms,
+                    head_ms,
+                    error.kind = "body_error",
+                    error.message = message,
+                    "response body failed"
+                );
+            }
+            (End::ServiceError(error), _) => {
+                self.span.record("otel.status_code", "error");
+                self.span.record("error.type", "service_error");
+                tracing::error!(
+                    target: REQUEST_LINE_TARGET,
+                    %error, latency_ms, "request failed");
+            }
+            (End::ClientClosed, status) => {
+                // The status the handler chose, if it got that far, stays on
+                // the span; the line and the tag say what the client saw.
+                if status.is_none() {
+                    self.span.record("http.status_code", "499");
+                }
+                self.span.record("error.type", "client_closed_request");
+                self.span.record(
+                    "error.message",
+                    "the client closed the connection before the response was complete",
+                );
+                tracing::warn!(
+                    target: REQUEST_LINE_TARGET,
+                    status = CLIENT_CLOSED_REQUEST,
+                    handler_status = status.map(|s| s.as_u16()),
+                    latency_ms,
+                    "client closed request"
+                );
+            }
+            (End::Complete, None) => {}
+        }
     }
 }
 
 pin_project! {
-    /// Response future of [`RequestLog`]: logs when the response is ready.
+    /// Response future of [`RequestLog`]: records the status when the
+    /// response head is ready, and hands the span to the body.
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
-        span: Span,
-        start: Instant,
+        pending: Option<Pending>,
+    }
+
+    impl<F> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            // Dropped before the response was ready: the client left.
+            if let Some(pending) = this.project().pending.take() {
+                pending.finish(End::ClientClosed);
+            }
+        }
     }
 }
 
 impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
+    B: Body,
     E: std::fmt::Display,
 {
-    type Output = F::Output;
+    type Output = Result<Response<ResponseBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let _entered = this.span.enter();
-        let result = std::task::ready!(this.inner.poll(cx));
-        // Whole microseconds, so the JSON shows `1.234`, not float noise.
-        let latency_ms = this.start.elapsed().as_micros() as f64 / 1000.0;
-        match &result {
+        let result = {
+            let _entered = this.pending.as_ref().map(|p| p.span.enter());
+            std::task::ready!(this.inner.poll(cx))
+        };
+        let Some(mut pending) = this.pending.take() else {
+            return Poll::Ready(result.map(|r| r.map(ResponseBody::done)));
+        };
+        match result {
             Ok(response) => {
                 let status = response.status();
                 record_status(
-                    this.span,
+                    &pending.span,
                     status,
                     response.extensions().get::<ResponseError>(),
                 );
-                tracing::info!(status = status.as_u16(), latency_ms, "request completed");
+                pending.status = Some(status);
+                pending.head_ms = pending.start.elapsed().as_micros() as f64 / 1000.0;
+                if pending.head_only || response.body().is_end_stream() {
+                    pending.finish(End::Complete);
+                    return Poll::Ready(Ok(response.map(ResponseBody::done)));
+                }
+                Poll::Ready(Ok(response.map(|inner| ResponseBody {
+                    inner,
+                    pending: Some(pending),
+                })))
             }
             Err(error) => {
-                this.span.record("otel.status_code", "error");
-                this.span.record("error.type", "service_error");
-                tracing::error!(%error, latency_ms, "request failed");
+                pending.finish(End::ServiceError(&error));
+                Poll::Ready(Err(error))
             }
         }
-        Poll::Ready(result)
+    }
+}
+
+pin_project! {
+    /// Response body of [`RequestLog`]: the request line is written, and
+    /// the span closed, when the body ends, fails or is dropped, so a
+    /// streaming response is timed to its last byte.
+    pub struct ResponseBody<B> {
+        #[pin]
+        inner: B,
+        pending: Option<Pending>,
+    }
+
+    impl<B> PinnedDrop for ResponseBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            // Dropped before its end: the client left mid-stream, or the
+            // server never sent it (a HEAD request, handled above).
+            if let Some(pending) = this.project().pending.take() {
+                pending.finish(End::ClientClosed);
+            }
+        }
+    }
+}
+
+impl<B> ResponseBody<B> {
+    /// A body whose request is already logged.
+    fn done(inner: B) -> Self {
+        Self {
+            inner,
+            pending: None,
+        }
+    }
+}
+
+/// An empty body, for layers outside that answer on their own.
+impl<B: Default> Default for ResponseBody<B> {
+    fn default() -> Self {
+        Self::done(B::default())
+    }
+}
+
+impl<B> Body for ResponseBody<B>
+where
+    B: Body,
+    B::Error: std::fmt::Display,
+{
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let mut this = self.project();
+        let frame = std::task::ready!(this.inner.as_mut().poll_frame(cx));
+        let end = match &frame {
+            None => Some(End::Complete),
+            Some(Err(error)) => Some(End::BodyError(error)),
+            // The last frame: log now rather than on a poll that may never come.
+            Some(Ok(_)) => this.inner.is_end_stream().then_some(End::Complete),
+        };
+        if let Some(end) = end
+            && let Some(pending) = this.pending.take()
+        {
+            pending.finish(end);
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -163,7 +163,7 @@ where
     // The request line itself is no breadcrumb: the event has the request.
     let breadcrumbs = EventsWhere {
         layer: sentry_tracing::BreadcrumbLayer::new(),
-        wanted: |meta| meta.target() != "treebeard::request_log",
+        wanted: |meta| meta.target() != crate::route::REQUEST_LINE_TARGET,
     };
     let errors = EventsWhere {
         layer: sentry_tracing::ErrorLayer::new(),
