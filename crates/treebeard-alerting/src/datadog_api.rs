@@ -13,6 +13,9 @@ use crate::retry::RetryPolicy;
 /// Page size when listing monitors.
 const PAGE_SIZE: usize = 1000;
 
+/// The Events API v2 search endpoint, read by the alert digest.
+pub const EVENTS_SEARCH_PATH: &str = "/api/v2/events/search";
+
 /// Why a DataDog API call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -267,14 +270,11 @@ impl DatadogClient {
     }
 
     /// `POST /api/v2/events/search` with `request` (an `EventsListRequest`);
-    /// returns the `EventsListResponse` as JSON. See [`crate::digest::history`].
+    /// returns the `EventsListResponse` as JSON (the digest's
+    /// `digest::history` builds the request and reads the answer).
     pub async fn search_events(&self, request: &Value) -> Result<Value, ApiError> {
-        self.call(
-            Method::POST,
-            crate::digest::history::EVENTS_SEARCH_PATH,
-            Some(request),
-        )
-        .await
+        self.call(Method::POST, EVENTS_SEARCH_PATH, Some(request))
+            .await
     }
 
     /// `GET /api/v1/validate`: whether the API key is valid.

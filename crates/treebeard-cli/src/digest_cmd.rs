@@ -96,7 +96,9 @@ async fn digest(env: &impl ConfigSource, args: &DigestArgs) -> Result<(), Failur
         .map_err(failure)?;
     match email {
         Some(email) => {
-            digest::send(&email, &report).await.map_err(failure)?;
+            digest::email::send(&email, &report)
+                .await
+                .map_err(failure)?;
             println!("email: {}", render::subject(&report));
         }
         None if args.json => println!("{}", render::json(&report)),

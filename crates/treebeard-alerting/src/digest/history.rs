@@ -16,11 +16,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::episodes::{MonitorEvent, Transition};
+pub use crate::datadog_api::EVENTS_SEARCH_PATH;
 use crate::datadog_api::{ApiError, DatadogClient};
 use crate::monitors::MANAGED_BY_TAG;
-
-/// The Events API v2 search endpoint.
-pub const EVENTS_SEARCH_PATH: &str = "/api/v2/events/search";
 
 /// Events asked for per page (the API's maximum).
 pub const PAGE_LIMIT: u32 = 1000;

@@ -6,10 +6,12 @@
 //! - [`episodes`]: turns events into firing episodes (alert/warn →
 //!   recovered), per monitor and group.
 //! - [`render`]: the digest as plain text, HTML and JSON.
+//! - [`email`]: the digest emailed through the
+//!   [`EmailNotifier`](crate::notify::EmailNotifier).
 //!
 //! [`Report::build`] joins the episodes with `alerting-config.yml` (severity
 //! and runbook by monitor name, which is the alert name) and [`collect`]
-//! does fetch and build in one call:
+//! does fetch and build in one call; [`email::send`] sends the result:
 //!
 //! ```
 //! use std::time::{Duration, SystemTime};
@@ -42,10 +44,11 @@ use std::time::{Duration, SystemTime};
 use serde::{Serialize, Serializer};
 
 use crate::datadog_api::{ApiError, DatadogClient};
-use crate::notify::{DigestPeriod, EmailNotifier, NotifyError, Scrubber};
+use crate::notify::{DigestPeriod, NotifyError, Scrubber};
 use crate::rules::AlertingConfig;
 use crate::severity::Severity;
 
+pub mod email;
 pub mod episodes;
 pub mod history;
 pub mod render;
@@ -339,19 +342,6 @@ pub async fn collect(
         &client.app_url(),
         scrubber,
     ))
-}
-
-/// Emails `report` (plain text with an HTML alternative) through `notifier`,
-/// which scrubs subject and bodies.
-pub async fn send(notifier: &EmailNotifier, report: &Report) -> Result<(), DigestError> {
-    notifier
-        .send_alternative(
-            &render::subject(report),
-            &render::text(report),
-            &render::html(report),
-        )
-        .await?;
-    Ok(())
 }
 
 fn ser_time<S: Serializer>(at: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
