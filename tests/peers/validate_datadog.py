@@ -1,6 +1,6 @@
 """Deserialise monitor or dashboard JSON into datadog-api-client models.
 
-Usage: validate_datadog.py monitor|dashboard FILE.json
+Usage: validate_datadog.py monitor|dashboard|events_list_request|events_list_response FILE.json
 
 FILE holds one object or a list. Type checking is on, and any part the
 client could not match to its model (an UnparsedObject, for example an
@@ -13,8 +13,17 @@ from datadog_api_client import ApiClient, Configuration
 from datadog_api_client.model_utils import ModelNormal, ModelComposed, ModelSimple, UnparsedObject
 from datadog_api_client.v1.model.dashboard import Dashboard
 from datadog_api_client.v1.model.monitor import Monitor
+from datadog_api_client.v2.model.events_list_request import EventsListRequest
+from datadog_api_client.v2.model.events_list_response import EventsListResponse
 
-MODELS = {"monitor": Monitor, "dashboard": Dashboard}
+MODELS = {
+    "monitor": Monitor,
+    "dashboard": Dashboard,
+    # Events API v2 search (POST /api/v2/events/search): the digest's
+    # request bodies and the stand-in's answers.
+    "events_list_request": EventsListRequest,
+    "events_list_response": EventsListResponse,
+}
 
 
 def unparsed(obj, path="$"):

@@ -1,5 +1,6 @@
-//! A small client for the DataDog API v1 endpoints `plan`/`apply` need:
-//! monitors and dashboards (list, create, update, delete) and key validation.
+//! A small client for the DataDog API endpoints the CLI needs: monitors and
+//! dashboards (v1: list, create, update, delete), key validation, and the
+//! Events API v2 search that the alert digest reads.
 
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -12,6 +13,9 @@ use crate::retry::RetryPolicy;
 /// Page size when listing monitors.
 const PAGE_SIZE: usize = 1000;
 
+/// The Events API v2 search endpoint, read by the alert digest.
+pub const EVENTS_SEARCH_PATH: &str = "/api/v2/events/search";
+
 /// Why a DataDog API call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -20,7 +24,7 @@ pub enum ApiError {
     Config(#[from] EnvError),
     /// 401/403: the keys are wrong or lack a permission.
     #[error(
-        "DataDog refused the credentials ({status} on {method} {path}): check DD_API_KEY and DD_APP_KEY, that they belong to site {site}, and that the application key has the monitors/dashboards write scopes. Answer: {body}"
+        "DataDog refused the credentials ({status} on {method} {path}): check DD_API_KEY and DD_APP_KEY, that they belong to site {site}, and that the application key has the scopes the command needs (monitors/dashboards write for plan/apply, events read for the digest). Answer: {body}"
     )]
     Unauthorized {
         /// 401 or 403.
@@ -137,7 +141,9 @@ impl DatadogClient {
         })?;
         let app_key = source.value(env::DD_APP_KEY).ok_or(EnvError::Missing {
             name: env::DD_APP_KEY.name,
-            hint: Some("a DataDog application key with monitors/dashboards write scopes"),
+            hint: Some(
+                "a DataDog application key: monitors/dashboards write scopes for plan/apply, events_read for the digest",
+            ),
         })?;
         let mut client = Self::new(api_key, app_key);
         if let Some(site) = source.value(env::DD_SITE) {
@@ -237,6 +243,38 @@ impl DatadogClient {
             path: path.to_owned(),
             message: e.to_string(),
         })
+    }
+
+    /// DataDog's web app for this API (`https://api.datadoghq.eu` →
+    /// `https://app.datadoghq.eu`, `https://api.us5.datadoghq.com` →
+    /// `https://us5.datadoghq.com`); a base URL of another shape (a proxy,
+    /// a test stand-in) is returned as it is.
+    ///
+    /// ```
+    /// use treebeard_alerting::datadog_api::DatadogClient;
+    /// let c = DatadogClient::new("k", "a");
+    /// assert_eq!(c.app_url(), "https://app.datadoghq.com");
+    /// let eu = c.clone().with_base_url("https://api.us5.datadoghq.com/");
+    /// assert_eq!(eu.app_url(), "https://us5.datadoghq.com");
+    /// ```
+    pub fn app_url(&self) -> String {
+        match self.base_url.split_once("://api.") {
+            // Sites of two labels (datadoghq.com, datadoghq.eu) serve the app
+            // on `app.`; regional sites (us3., us5., ap1.) on the site itself.
+            Some((scheme, site)) if site.matches('.').count() == 1 => {
+                format!("{scheme}://app.{site}")
+            }
+            Some((scheme, site)) => format!("{scheme}://{site}"),
+            None => self.base_url.clone(),
+        }
+    }
+
+    /// `POST /api/v2/events/search` with `request` (an `EventsListRequest`);
+    /// returns the `EventsListResponse` as JSON (the digest's
+    /// `digest::history` builds the request and reads the answer).
+    pub async fn search_events(&self, request: &Value) -> Result<Value, ApiError> {
+        self.call(Method::POST, EVENTS_SEARCH_PATH, Some(request))
+            .await
     }
 
     /// `GET /api/v1/validate`: whether the API key is valid.

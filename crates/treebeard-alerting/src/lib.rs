@@ -8,6 +8,8 @@
 //! - [`dashboards`]: the four reference dashboards generated from code.
 //! - [`datadog_api`] and [`sync`]: `plan`/`apply` against the DataDog API,
 //!   touching only objects TreeBeard owns.
+//! - [`digest`]: the daily/weekly email digest of what really fired, from
+//!   DataDog's monitor alert history.
 //! - [`notify`]: PagerDuty Events v2, Slack Block Kit and the SMTP digest,
 //!   each text passed through a PII [`notify::Scrubber`].
 //!
@@ -16,6 +18,7 @@
 
 pub mod dashboards;
 pub mod datadog_api;
+pub mod digest;
 pub mod env;
 pub mod metrics;
 pub mod monitors;

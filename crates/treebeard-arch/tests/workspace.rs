@@ -73,6 +73,10 @@ const ALERTING: Checked = Checked {
                 name: "datadog",
                 prefixes: &["monitors", "dashboards", "datadog_api", "sync"],
             },
+            Group {
+                name: "digest",
+                prefixes: &["digest"],
+            },
         ],
         forbidden: &[
             Forbidden {
@@ -104,6 +108,21 @@ const ALERTING: Checked = Checked {
                 from: "notify",
                 to: "datadog",
                 why: "a notifier sends one notification: it knows nothing of the DataDog sync",
+            },
+            Forbidden {
+                from: "datadog",
+                to: "digest",
+                why: DIGEST_IS_ON_TOP,
+            },
+            Forbidden {
+                from: "notify",
+                to: "digest",
+                why: DIGEST_IS_ON_TOP,
+            },
+            Forbidden {
+                from: "model",
+                to: "digest",
+                why: DIGEST_IS_ON_TOP,
             },
         ],
         allowed: &[
@@ -282,6 +301,8 @@ const DATADOG: Checked = Checked {
     },
 };
 
+const DIGEST_IS_ON_TOP: &str =
+    "the digest reads DataDog, the rules and the email notifier: none of them knows it";
 const SUPPORT_IS_A_LEAF: &str =
     "env, retry, query and metrics serve every module: they import none";
 const LEAVES_ARE_LEAVES: &str =

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod alerts;
+mod digest_cmd;
 mod doctor;
 mod sync_cmd;
 
@@ -109,6 +110,9 @@ enum AlertsAction {
         #[arg(long, value_enum)]
         channel: Channel,
     },
+    /// Build the daily or weekly digest of the monitor alerts that fired,
+    /// from DataDog's alert history; print it or email it.
+    Digest(digest_cmd::DigestArgs),
 }
 
 /// A notification channel.
@@ -155,6 +159,9 @@ async fn main() -> ExitCode {
         Command::Alerts {
             action: AlertsAction::Test { channel },
         } => alerts::test(&env, channel).await,
+        Command::Alerts {
+            action: AlertsAction::Digest(args),
+        } => return digest_cmd::run(&env, &args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

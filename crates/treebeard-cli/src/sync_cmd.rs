@@ -9,7 +9,7 @@ use treebeard_alerting::{dashboards, monitors, sync, validate};
 /// A command failure, already phrased for the user.
 pub type CmdResult = Result<(), String>;
 
-fn load(file: &Path) -> Result<treebeard_alerting::rules::AlertingConfig, String> {
+pub(crate) fn load(file: &Path) -> Result<treebeard_alerting::rules::AlertingConfig, String> {
     validate::load(file).map_err(|e| match e {
         validate::ConfigError::Invalid(problems) => {
             let lines: Vec<String> = problems

@@ -192,10 +192,10 @@ variables! {
 
     /// DataDog API key.
     DD_API_KEY = "DD_API_KEY", default: None, secret: true, read_by: Cli,
-        "DataDog API key (required for `monitors`/`dashboards` `plan` and `apply`, and `doctor`'s API check).";
+        "DataDog API key (required for `monitors`/`dashboards` `plan` and `apply`, `alerts digest`, and `doctor`'s API check).";
     /// DataDog application key.
     DD_APP_KEY = "DD_APP_KEY", default: None, secret: true, read_by: Cli,
-        "DataDog application key (required for `plan`/`apply`: monitors and dashboards are written with it).";
+        "DataDog application key (required for `plan`/`apply`, which write monitors and dashboards with it, and for `alerts digest`, which reads monitor events: scope `events_read`).";
     /// DataDog site.
     DD_SITE = "DD_SITE", default: Some(DEFAULT_DD_SITE), secret: false, read_by: Cli,
         "DataDog site; the API is `https://api.<site>`.";

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
-use lettre::message::{Mailbox, header::ContentType};
+use lettre::message::{Mailbox, MultiPart, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -200,7 +200,12 @@ impl DigestPeriod {
     }
 }
 
-/// The alerts that fired during one period, summarised per alert.
+/// The alerts that fired during one period, summarised per alert, from
+/// notifications the caller records.
+///
+/// The digest of what really fired, read from DataDog's monitor alert
+/// history with durations and open alerts, is [`crate::digest::Report`]
+/// (`treebeard alerts digest`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Digest {
     period: DigestPeriod,
@@ -360,6 +365,34 @@ impl EmailNotifier {
 
     /// Sends one plain-text email (subject and body are scrubbed).
     pub async fn send(&self, subject: &str, body: &str) -> Result<(), NotifyError> {
+        let builder = self.builder(subject)?.header(ContentType::TEXT_PLAIN);
+        let message = builder
+            .body(self.options.scrubber.scrub(body))
+            .map_err(|e| NotifyError::Email(e.to_string()))?;
+        self.deliver(message).await
+    }
+
+    /// Sends one email with a plain-text body and an HTML alternative
+    /// (`multipart/alternative`); subject and both bodies are scrubbed.
+    pub async fn send_alternative(
+        &self,
+        subject: &str,
+        text: &str,
+        html: &str,
+    ) -> Result<(), NotifyError> {
+        let scrub = &self.options.scrubber;
+        let message = self
+            .builder(subject)?
+            .multipart(MultiPart::alternative_plain_html(
+                scrub.scrub(text),
+                scrub.scrub(html),
+            ))
+            .map_err(|e| NotifyError::Email(e.to_string()))?;
+        self.deliver(message).await
+    }
+
+    /// Sender, recipients and the scrubbed subject.
+    fn builder(&self, subject: &str) -> Result<lettre::message::MessageBuilder, NotifyError> {
         let s = &self.settings;
         let mailbox = |a: &str| {
             a.parse::<Mailbox>()
@@ -367,14 +400,16 @@ impl EmailNotifier {
         };
         let mut builder = Message::builder()
             .from(mailbox(&s.from)?)
-            .subject(self.options.scrubber.scrub(subject))
-            .header(ContentType::TEXT_PLAIN);
+            .subject(self.options.scrubber.scrub(subject));
         for to in &s.to {
             builder = builder.to(mailbox(to)?);
         }
-        let message = builder
-            .body(self.options.scrubber.scrub(body))
-            .map_err(|e| NotifyError::Email(e.to_string()))?;
+        Ok(builder)
+    }
+
+    /// Sends `message`, retrying transient SMTP errors.
+    async fn deliver(&self, message: Message) -> Result<(), NotifyError> {
+        let s = &self.settings;
         let transport = self.transport()?;
         let mut delay = self.options.retry.initial_backoff;
         let mut attempt = 1;
