@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body::{Body, Frame, SizeHint};
+use http_body::Body;
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
@@ -144,15 +144,15 @@ pub enum Monitored<S, H = ()> {
     Disabled(S),
 }
 
-impl<S, H, ReqBody, ResBody, MonBody> Service<Request<ReqBody>> for Monitored<S, H>
+impl<S, H, ReqBody, ResBody> Service<Request<ReqBody>> for Monitored<S, H>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     MonitoredService<S, H>:
-        Service<Request<ReqBody>, Response = Response<MonBody>, Error = S::Error>,
-    ResBody: Body<Data = Bytes>,
-    MonBody: Body<Data = Bytes, Error = ResBody::Error>,
+        Service<Request<ReqBody>, Response = Response<axum::body::Body>, Error = S::Error>,
+    ResBody: Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<axum::BoxError>,
 {
-    type Response = Response<MonitoredBody<MonBody, ResBody>>;
+    type Response = Response<axum::body::Body>;
     type Error = S::Error;
     type Future =
         MonitoredFuture<<MonitoredService<S, H> as Service<Request<ReqBody>>>::Future, S::Future>;
@@ -189,15 +189,7 @@ pin_project! {
 }
 
 pin_project! {
-    /// Response body of [`Monitored`].
-    pub struct MonitoredBody<E, D> {
-        #[pin]
-        kind: Either<E, D>,
-    }
-}
-
-pin_project! {
-    /// The stack's (`E`) or the inner service's (`D`) future or body.
+    /// The stack's (`E`) or the inner service's (`D`) future.
     #[project = EitherProj]
     enum Either<E, D> {
         Enabled { #[pin] inner: E },
@@ -205,66 +197,22 @@ pin_project! {
     }
 }
 
-impl<E, D, EB, DB, Err> Future for MonitoredFuture<E, D>
+impl<E, D, B, Err> Future for MonitoredFuture<E, D>
 where
-    E: Future<Output = Result<Response<EB>, Err>>,
-    D: Future<Output = Result<Response<DB>, Err>>,
+    E: Future<Output = Result<Response<axum::body::Body>, Err>>,
+    D: Future<Output = Result<Response<B>, Err>>,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
 {
-    type Output = Result<Response<MonitoredBody<EB, DB>>, Err>;
+    type Output = Result<Response<axum::body::Body>, Err>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let kind =
-            match self.project().kind.project() {
-                EitherProj::Enabled { inner } => std::task::ready!(inner.poll(cx))
-                    .map(|r| r.map(|inner| Either::Enabled { inner })),
-                EitherProj::Disabled { inner } => std::task::ready!(inner.poll(cx))
-                    .map(|r| r.map(|inner| Either::Disabled { inner })),
-            };
-        Poll::Ready(kind.map(|r| r.map(|kind| MonitoredBody { kind })))
-    }
-}
-
-/// An empty body, for layers outside that answer on their own (CORS
-/// preflights).
-impl<E: Default, D> Default for MonitoredBody<E, D> {
-    fn default() -> Self {
-        Self {
-            kind: Either::Enabled {
-                inner: E::default(),
-            },
-        }
-    }
-}
-
-impl<E, D> Body for MonitoredBody<E, D>
-where
-    E: Body<Data = Bytes>,
-    D: Body<Data = Bytes, Error = E::Error>,
-{
-    type Data = Bytes;
-    type Error = E::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         match self.project().kind.project() {
-            EitherProj::Enabled { inner } => inner.poll_frame(cx),
-            EitherProj::Disabled { inner } => inner.poll_frame(cx),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match &self.kind {
-            Either::Enabled { inner } => inner.is_end_stream(),
-            Either::Disabled { inner } => inner.is_end_stream(),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match &self.kind {
-            Either::Enabled { inner } => inner.size_hint(),
-            Either::Disabled { inner } => inner.size_hint(),
+            EitherProj::Enabled { inner } => inner.poll(cx),
+            // An axum body passes as it is; another is boxed once.
+            EitherProj::Disabled { inner } => {
+                inner.poll(cx).map_ok(|r| r.map(axum::body::Body::new))
+            }
         }
     }
 }

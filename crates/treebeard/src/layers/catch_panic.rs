@@ -30,7 +30,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_util::future::{CatchUnwind, FutureExt};
 use http::{HeaderValue, Request, Response, StatusCode, header};
-use http_body::{Body, Frame, SizeHint};
+use http_body::Body;
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
@@ -124,9 +124,10 @@ impl<S, H, ReqBody, ResBody> Service<Request<ReqBody>> for CatchPanic<S, H>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     H: OnPanic,
-    ResBody: Body<Data = Bytes>,
+    ResBody: Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<axum::BoxError>,
 {
-    type Response = Response<PanicBody<ResBody>>;
+    type Response = Response<axum::body::Body>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future, H>;
 
@@ -178,15 +179,18 @@ impl<F, H, B, E> Future for ResponseFuture<F, H>
 where
     F: Future<Output = Result<Response<B>, E>>,
     H: OnPanic,
-    B: Body<Data = Bytes>,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
 {
-    type Output = Result<Response<PanicBody<B>>, E>;
+    type Output = Result<Response<axum::body::Body>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let payload = match this.kind.project() {
             KindProj::Future { future } => match std::task::ready!(future.poll(cx)) {
-                Ok(result) => return Poll::Ready(result.map(|r| r.map(PanicBody::inner))),
+                // An axum body passes as it is (no allocation); any other
+                // (tower-http's) is boxed once.
+                Ok(result) => return Poll::Ready(result.map(|r| r.map(axum::body::Body::new))),
                 Err(payload) => payload,
             },
             KindProj::Panicked { payload } => match payload.take() {
@@ -201,8 +205,7 @@ where
             method: &this.facts.method,
             route: &this.facts.route,
         });
-        let mut response =
-            panic_response::<Bytes>(this.facts.request_id.as_ref()).map(PanicBody::panic);
+        let mut response = panic_response::<axum::body::Body>(this.facts.request_id.as_ref());
         // Tells the request span why it failed.
         ResponseError::new("panic", message).attach(&mut response);
         Poll::Ready(Ok(response))
@@ -235,77 +238,6 @@ pub fn panic_response<B: From<String>>(request_id: Option<&RequestId>) -> Respon
         HeaderValue::from_static("application/json"),
     );
     response
-}
-
-pin_project! {
-    /// Response body of [`CatchPanic`]: the handler's own body, or the
-    /// panic's JSON. Generic over any body with `Bytes` data, so the layer
-    /// sits inside or outside tower-http's layers (trace, compression,
-    /// body limits) whatever body type they make.
-    pub struct PanicBody<B> {
-        #[pin]
-        kind: PanicKind<B>,
-    }
-}
-
-pin_project! {
-    #[project = PanicKindProj]
-    enum PanicKind<B> {
-        Inner { #[pin] body: B },
-        Panic { json: Option<Bytes> },
-    }
-}
-
-impl<B> PanicBody<B> {
-    fn inner(body: B) -> Self {
-        Self {
-            kind: PanicKind::Inner { body },
-        }
-    }
-
-    fn panic(json: Bytes) -> Self {
-        Self {
-            kind: PanicKind::Panic { json: Some(json) },
-        }
-    }
-}
-
-/// An empty body, for layers outside that answer on their own.
-impl<B: Default> Default for PanicBody<B> {
-    fn default() -> Self {
-        Self::inner(B::default())
-    }
-}
-
-impl<B: Body<Data = Bytes>> Body for PanicBody<B> {
-    type Data = Bytes;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        match self.project().kind.project() {
-            PanicKindProj::Inner { body } => body.poll_frame(cx),
-            PanicKindProj::Panic { json } => Poll::Ready(json.take().map(|j| Ok(Frame::data(j)))),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match &self.kind {
-            PanicKind::Inner { body } => body.is_end_stream(),
-            PanicKind::Panic { json } => json.is_none(),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match &self.kind {
-            PanicKind::Inner { body } => body.size_hint(),
-            PanicKind::Panic { json } => {
-                SizeHint::with_exact(json.as_ref().map_or(0, |j| j.len() as u64))
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use bytes::Bytes;
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
@@ -68,10 +69,10 @@ impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequestLog<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     S::Error: std::fmt::Display,
-    ResBody: Body,
-    ResBody::Error: std::fmt::Display,
+    ResBody: Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: std::fmt::Display + Into<axum::BoxError>,
 {
-    type Response = Response<ResponseBody<ResBody>>;
+    type Response = Response<axum::body::Body>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 
@@ -160,10 +161,14 @@ impl Pending {
     /// Writes the request line and closes the span (dropped with `self`).
     fn finish(self, end: End<'_>) {
         let _entered = self.span.enter();
+        self.write_line(end, self.status, self.head_ms);
+    }
+
+    /// Writes the request line; the span must be entered.
+    fn write_line(&self, end: End<'_>, status: Option<http::StatusCode>, head_ms: f64) {
         // Whole microseconds, so the JSON shows `1.234`, not float noise.
         let latency_ms = self.start.elapsed().as_micros() as f64 / 1000.0;
-        let head_ms = self.head_ms;
-        match (end, self.status) {
+        match (end, status) {
             (End::Complete, Some(status)) => {
                 let code = status.as_u16();
                 if status.is_server_error() {
@@ -247,20 +252,20 @@ pin_project! {
 impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
-    B: Body,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: std::fmt::Display + Into<axum::BoxError>,
     E: std::fmt::Display,
 {
-    type Output = Result<Response<ResponseBody<B>>, E>;
+    type Output = Result<Response<axum::body::Body>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = {
-            let _entered = this.pending.as_ref().map(|p| p.span.enter());
-            std::task::ready!(this.inner.poll(cx))
+        let Some(pending) = this.pending.as_mut() else {
+            let result = std::task::ready!(this.inner.poll(cx));
+            return Poll::Ready(result.map(|r| r.map(axum::body::Body::new)));
         };
-        let Some(mut pending) = this.pending.take() else {
-            return Poll::Ready(result.map(|r| r.map(ResponseBody::done)));
-        };
+        let entered = pending.span.enter();
+        let result = std::task::ready!(this.inner.poll(cx));
         match result {
             Ok(response) => {
                 let status = response.status();
@@ -269,30 +274,60 @@ where
                     status,
                     response.extensions().get::<ResponseError>(),
                 );
-                pending.status = Some(status);
-                pending.head_ms = pending.start.elapsed().as_micros() as f64 / 1000.0;
-                if pending.head_only || response.body().is_end_stream() {
-                    pending.finish(End::Complete);
-                    return Poll::Ready(Ok(response.map(ResponseBody::done)));
+                let head_ms = pending.start.elapsed().as_micros() as f64 / 1000.0;
+                if pending.head_only || in_memory(response.body()) {
+                    // Logged in the span already entered; the span closes
+                    // as `pending` drops, and the body passes as it is (an
+                    // axum body is not boxed again).
+                    pending.write_line(End::Complete, Some(status), head_ms);
+                    drop(entered);
+                    this.pending.take();
+                    return Poll::Ready(Ok(response.map(axum::body::Body::new)));
                 }
-                Poll::Ready(Ok(response.map(|inner| ResponseBody {
-                    inner,
-                    pending: Some(pending),
+                drop(entered);
+                pending.status = Some(status);
+                pending.head_ms = head_ms;
+                let Some(pending) = this.pending.take() else {
+                    return Poll::Ready(Ok(response.map(axum::body::Body::new)));
+                };
+                Poll::Ready(Ok(response.map(|inner| {
+                    axum::body::Body::new(ResponseBody {
+                        inner,
+                        pending: Some(pending),
+                    })
                 })))
             }
             Err(error) => {
-                pending.finish(End::ServiceError(&error));
+                pending.write_line(End::ServiceError(&error), None, 0.0);
+                drop(entered);
+                this.pending.take();
                 Poll::Ready(Err(error))
             }
         }
     }
 }
 
+/// Bodies of a known size up to this many bytes are in memory already (a
+/// JSON document, a page): sending them is the server's write, so their
+/// request ends with the head, as before any body was watched. Streams and
+/// larger bodies are watched to their end.
+const IN_MEMORY_BODY: u64 = 64 * 1024;
+
+/// Whether `body` is done or in memory (see [`IN_MEMORY_BODY`]).
+fn in_memory(body: &impl Body) -> bool {
+    body.is_end_stream()
+        || body
+            .size_hint()
+            .exact()
+            .is_some_and(|len| len <= IN_MEMORY_BODY)
+}
+
 pin_project! {
-    /// Response body of [`RequestLog`]: the request line is written, and
-    /// the span closed, when the body ends, fails or is dropped, so a
-    /// streaming response is timed to its last byte.
-    pub struct ResponseBody<B> {
+    /// Response body of [`RequestLog`] for streams and large bodies: the
+    /// request line is written, and the span closed, when the body ends,
+    /// fails or is dropped, so a streaming response is timed to its last
+    /// byte.
+    struct ResponseBody<B> {
         #[pin]
         inner: B,
         pending: Option<Pending>,
@@ -306,23 +341,6 @@ pin_project! {
                 pending.finish(End::ClientClosed);
             }
         }
-    }
-}
-
-impl<B> ResponseBody<B> {
-    /// A body whose request is already logged.
-    fn done(inner: B) -> Self {
-        Self {
-            inner,
-            pending: None,
-        }
-    }
-}
-
-/// An empty body, for layers outside that answer on their own.
-impl<B: Default> Default for ResponseBody<B> {
-    fn default() -> Self {
-        Self::done(B::default())
     }
 }
 
