@@ -122,7 +122,7 @@ where
                 start,
                 head_only,
                 status: None,
-                head_ms: 0.0,
+                head_ms: None,
             }),
         }
     }
@@ -137,8 +137,9 @@ struct Pending {
     head_only: bool,
     /// The response status, once the head is ready.
     status: Option<http::StatusCode>,
-    /// Milliseconds to the response head.
-    head_ms: f64,
+    /// Milliseconds to the response head, for a body watched to its end
+    /// (logged only then: for the rest it is the latency).
+    head_ms: Option<f64>,
 }
 
 /// How a request ended.
@@ -165,7 +166,7 @@ impl Pending {
     }
 
     /// Writes the request line; the span must be entered.
-    fn write_line(&self, end: End<'_>, status: Option<http::StatusCode>, head_ms: f64) {
+    fn write_line(&self, end: End<'_>, status: Option<http::StatusCode>, head_ms: Option<f64>) {
         // Whole microseconds, so the JSON shows `1.234`, not float noise.
         let latency_ms = self.start.elapsed().as_micros() as f64 / 1000.0;
         match (end, status) {
@@ -274,19 +275,18 @@ where
                     status,
                     response.extensions().get::<ResponseError>(),
                 );
-                let head_ms = pending.start.elapsed().as_micros() as f64 / 1000.0;
                 if pending.head_only || in_memory(response.body()) {
                     // Logged in the span already entered; the span closes
                     // as `pending` drops, and the body passes as it is (an
                     // axum body is not boxed again).
-                    pending.write_line(End::Complete, Some(status), head_ms);
+                    pending.write_line(End::Complete, Some(status), None);
                     drop(entered);
                     this.pending.take();
                     return Poll::Ready(Ok(response.map(axum::body::Body::new)));
                 }
                 drop(entered);
                 pending.status = Some(status);
-                pending.head_ms = head_ms;
+                pending.head_ms = Some(pending.start.elapsed().as_micros() as f64 / 1000.0);
                 let Some(pending) = this.pending.take() else {
                     return Poll::Ready(Ok(response.map(axum::body::Body::new)));
                 };
@@ -298,7 +298,7 @@ where
                 })))
             }
             Err(error) => {
-                pending.write_line(End::ServiceError(&error), None, 0.0);
+                pending.write_line(End::ServiceError(&error), None, None);
                 drop(entered);
                 this.pending.take();
                 Poll::Ready(Err(error))
