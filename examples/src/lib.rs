@@ -29,6 +29,7 @@ pub fn app(state: AppState, monitoring: MonitoringLayer) -> Router {
         .route("/internal/score", post(routes::score::score))
         .route("/demo/error", get(routes::demo::error))
         .route("/demo/panic", get(routes::demo::panic))
+        .route("/demo/stream", get(routes::stream::stream))
         .route("/demo/echo-error/{user}", post(routes::demo::echo_error))
         .merge(treebeard::metrics::prometheus_router())
         .with_state(state);

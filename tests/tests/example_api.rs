@@ -263,3 +263,20 @@ async fn logs_injection_off_drops_the_dd_fields_but_keeps_the_request_id() {
         "{line}"
     );
 }
+
+#[tokio::test]
+async fn a_streaming_response_is_logged_when_its_last_line_is_sent() {
+    let api = ExampleApi::start(ENV);
+    let res = client().get(api.url("/demo/stream")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body = res.text().await.unwrap();
+    assert_eq!(body.lines().count(), 5, "{body}");
+    assert_eq!(body.lines().last(), Some("line 5 of 5"));
+    let line = api.request_line(&id);
+    assert_eq!(line["route"], "/demo/stream");
+    assert_eq!(line["status"], 200);
+    // Four 200 ms pauses: timed to the last line, not to the head.
+    assert!(line["latency_ms"].as_f64().unwrap() >= 750.0, "{line}");
+    assert!(line["head_ms"].as_f64().unwrap() < 250.0, "{line}");
+}

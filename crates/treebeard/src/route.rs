@@ -1,7 +1,7 @@
 //! A request's route template and the URL spans show: shared by every
 //! layer that names a request (log line, span, metrics, Sentry).
 
-use axum::extract::MatchedPath;
+use axum::extract::{MatchedPath, OriginalUri};
 use http::Request;
 
 /// The `tracing` target of the request line (`request completed`), kept
@@ -51,9 +51,15 @@ pub(crate) struct RequestUrl<'a> {
 
 impl<'a> RequestUrl<'a> {
     pub(crate) fn of<B>(req: &'a Request<B>, route: &'a RouteTemplate) -> Self {
+        // Inside a nested router, axum strips the prefix from the URI and
+        // keeps the whole one as `OriginalUri`: the URL is the client's.
+        let uri = req
+            .extensions()
+            .get::<OriginalUri>()
+            .map_or(req.uri(), |original| &original.0);
         Self {
-            host: request_host(req.headers(), req.uri()),
-            uri: req.uri(),
+            host: request_host(req.headers(), uri),
+            uri,
             route: route.as_str(),
         }
     }
@@ -134,5 +140,13 @@ mod tests {
             "http://h/users/[EMAIL]"
         );
         assert_eq!(url("/health", "/health"), "http://h/health");
+        // In a nested router the URL keeps the prefix axum stripped.
+        let mut req = Request::get("/users/7").body(()).unwrap();
+        req.extensions_mut()
+            .insert(OriginalUri("/api/users/7?page=2".parse().unwrap()));
+        assert_eq!(
+            RequestUrl::of(&req, &route_of(&req)).to_string(),
+            "http://localhost/api/users/7?page=?"
+        );
     }
 }

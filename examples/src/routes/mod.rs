@@ -4,4 +4,5 @@ pub mod demo;
 pub mod health;
 pub mod recommendations;
 pub mod score;
+pub mod stream;
 pub mod users;
