@@ -257,3 +257,9 @@ mod tests {
         assert!(!cut.contains("frame 1999"));
     }
 }
+
+/// The guard can sit in a `static OnceLock` (one `init` per test binary).
+const _: () = {
+    const fn assert_sync<T: Send + Sync>() {}
+    assert_sync::<MonitoringGuard>();
+};

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 /// An exporter started by [`init`](crate::init()) (traces, metrics, errors):
 /// flushed and stopped by the guard.
-pub(crate) trait Backend: Send + std::fmt::Debug {
+pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
     /// Flushes what is pending and stops, within `timeout`.
     fn shutdown(&mut self, timeout: Duration);
 }
