@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::history::rfc3339;
 use super::{EpisodeSummary, MonitorSummary, Report};
+use crate::notify::email::capitalise;
 use crate::severity::Severity;
 
 /// The severities in report order.
@@ -191,13 +192,6 @@ fn times(n: usize) -> String {
     }
 }
 
-fn capitalise(s: &str) -> String {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
-}
 
 /// HTML text and attribute escaping: five characters, written here rather
 /// than pulling in a template engine for one small page.

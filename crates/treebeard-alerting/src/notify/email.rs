@@ -305,7 +305,8 @@ impl Digest {
     }
 }
 
-fn capitalise(s: &str) -> String {
+/// `s` with its first letter upper-case (severities in subjects and titles).
+pub(crate) fn capitalise(s: &str) -> String {
     let mut chars = s.chars();
     chars
         .next()
