@@ -192,7 +192,6 @@ fn times(n: usize) -> String {
     }
 }
 
-
 /// HTML text and attribute escaping: five characters, written here rather
 /// than pulling in a template engine for one small page.
 fn escape(text: &str) -> String {
