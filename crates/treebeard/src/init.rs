@@ -237,6 +237,12 @@ fn check_features(config: &Config) -> Result<(), InitError> {
     }
 }
 
+/// The guard can sit in a `static OnceLock` (one `init` per test binary).
+const _: () = {
+    const fn assert_sync<T: Send + Sync>() {}
+    assert_sync::<MonitoringGuard>();
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,9 +263,3 @@ mod tests {
         assert!(!cut.contains("frame 1999"));
     }
 }
-
-/// The guard can sit in a `static OnceLock` (one `init` per test binary).
-const _: () = {
-    const fn assert_sync<T: Send + Sync>() {}
-    assert_sync::<MonitoringGuard>();
-};
