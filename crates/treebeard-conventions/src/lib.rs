@@ -119,8 +119,8 @@ pub mod tracer {
     /// `queue_full`, `buffer_full`, `rejected` (the agent answered 4xx) or
     /// `shutdown` (still buffered when shutdown ended).
     pub const SPANS_DROPPED: &str = "tracer.spans_dropped";
-    /// Payloads the agent did not take at once and that were kept to be
-    /// sent again (counter).
+    /// Payloads put in the retry buffer to be sent again, because the
+    /// agent did not take them or was being waited for (counter).
     pub const PAYLOADS_RETRIED: &str = "tracer.payloads_retried";
     /// The tag key of [`SPANS_DROPPED`]'s cause.
     pub const REASON: &str = "reason";

@@ -26,8 +26,9 @@ pub struct ExportStats {
     /// Spans still buffered when shutdown ended (agent down, or the
     /// shutdown budget spent).
     pub spans_dropped_at_shutdown: u64,
-    /// Payloads the agent did not take at the first attempt (connection
-    /// failure, timeout, 5xx, 408, 429), kept to be sent again.
+    /// Payloads put in the retry buffer to be sent again: the agent did
+    /// not take them (connection refused or cut, timeout, 5xx, 408, 429),
+    /// or was being waited for (between retries) when they were due.
     pub payloads_retried: u64,
     /// Payloads waiting in the retry buffer now.
     pub buffered_payloads: u64,
