@@ -167,8 +167,9 @@ impl MonitoringGuard {
     /// The span exporter's counters (spans sent, sent late after an agent
     /// outage, dropped by cause, payloads retried, what waits in the retry
     /// buffer), with `APM_PROVIDER=datadog`; `None` with another tracer or
-    /// none. The same totals are logged when the guard drops.
-    pub fn tracer_stats(&self) -> Option<crate::apm::ExportStats> {
+    /// none. The same totals are logged when the guard drops. (The type is
+    /// also [`crate::apm::ExportStats`].)
+    pub fn tracer_stats(&self) -> Option<treebeard_datadog::ExportStats> {
         self.tracer_stats.as_ref().map(backends::TracerStats::read)
     }
 
