@@ -5,7 +5,8 @@
 # request errors, the server's RSS, open fds and connections to the agent
 # every 30 s, spans received by the agent vs requests sent, and what the
 # tracer says it lost (dd-trace-rs: its telemetry; treebeard's own exporter:
-# its WARN lines).
+# its totals at shutdown: spans lost across the outage, target 0), and the
+# time from the agent's return to the first payload it accepted.
 # Not part of `make test`.
 set -euo pipefail
 
@@ -64,6 +65,7 @@ telemetry_before_kill='{}'
 start=$SECONDS
 next_sample=0
 killed=no
+agent_back=0
 while kill -0 "$wrk_pid" 2>/dev/null; do
     t=$((SECONDS - start))
     if ((t >= next_sample)); then
@@ -71,12 +73,15 @@ while kill -0 "$wrk_pid" 2>/dev/null; do
         next_sample=$((next_sample + SAMPLE_EVERY))
     fi
     if [[ $killed == no ]] && ((t >= kill_at)); then
-        spans_before_kill=$(agent_spans)
+        # Telemetry first: the span count is read last, just before the kill.
         telemetry_before_kill=$(agent_telemetry)
+        spans_before_kill=$(agent_spans)
         echo "t=${t}s: killing the agent ($spans_before_kill spans received so far)" >&2
         stop_agent
         sleep "$SOAK_OUTAGE"
         start_agent
+        # start_agent returns once the port accepts connections.
+        agent_back=$(date +%s.%N)
         echo "t=$((SECONDS - start))s: agent restarted" >&2
         killed=yes
     fi
@@ -97,9 +102,9 @@ sinks=$(sink_counts || echo '{}')
 
 python3 - "$OUT/wrk.txt" "$RSS" "$spans_before_kill" "$spans_after_restart" "$peak_kb" "$sinks" \
     "$SOAK_SECONDS" "$SOAK_OUTAGE" "$telemetry_before_kill" "$telemetry_after_restart" "$DD_TRACE_RATE_LIMIT" \
-    "$OUT/example.log" <<'PY' | tee "$OUT/report.md"
-import collections, json, re, sys
-wrk_path, rss_path, before, after, peak_kb, sinks, seconds, outage, tel_before, tel_after, rate_limit, log_path = sys.argv[1:]
+    "$OUT/example.log" "$agent_back" <<'PY' | tee "$OUT/report.md"
+import collections, datetime, json, re, sys
+wrk_path, rss_path, before, after, peak_kb, sinks, seconds, outage, tel_before, tel_after, rate_limit, log_path, agent_back = sys.argv[1:]
 text = open(wrk_path).read()
 requests = int(re.search(r"(\d+) requests in", text).group(1))
 socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
@@ -116,15 +121,35 @@ print(f"- spans received by the agent: {received} ({before} before the kill + {a
 telemetry = collections.Counter(json.loads(tel_before)) + collections.Counter(json.loads(tel_after))
 print("- tracer telemetry (what the agent received of it; the outage's own reports are lost): "
       + (", ".join(f"{k} {v}" for k, v in sorted(telemetry.items())) or "none"))
-# APM_PROVIDER=datadog reports its losses as WARN lines of the server's log.
-lost = collections.Counter()
+# APM_PROVIDER=datadog: the exporter's totals (logged once at shutdown),
+# and the line it logs when the agent takes a payload again after failing.
+totals, returned = None, None
 for line in open(log_path, errors="replace"):
-    if "spans were lost on the way to the DataDog agent" in line:
-        fields = json.loads(line)
-        for key in ("spans_not_sent", "spans_refused"):
-            lost[key] += int(fields.get(key, 0))
-print("- exporter losses logged by the server: "
-      + (", ".join(f"{k} {v}" for k, v in sorted(lost.items())) or "none"))
+    if not line.startswith("{"):
+        continue
+    fields = json.loads(line)
+    if fields.get("message") == "span export totals":
+        totals = fields
+    elif fields.get("message", "").startswith("the DataDog agent takes spans again") and returned is None:
+        returned = fields
+if totals:
+    dropped = {k[len("spans_dropped_"):]: int(totals[k]) for k in totals if k.startswith("spans_dropped_")}
+    sent = int(totals["spans_sent"])
+    print(f"- spans lost across the outage (the exporter's count, target 0): {int(totals['spans_dropped'])} "
+          f"({', '.join(f'{k} {v}' for k, v in sorted(dropped.items()))}); "
+          f"payloads retried {totals['payloads_retried']}, spans delivered late {totals['spans_sent_late']}")
+    print(f"- spans the agent acknowledged (exporter): {sent}, received (agent): {received}; the difference, "
+          f"{sent - received}, is what the agent had taken and lost when it was killed (its store is in memory), "
+          "plus what it took after the count before the kill was read")
+else:
+    print("- exporter totals: none logged (APM_PROVIDER is not datadog, or the server did not shut down cleanly)")
+if returned and float(agent_back) > 0:
+    at = datetime.datetime.fromisoformat(returned["timestamp"].replace("Z", "+00:00")).timestamp()
+    print(f"- first payload accepted {1000 * (at - float(agent_back)):.0f} ms after the agent listened again "
+          f"(outage seen by the exporter: {int(returned['outage_ms']) / 1000:.1f} s, "
+          f"{returned['spans_buffered']} spans / {int(returned['bytes_buffered']) / 1e6:.1f} MB buffered)")
+else:
+    print("- first payload accepted after the agent's return: not logged")
 print(f"- sinks (DogStatsD datagrams, Sentry envelopes): {sinks}")
 print(f"- peak RSS: {int(peak_kb) / 1024:.1f} MB; RSS over time (MB):")
 print("  " + ", ".join(f"{r[0]}s {int(r[1]) / 1024:.1f}" for r in rss))

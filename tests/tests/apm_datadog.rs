@@ -10,3 +10,125 @@ use treebeard_e2e::{ExampleApi, client};
 const PROVIDER: &str = "datadog";
 
 include!("shared/apm_datadog.rs");
+
+// Only treebeard's own exporter keeps what the agent did not take:
+// dd-trace-rs drops it (see docs/apm.md), so this test is not shared.
+#[tokio::test]
+async fn an_agent_restarted_under_load_loses_no_span_of_an_answered_request() {
+    let mut agent = TestAgent::start();
+    let api = start(&env(&agent, &[("DD_TRACE_RATE_LIMIT", "100000")]));
+    let (_, id) = get(&api, "/health", &[]).await;
+    server_span(&agent, &id).await;
+
+    // Steady load from 8 clients; each answered request is recorded
+    // with the time it was sent.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        let (url, stop) = (api.url("/users/1"), stop.clone());
+        clients.push(tokio::spawn(async move {
+            // One kept-alive connection per client, as a load generator has.
+            let http = client();
+            let mut answered = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let sent = Instant::now();
+                let res = http.get(&url).send().await.unwrap();
+                assert_eq!(
+                    res.status(),
+                    200,
+                    "a request failed while the agent was away"
+                );
+                let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+                answered.push((sent, id));
+                // About 600 requests a second in all, as in issue 19: an
+                // 8 s outage then fills about a third of the default
+                // 16 MiB buffer (about 0.5 kB a span).
+                tokio::time::sleep(Duration::from_millis(12)).await;
+            }
+            answered
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Port closed, connections cut; what the agent held is lost with it,
+    // so only requests sent from now on are checked.
+    agent.kill();
+    let killed = Instant::now();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    agent.restart();
+    let back = Instant::now();
+    // Export resumes by itself: the first span of the outage to arrive.
+    loop {
+        let traces = agent.traces().await;
+        if traces.iter().flatten().any(|s| s["type"] == "web") {
+            eprintln!(
+                "first span accepted {:?} after the agent listened again",
+                back.elapsed()
+            );
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(20),
+            "export did not resume"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut expected = std::collections::HashSet::new();
+    let mut during_outage = 0;
+    for client in clients {
+        for (sent, id) in client.await.unwrap() {
+            if sent >= killed {
+                during_outage += usize::from(sent < back);
+                expected.insert(id);
+            }
+        }
+    }
+    assert!(
+        during_outage > 100,
+        "too little load: {during_outage} requests"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let traces = agent.traces().await;
+        let seen: std::collections::HashSet<&str> = traces
+            .iter()
+            .flatten()
+            .filter(|s| s["type"] == "web")
+            .filter_map(|s| s["meta"]["request_id"].as_str())
+            .collect();
+        let missing = expected
+            .iter()
+            .filter(|id| !seen.contains(id.as_str()))
+            .count();
+        if missing == 0 {
+            eprintln!(
+                "{} requests sent after the kill ({during_outage} during the 8 s outage): every server span arrived",
+                expected.len()
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{missing} of {} server spans of requests answered after the kill never arrived",
+            expected.len()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let logs = api.logs();
+    let message = |l: &Value| l["message"].as_str().unwrap_or("").to_owned();
+    if let Some(back) = logs
+        .iter()
+        .find(|l| message(l).starts_with("the DataDog agent takes spans again"))
+    {
+        eprintln!("{back}");
+    }
+    let lost: Vec<&Value> = logs
+        .iter()
+        .filter(|l| message(l).starts_with("spans were lost"))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "the exporter says it lost spans: {lost:#?}"
+    );
+}

@@ -6,7 +6,7 @@
 //! [`AGENT_METRICS`] and documented in `docs/alerting.md`.
 
 use treebeard_conventions::{
-    api, cache, database, external, host, metric_name, process, recommendations, runtime,
+    api, cache, database, external, host, metric_name, process, recommendations, runtime, tracer,
 };
 
 /// Every `<component>.<metric>` suffix defined by `treebeard-conventions`.
@@ -28,6 +28,8 @@ pub const CONVENTION_METRICS: &[&str] = &[
     runtime::WORKERS,
     runtime::GLOBAL_QUEUE_DEPTH,
     runtime::BUSY_RATIO,
+    tracer::SPANS_DROPPED,
+    tracer::PAYLOADS_RETRIED,
 ];
 
 /// Metrics the DataDog agent reports on its own (no namespace).

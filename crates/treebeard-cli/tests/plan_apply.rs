@@ -46,7 +46,7 @@ async fn monitors_apply_is_idempotent_and_leaves_foreign_monitors_alone() {
     assert!(plan.ok, "{}{}", plan.stdout, plan.stderr);
     assert!(
         plan.stdout
-            .contains("Plan: 10 to create, 0 to update, 1 to delete, 0 unchanged."),
+            .contains("Plan: 11 to create, 0 to update, 1 to delete, 0 unchanged."),
         "{}",
         plan.stdout
     );
@@ -67,14 +67,14 @@ async fn monitors_apply_is_idempotent_and_leaves_foreign_monitors_alone() {
     assert!(
         apply
             .stdout
-            .contains("Applied: 10 created, 0 updated, 1 deleted."),
+            .contains("Applied: 11 created, 0 updated, 1 deleted."),
         "{}",
         apply.stdout
     );
     {
         let s = store.lock().unwrap();
         assert!(s.sent_429, "the fake's 429 was retried");
-        assert_eq!(s.monitors.len(), 11, "10 created + the foreign one");
+        assert_eq!(s.monitors.len(), 12, "11 created + the foreign one");
         assert!(s.monitors.contains_key(&1), "foreign monitor untouched");
         assert!(
             !s.monitors.contains_key(&2),
@@ -89,7 +89,7 @@ async fn monitors_apply_is_idempotent_and_leaves_foreign_monitors_alone() {
     assert!(
         again
             .stdout
-            .contains("Plan: 0 to create, 0 to update, 0 to delete, 10 unchanged."),
+            .contains("Plan: 0 to create, 0 to update, 0 to delete, 11 unchanged."),
         "{}",
         again.stdout
     );
@@ -125,7 +125,7 @@ async fn monitors_apply_is_idempotent_and_leaves_foreign_monitors_alone() {
     );
     assert!(
         plan.stdout
-            .contains("Plan: 0 to create, 1 to update, 0 to delete, 9 unchanged."),
+            .contains("Plan: 0 to create, 1 to update, 0 to delete, 10 unchanged."),
         "{}",
         plan.stdout
     );

@@ -22,7 +22,7 @@ fn shipped_config_is_valid() {
         .join("../../infrastructure/alerting-config.yml");
     let (ok, stdout, stderr) = validate(&path);
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("10 alerts OK"));
+    assert!(stdout.contains("11 alerts OK"));
 }
 
 #[test]

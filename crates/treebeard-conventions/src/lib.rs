@@ -111,6 +111,21 @@ pub mod runtime {
     pub const BUSY_RATIO: &str = "runtime.busy_ratio";
 }
 
+/// Health of the span exporter (`APM_PROVIDER=datadog`), like the
+/// `datadog.tracer.*` metrics DataDog's own tracers report; counters read
+/// from the exporter by the metrics sampler.
+pub mod tracer {
+    /// Spans that never reached the agent (counter), tagged `reason`:
+    /// `queue_full`, `buffer_full`, `rejected` (the agent answered 4xx) or
+    /// `shutdown` (still buffered when shutdown ended).
+    pub const SPANS_DROPPED: &str = "tracer.spans_dropped";
+    /// Payloads put in the retry buffer to be sent again, because the
+    /// agent did not take them or was being waited for (counter).
+    pub const PAYLOADS_RETRIED: &str = "tracer.payloads_retried";
+    /// The tag key of [`SPANS_DROPPED`]'s cause.
+    pub const REASON: &str = "reason";
+}
+
 /// Host metrics reported by the DataDog agent itself (not by our layers);
 /// the infrastructure alerts and dashboard read them.
 pub mod host {

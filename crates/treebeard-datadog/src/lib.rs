@@ -7,9 +7,11 @@
 //! and sent over HTTP (TCP or a Unix socket). Sampling (a default rate,
 //! [`SamplingRule`]s and a rate limit) and header propagation
 //! ([`PropagationStyle`]: DataDog, W3C trace context, B3) follow DataDog's
-//! own tracers. Requests never wait on export: when the agent is down,
-//! slow or refusing, batches are dropped and counted, and the queue stays
-//! bounded.
+//! own tracers. Requests never wait on export: when the agent is down or
+//! slow, payloads wait in a retry buffer bounded in bytes
+//! ([`DEFAULT_BUFFER_MAX_BYTES`]) and are sent, oldest first, as soon as it
+//! answers again; what exceeds the buffer is dropped and counted
+//! ([`Exporter::stats`]).
 //!
 //! ```no_run
 //! use tracing_subscriber::layer::SubscriberExt;
@@ -41,6 +43,8 @@
 //! about 5k. TreeBeard's docs/performance.md has the measurements.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "export")]
+mod backlog;
 mod config;
 #[cfg(feature = "export")]
 mod encode;
@@ -57,10 +61,12 @@ mod propagation;
 mod sampler;
 #[cfg(feature = "export")]
 mod span;
+mod stats;
 #[cfg(feature = "export")]
 mod tracer;
 
 pub use config::{PropagationStyle, SamplingRule};
 pub use headers::has_trace_headers;
+pub use stats::ExportStats;
 #[cfg(feature = "export")]
 pub use tracer::*;

@@ -10,6 +10,7 @@ use crate::config::{PropagationStyle, SamplingRule};
 use crate::exporter::{self, Agent, Queue};
 pub use crate::layer::{DatadogLayer, continue_trace, inject};
 use crate::span::SpanData;
+use crate::stats::ExportStats;
 
 /// Spans at this level or above become DataDog spans.
 pub const SPAN_LEVEL: tracing::Level = tracing::Level::INFO;
@@ -19,6 +20,10 @@ pub const DEFAULT_AGENT_URL: &str = "http://localhost:8126";
 
 /// Default most traces kept per second by the sample rate and rules.
 pub const DEFAULT_RATE_LIMIT: u32 = 100;
+
+/// Default size of the retry buffer: encoded payloads the agent did not
+/// take wait there, up to this many bytes, until it answers again.
+pub const DEFAULT_BUFFER_MAX_BYTES: usize = 16 * 1024 * 1024;
 
 /// A traced span's IDs: the whole 128-bit trace ID (DataDog shows its low
 /// 64 bits as `trace_id`) and the span ID.
@@ -43,6 +48,7 @@ pub struct DatadogConfig {
     rate_limit: u32,
     sampling_rules: Vec<SamplingRule>,
     propagation: Vec<PropagationStyle>,
+    buffer_max_bytes: usize,
 }
 
 impl DatadogConfig {
@@ -58,6 +64,7 @@ impl DatadogConfig {
             rate_limit: DEFAULT_RATE_LIMIT,
             sampling_rules: Vec::new(),
             propagation: vec![PropagationStyle::Datadog, PropagationStyle::TraceContext],
+            buffer_max_bytes: DEFAULT_BUFFER_MAX_BYTES,
         }
     }
 
@@ -111,6 +118,17 @@ impl DatadogConfig {
         self.propagation = styles;
         self
     }
+
+    /// Most bytes of encoded payloads kept for a retry while the agent
+    /// does not take them (down, restarting, timing out, 5xx); beyond it
+    /// the oldest are dropped and counted. 0 keeps nothing: a payload the
+    /// agent does not take is dropped at once (default
+    /// [`DEFAULT_BUFFER_MAX_BYTES`]; treebeard reads it from
+    /// `TREEBEARD_TRACE_BUFFER_MAX_BYTES`).
+    pub fn with_buffer_max_bytes(mut self, bytes: usize) -> Self {
+        self.buffer_max_bytes = bytes;
+        self
+    }
 }
 
 /// Why [`install`] failed.
@@ -131,18 +149,48 @@ pub enum InstallError {
 }
 
 /// The running exporter: [`shutdown`](Exporter::shutdown) flushes what is
-/// queued and stops its thread.
+/// queued and stops its thread; [`stats`](Exporter::stats) counts what was
+/// sent, kept for a retry and dropped.
 #[derive(Debug)]
 pub struct Exporter {
     queue: Arc<Queue>,
 }
 
 impl Exporter {
-    /// Sends what is queued and stops the exporter thread, waiting at most
-    /// `timeout`. Returns false when sending did not finish in time (the
-    /// rest is lost); spans finished afterwards are refused and counted.
+    /// Sends what is queued and buffered and stops the exporter thread,
+    /// waiting at most `timeout` (the thread's own attempts end by then,
+    /// even with an agent that never answers). Returns false when sending
+    /// did not finish in time; what was not sent is counted in
+    /// [`ExportStats::spans_dropped_at_shutdown`], and spans finished
+    /// afterwards are refused and counted.
     pub fn shutdown(&self, timeout: Duration) -> bool {
         exporter::shutdown(&self.queue, timeout)
+    }
+
+    /// The exporter's counters now.
+    pub fn stats(&self) -> ExportStats {
+        self.queue.stats()
+    }
+
+    /// A handle that reads the counters from anywhere (a metrics sampler),
+    /// and outlives the exporter.
+    pub fn stats_handle(&self) -> StatsHandle {
+        StatsHandle {
+            queue: self.queue.clone(),
+        }
+    }
+}
+
+/// Reads an [`Exporter`]'s counters ([`Exporter::stats_handle`]).
+#[derive(Debug, Clone)]
+pub struct StatsHandle {
+    queue: Arc<Queue>,
+}
+
+impl StatsHandle {
+    /// The exporter's counters now.
+    pub fn stats(&self) -> ExportStats {
+        self.queue.stats()
     }
 }
 
@@ -162,7 +210,8 @@ pub fn install(config: &DatadogConfig) -> Result<(DatadogLayer, Exporter), Insta
         &crate::ids::runtime_id(),
     );
     let queue = Arc::new(Queue::default());
-    exporter::start(queue.clone(), agent, process).map_err(InstallError::Thread)?;
+    exporter::start(queue.clone(), agent, process, config.buffer_max_bytes)
+        .map_err(InstallError::Thread)?;
     let rules = &config.sampling_rules;
     let rules_use = (
         rules.iter().any(|r| r.resource.is_some()),

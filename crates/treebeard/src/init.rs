@@ -51,7 +51,8 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
     );
     log_start(config);
     crate::metrics::set_global(crate::metrics::Metrics::new(&config.metrics.namespace));
-    match backends::metrics::install(config) {
+    let tracer_stats = backends.iter().find_map(|b| b.tracer_stats());
+    match backends::metrics::install(config, tracer_stats.clone()) {
         Ok(metrics) => backends.extend(metrics),
         // Monitoring never stops the service: say why, and serve without metrics.
         Err(error) => tracing::error!(%error, "metrics are disabled"),
@@ -60,6 +61,7 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
         layer: MonitoringLayer::new(config),
         backends,
         shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        tracer_stats,
         log,
     })
 }
@@ -167,6 +169,7 @@ pub struct MonitoringGuard {
     layer: MonitoringLayer,
     backends: Vec<Box<dyn Backend>>,
     shutdown_timeout: Duration,
+    tracer_stats: Option<backends::TracerStats>,
     // Dropped last (fields drop in order): exporters may log while stopping.
     log: LogOutput,
 }
@@ -181,6 +184,15 @@ impl MonitoringGuard {
     /// (default [`DEFAULT_SHUTDOWN_TIMEOUT`]).
     pub fn set_shutdown_timeout(&mut self, timeout: Duration) {
         self.shutdown_timeout = timeout;
+    }
+
+    /// The span exporter's counters (spans sent, sent late after an agent
+    /// outage, dropped by cause, payloads retried, what waits in the retry
+    /// buffer), with `APM_PROVIDER=datadog`; `None` with another tracer or
+    /// none. The same totals are logged when the guard drops. (The type is
+    /// also [`crate::apm::ExportStats`].)
+    pub fn tracer_stats(&self) -> Option<treebeard_datadog::ExportStats> {
+        self.tracer_stats.as_ref().map(backends::TracerStats::read)
     }
 
     /// Exporter log lines suppressed by the rate limit (see [`crate::log::rate_limit`]).

@@ -24,6 +24,8 @@ use std::future::Future;
 use tracing::{Instrument, Span};
 
 pub use sql::obfuscate_sql;
+/// The span exporter's counters ([`MonitoringGuard::tracer_stats`](crate::MonitoringGuard::tracer_stats)).
+pub use treebeard_datadog::ExportStats;
 
 use crate::trace_context;
 

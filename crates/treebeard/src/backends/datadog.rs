@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use treebeard_datadog::{DatadogConfig, DatadogLayer, Exporter};
 
-use super::Backend;
+use super::{Backend, TracerStats};
 use crate::config::{ApmProvider, Config};
 use crate::error::InitError;
 use crate::trace_context::{self, TraceIds, Tracer};
@@ -19,12 +19,42 @@ pub(crate) struct NativeBackend {
 impl Backend for NativeBackend {
     fn shutdown(&mut self, timeout: Duration) {
         trace_context::deactivate();
-        if !self.exporter.shutdown(timeout) {
+        let in_time = self.exporter.shutdown(timeout);
+        let stats = self.exporter.stats();
+        if !in_time {
             tracing::warn!(
                 timeout_ms = timeout.as_millis() as u64,
                 "the span exporter did not finish sending within the shutdown timeout; pending spans may be lost"
             );
         }
+        // The exporter's totals, once: what an outage cost, if anything.
+        let dropped = stats.spans_dropped();
+        macro_rules! totals {
+            ($level:ident) => {
+                tracing::$level!(
+                    target: "treebeard::apm",
+                    spans_sent = stats.spans_sent,
+                    spans_sent_late = stats.spans_sent_late,
+                    spans_dropped = dropped,
+                    spans_dropped_queue_full = stats.spans_dropped_queue_full,
+                    spans_dropped_buffer_full = stats.spans_dropped_buffer_full,
+                    spans_dropped_rejected = stats.spans_dropped_rejected,
+                    spans_dropped_at_shutdown = stats.spans_dropped_at_shutdown,
+                    payloads_retried = stats.payloads_retried,
+                    "span export totals"
+                )
+            };
+        }
+        if dropped > 0 {
+            totals!(warn);
+        } else {
+            totals!(info);
+        }
+    }
+
+    fn tracer_stats(&self) -> Option<TracerStats> {
+        let handle = self.exporter.stats_handle();
+        Some(TracerStats::new(move || handle.stats()))
     }
 }
 
@@ -43,7 +73,8 @@ pub(crate) fn install(config: &Config) -> Result<Option<(DatadogLayer, NativeBac
         .with_sample_rate(apm.sample_rate)
         .with_rate_limit(apm.rate_limit)
         .with_sampling_rules(apm.sampling_rules.clone())
-        .with_propagation(apm.propagation.clone());
+        .with_propagation(apm.propagation.clone())
+        .with_buffer_max_bytes(apm.buffer_max_bytes);
     let (layer, exporter) =
         treebeard_datadog::install(&settings).map_err(|e| InitError::Exporter(e.to_string()))?;
     trace_context::install(Box::new(NativeTracer));

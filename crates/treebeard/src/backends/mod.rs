@@ -20,6 +20,39 @@ use std::time::Duration;
 pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
     /// Flushes what is pending and stops, within `timeout`.
     fn shutdown(&mut self, timeout: Duration);
+
+    /// The span exporter's counters, for a backend that exports spans and
+    /// counts them.
+    fn tracer_stats(&self) -> Option<TracerStats> {
+        None
+    }
+}
+
+/// Reads the span exporter's counters (sent, dropped, retried), from any
+/// thread: the guard reports them, the metrics sampler publishes them.
+#[derive(Clone)]
+pub(crate) struct TracerStats(
+    std::sync::Arc<dyn Fn() -> treebeard_datadog::ExportStats + Send + Sync>,
+);
+
+impl TracerStats {
+    /// Counters read by `read`.
+    pub(crate) fn new(
+        read: impl Fn() -> treebeard_datadog::ExportStats + Send + Sync + 'static,
+    ) -> Self {
+        Self(std::sync::Arc::new(read))
+    }
+
+    /// The counters now.
+    pub(crate) fn read(&self) -> treebeard_datadog::ExportStats {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for TracerStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("TracerStats").field(&self.read()).finish()
+    }
 }
 
 /// The backend of a stub: never made.

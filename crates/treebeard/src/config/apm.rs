@@ -59,7 +59,17 @@ pub struct ApmConfig {
     pub propagation: Vec<PropagationStyle>,
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`.
     pub otlp_endpoint: url::Url,
+    /// `TREEBEARD_TRACE_BUFFER_MAX_BYTES`: most bytes of encoded spans
+    /// kept for a retry while the agent does not take them (default
+    /// [`DEFAULT_BUFFER_MAX_BYTES`]; 0: none).
+    pub buffer_max_bytes: usize,
 }
+
+/// Default of `TREEBEARD_TRACE_BUFFER_MAX_BYTES`: 16 MiB.
+pub const DEFAULT_BUFFER_MAX_BYTES: usize = 16 * 1024 * 1024;
+
+/// Largest `TREEBEARD_TRACE_BUFFER_MAX_BYTES` accepted: 1 GiB.
+const MAX_BUFFER_MAX_BYTES: usize = 1 << 30;
 
 pub(super) fn read_apm(r: &mut Reader<'_>) -> ApmConfig {
     let provider = r.choice(
@@ -109,6 +119,17 @@ pub(super) fn read_apm(r: &mut Reader<'_>) -> ApmConfig {
     let otlp_endpoint = r
         .url(OTEL_EXPORTER_OTLP_ENDPOINT, &["http", "https"])
         .unwrap_or_else(|| const_url("http://localhost:4318"));
+    let buffer_max_bytes = r
+        .parse(
+            TREEBEARD_TRACE_BUFFER_MAX_BYTES,
+            "a whole number of bytes from 0 (no buffer) to 1073741824 (1 GiB)",
+            |s| {
+                usize::from_str(s)
+                    .ok()
+                    .filter(|n| *n <= MAX_BUFFER_MAX_BYTES)
+            },
+        )
+        .unwrap_or(DEFAULT_BUFFER_MAX_BYTES);
     ApmConfig {
         provider,
         enabled,
@@ -118,6 +139,7 @@ pub(super) fn read_apm(r: &mut Reader<'_>) -> ApmConfig {
         sampling_rules,
         propagation,
         otlp_endpoint,
+        buffer_max_bytes,
     }
 }
 

@@ -40,7 +40,7 @@ pub mod vars;
 use std::fmt;
 use std::str::FromStr;
 
-pub use apm::{ApmConfig, ApmProvider, PropagationStyle, SamplingRule};
+pub use apm::{ApmConfig, ApmProvider, DEFAULT_BUFFER_MAX_BYTES, PropagationStyle, SamplingRule};
 pub use error::{ConfigError, InvalidVariable};
 pub use metrics::{
     DEFAULT_FLUSH_INTERVAL, DEFAULT_HISTOGRAM_RESERVOIR_SIZE, DEFAULT_SAMPLE_INTERVAL,

@@ -58,6 +58,7 @@ fn reads_every_reference_variable() {
         ("DD_LOGS_INJECTION", "false"),
         ("DD_TRACE_SAMPLE_RATE", "0.25"),
         ("DD_TRACE_RATE_LIMIT", "5000"),
+        ("TREEBEARD_TRACE_BUFFER_MAX_BYTES", "1048576"),
         ("DD_PROFILING_ENABLED", "true"),
         ("SENTRY_DSN", "https://abc@o1.ingest.sentry.io/42"),
         ("SENTRY_ENVIRONMENT", "prod-eu"),
@@ -88,6 +89,7 @@ fn reads_every_reference_variable() {
     assert!(!c.logs_injection);
     assert_eq!(c.apm.sample_rate, 0.25);
     assert_eq!(c.apm.rate_limit, 5000);
+    assert_eq!(c.apm.buffer_max_bytes, 1 << 20);
     assert!(c.profiling_enabled);
     assert_eq!(
         c.sentry.dsn.as_ref().unwrap().expose(),
@@ -190,6 +192,14 @@ fn blank_values_mean_unset() {
 }
 
 #[test]
+fn the_trace_buffer_defaults_to_16_mib_and_0_turns_it_off() {
+    let c = build(&[]).unwrap();
+    assert_eq!(c.apm.buffer_max_bytes, 16 * 1024 * 1024);
+    let c = build(&[("TREEBEARD_TRACE_BUFFER_MAX_BYTES", "0")]).unwrap();
+    assert_eq!(c.apm.buffer_max_bytes, 0);
+}
+
+#[test]
 fn each_invalid_value_names_variable_value_and_expectation() {
     let cases: &[(&str, &str, &str)] = &[
         ("DD_TRACE_SAMPLE_RATE", "abc", "0.0 to 1.0"),
@@ -198,6 +208,21 @@ fn each_invalid_value_names_variable_value_and_expectation() {
         ("DD_TRACE_RATE_LIMIT", "0", "1 to 2147483647"),
         ("DD_TRACE_RATE_LIMIT", "-1", "1 to 2147483647"),
         ("DD_TRACE_RATE_LIMIT", "2147483648", "1 to 2147483647"),
+        (
+            "TREEBEARD_TRACE_BUFFER_MAX_BYTES",
+            "16MB",
+            "0 (no buffer) to 1073741824",
+        ),
+        (
+            "TREEBEARD_TRACE_BUFFER_MAX_BYTES",
+            "-1",
+            "0 (no buffer) to 1073741824",
+        ),
+        (
+            "TREEBEARD_TRACE_BUFFER_MAX_BYTES",
+            "1073741825",
+            "0 (no buffer) to 1073741824",
+        ),
         ("SENTRY_TRACES_SAMPLE_RATE", "-0.5", "0.0 to 1.0"),
         ("APM_PROVIDER", "foo", "datadog, datadog-otel, otlp, none"),
         ("METRICS_BACKEND", "graphite", "datadog, statsd"),

@@ -10,16 +10,20 @@ mod resources;
 
 use std::time::Duration;
 
-use super::Backend;
+use super::{Backend, TracerStats};
 use crate::config::{Config, MetricsBackend};
 use exporter::Exporter;
 pub use exporter::MetricsError;
 #[cfg(test)]
 use exporter::constant_labels;
 
-/// Starts the exporter and the resource sampler for `config`. `Ok(None)`
-/// when metrics are off.
-pub(crate) fn install(config: &Config) -> Result<Option<Box<dyn Backend>>, MetricsError> {
+/// Starts the exporter and the resource sampler for `config` (which also
+/// publishes the span exporter's counters from `tracer`, when given).
+/// `Ok(None)` when metrics are off.
+pub(crate) fn install(
+    config: &Config,
+    tracer: Option<TracerStats>,
+) -> Result<Option<Box<dyn Backend>>, MetricsError> {
     if !config.enabled {
         return Ok(None);
     }
@@ -28,7 +32,7 @@ pub(crate) fn install(config: &Config) -> Result<Option<Box<dyn Backend>>, Metri
         MetricsBackend::DogStatsd => start_dogstatsd(config)?,
         MetricsBackend::Prometheus => start_prometheus(config)?,
     };
-    let sampler = resources::Sampler::start(config, exporter.upkeep)?;
+    let sampler = resources::Sampler::start(config, exporter.upkeep, tracer)?;
     Ok(Some(Box::new(MetricsHandle {
         sampler: Some(sampler),
         final_flush: exporter.final_flush,
@@ -144,7 +148,7 @@ mod tests {
         ] {
             assert!(!RequestMetricsLayer::from_config(&off).is_enabled());
             // Nothing is started either.
-            assert!(install(&off).unwrap().is_none());
+            assert!(install(&off, None).unwrap().is_none());
         }
     }
 

@@ -9,11 +9,12 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use metrics::Gauge;
+use metrics::{Counter, Gauge};
 use tokio_metrics::{RuntimeIntervals, RuntimeMonitor};
-use treebeard_conventions::{process, runtime};
+use treebeard_conventions::{process, runtime, tracer};
 
 use super::exporter::MetricsError;
+use crate::backends::TracerStats;
 use crate::config::Config;
 use crate::metrics::names::full_name;
 
@@ -28,17 +29,20 @@ pub(super) struct Sampler {
 }
 
 impl Sampler {
-    /// Starts sampling every `config.metrics.sample_interval`, and runs
-    /// `upkeep` every few seconds.
+    /// Starts sampling every `config.metrics.sample_interval` (the span
+    /// exporter's counters too, from `tracer`), and runs `upkeep` every few
+    /// seconds.
     pub(super) fn start(
         config: &Config,
         upkeep: Option<Box<dyn Fn() + Send>>,
+        tracer: Option<TracerStats>,
     ) -> Result<Self, MetricsError> {
         let interval = config
             .metrics
             .sample_interval
             .max(Duration::from_millis(10));
         let gauges = Gauges::new(&config.metrics.namespace);
+        let tracer = tracer.map(|stats| TracerCounters::new(&config.metrics.namespace, stats));
         // Runtime metrics need the runtime `init` is called from, if any.
         let runtime = tokio::runtime::Handle::try_current()
             .ok()
@@ -48,7 +52,7 @@ impl Sampler {
             .name("treebeard-metrics-sampler".into())
             .spawn({
                 let process = config.metrics.process_metrics;
-                move || run(gauges, runtime, upkeep, interval, process, stopped)
+                move || run(gauges, tracer, runtime, upkeep, interval, process, stopped)
             })
             .map_err(MetricsError::Sampler)?;
         Ok(Self { stop, thread })
@@ -63,6 +67,7 @@ impl Sampler {
 
 fn run(
     mut gauges: Gauges,
+    mut tracer: Option<TracerCounters>,
     mut runtime: Option<RuntimeIntervals>,
     upkeep: Option<Box<dyn Fn() + Send>>,
     interval: Duration,
@@ -79,6 +84,9 @@ fn run(
             }
             if let Some(metrics) = runtime.as_mut().and_then(Iterator::next) {
                 gauges.sample_runtime(&metrics);
+            }
+            if let Some(tracer) = &mut tracer {
+                tracer.sample();
             }
             next_sample = now + interval;
         }
@@ -160,6 +168,57 @@ impl Gauges {
     }
 }
 
+/// The span exporter's counters as metrics: each sample adds what the
+/// exporter counted since the last one.
+struct TracerCounters {
+    stats: TracerStats,
+    last: treebeard_datadog::ExportStats,
+    dropped_queue_full: Counter,
+    dropped_buffer_full: Counter,
+    dropped_rejected: Counter,
+    dropped_at_shutdown: Counter,
+    payloads_retried: Counter,
+}
+
+impl TracerCounters {
+    fn new(namespace: &str, stats: TracerStats) -> Self {
+        let dropped = |reason: &'static str| metrics::counter!(full_name(namespace, tracer::SPANS_DROPPED), tracer::REASON => reason);
+        Self {
+            stats,
+            last: treebeard_datadog::ExportStats::default(),
+            dropped_queue_full: dropped("queue_full"),
+            dropped_buffer_full: dropped("buffer_full"),
+            dropped_rejected: dropped("rejected"),
+            dropped_at_shutdown: dropped("shutdown"),
+            payloads_retried: metrics::counter!(full_name(namespace, tracer::PAYLOADS_RETRIED)),
+        }
+    }
+
+    fn sample(&mut self) {
+        let now = self.stats.read();
+        let last = std::mem::replace(&mut self.last, now);
+        let delta = |now: u64, last: u64| now.saturating_sub(last);
+        self.dropped_queue_full.increment(delta(
+            now.spans_dropped_queue_full,
+            last.spans_dropped_queue_full,
+        ));
+        self.dropped_buffer_full.increment(delta(
+            now.spans_dropped_buffer_full,
+            last.spans_dropped_buffer_full,
+        ));
+        self.dropped_rejected.increment(delta(
+            now.spans_dropped_rejected,
+            last.spans_dropped_rejected,
+        ));
+        self.dropped_at_shutdown.increment(delta(
+            now.spans_dropped_at_shutdown,
+            last.spans_dropped_at_shutdown,
+        ));
+        self.payloads_retried
+            .increment(delta(now.payloads_retried, last.payloads_retried));
+    }
+}
+
 /// The memory the process may use: its cgroup limit when it has one (in a
 /// container that is what it gets killed at), otherwise the host's RAM.
 #[cfg(target_os = "linux")]
@@ -230,5 +289,57 @@ mod tests {
         assert_eq!(gauges["tb.runtime.workers"], 2.0);
         assert_eq!(gauges["tb.runtime.global_queue_depth"], 0.0);
         assert!((0.0..=1.0).contains(&gauges["tb.runtime.busy_ratio"]));
+    }
+
+    #[test]
+    fn publishes_the_span_exporters_counters_as_they_grow() {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        let stats = std::sync::Arc::new(std::sync::Mutex::new(
+            treebeard_datadog::ExportStats::default(),
+        ));
+        metrics::with_local_recorder(&recorder, || {
+            let source = stats.clone();
+            let mut counters =
+                TracerCounters::new("tb", TracerStats::new(move || *source.lock().unwrap()));
+            {
+                let mut s = stats.lock().unwrap();
+                s.spans_dropped_buffer_full = 7;
+                s.payloads_retried = 3;
+            }
+            counters.sample();
+            {
+                let mut s = stats.lock().unwrap();
+                s.spans_dropped_buffer_full = 10;
+                s.spans_dropped_rejected = 1;
+            }
+            counters.sample();
+        });
+        let counters: std::collections::HashMap<String, u64> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .filter_map(|(key, _, _, value)| match value {
+                DebugValue::Counter(c) => {
+                    let reason = key.key().labels().map(|l| l.value().to_owned()).next();
+                    Some((
+                        format!(
+                            "{}{}",
+                            key.key().name(),
+                            reason.map(|r| format!("/{r}")).unwrap_or_default()
+                        ),
+                        c,
+                    ))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            counters["tb.tracer.spans_dropped/buffer_full"], 10,
+            "{counters:?}"
+        );
+        assert_eq!(counters["tb.tracer.spans_dropped/rejected"], 1);
+        assert_eq!(counters["tb.tracer.spans_dropped/queue_full"], 0);
+        assert_eq!(counters["tb.tracer.payloads_retried"], 3);
     }
 }
