@@ -144,8 +144,11 @@ impl Drop for Peer {
 
 /// Starts Prism serving PagerDuty's Events API v2 spec; returns its base URL.
 pub fn start_prism() -> (Peer, String) {
-    // shared/ sits beside the repository (worktrees and CI clones alike).
-    let spec = workspace_root().join("../shared/reference/pagerduty-events-v2.openapi.json");
+    // Vendored in the repository (tests/data/README.md says from where), so
+    // a clone with nothing beside it runs the tests.
+    // This file is shared with the CLI's tests: found from the workspace root.
+    let spec = workspace_root()
+        .join("crates/treebeard-alerting/tests/data/pagerduty-events-v2.openapi.json");
     assert!(
         spec.exists(),
         "PagerDuty spec not found at {}",
