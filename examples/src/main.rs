@@ -57,32 +57,7 @@ async fn serve(
     let state = AppState::new(Db::open_seeded()?, recommender_url)?;
     tracing::info!(%address, "listening");
     axum::serve(listener, app(state, monitoring))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(treebeard::shutdown_signal())
         .await?;
     Ok(())
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(
-            tokio::signal::unix::SignalKind::terminate(),
-        ) {
-            Ok(term) => term,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("shutdown signal received, draining connections");
 }

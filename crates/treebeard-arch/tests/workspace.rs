@@ -184,7 +184,7 @@ const TREEBEARD: Checked = Checked {
             },
             Group {
                 name: "compose",
-                prefixes: &["init", "stack", "crate"],
+                prefixes: &["init", "stack", "shutdown", "crate"],
             },
         ],
         forbidden: &[

@@ -46,6 +46,7 @@ pub mod stack;
 // Exporters, each installed from `Config` by `init`.
 mod backends;
 mod init;
+mod shutdown;
 // The user-facing APIs.
 pub mod apm;
 pub mod log;
@@ -64,4 +65,5 @@ pub use self::sentry::{capture_exception, capture_message};
 pub use init::{DEFAULT_SHUTDOWN_TIMEOUT, InitError, MonitoringGuard, init};
 pub use request_id::RequestId;
 pub use response_error::ResponseError;
+pub use shutdown::shutdown_signal;
 pub use stack::MonitoringLayer;
