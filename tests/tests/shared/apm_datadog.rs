@@ -523,3 +523,34 @@ async fn an_agent_on_a_unix_socket_gets_the_spans() {
     let span = server_span(&agent, &id).await;
     assert_eq!(span["resource"], "GET /users/{id}");
 }
+
+#[tokio::test]
+async fn a_client_chosen_request_id_reaches_the_agent_scrubbed_like_the_log_line() {
+    let agent = TestAgent::start();
+    let api = start(&env(&agent, &[]));
+    let (status, echoed) = get(
+        &api,
+        "/users/1?probe=pii",
+        &[("x-request-id", "rid-owner.probe@example.org")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    // The client gets its own ID back; nothing else outside sees the address.
+    assert_eq!(echoed, "rid-owner.probe@example.org");
+    let spans = agent
+        .wait_for_spans(
+            |s| {
+                s["type"] == "web"
+                    && s["meta"]["http.url"]
+                        .as_str()
+                        .is_some_and(|u| u.ends_with("?probe=?"))
+            },
+            |s| !s.is_empty(),
+        )
+        .await;
+    let tagged = spans[0]["meta"]["request_id"].as_str().unwrap().to_owned();
+    assert!(!tagged.contains("example.org"), "{tagged}");
+    assert!(tagged.contains("[EMAIL]"), "{tagged}");
+    let line = api.wait_for_log(|l| l["message"] == "request completed" && l["route"] == "/users/{id}");
+    assert_eq!(line["request_id"], tagged.as_str(), "the span and the line agree");
+}

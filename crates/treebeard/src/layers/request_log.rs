@@ -83,7 +83,13 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let start = Instant::now();
         let route = route_of(&req);
-        let request_id = req.extensions().get::<RequestId>();
+        // Scrubbed like every tag and line: a client-chosen ID may carry an
+        // e-mail or a token, and span tags go to the agent as they are.
+        // (Generated UUIDs take the scrubber's fast path.)
+        let request_id = req
+            .extensions()
+            .get::<RequestId>()
+            .map(|id| crate::privacy::scrubber().scrub(id.as_str()));
         let method = req.method().as_str();
         // Computed only for a tracer, and given at creation: a later
         // `record` would cost a trip through every layer.
@@ -102,7 +108,7 @@ where
             error.type = field::Empty,
             error.message = field::Empty,
             // Log lines show http.method and http.route as `method`, `route`.
-            request_id = request_id.map(RequestId::as_str),
+            request_id = request_id.as_deref(),
         );
         if url.is_some()
             && let Some(ids) = trace_context::tracer()
