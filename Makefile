@@ -7,7 +7,7 @@ VENV  := .venv
 PEERS := tests/peers
 PY    := $(VENV)/bin/python
 
-.PHONY: help run build test test-rust lint fmt architecture peers-install bench soak bench-tools clean
+.PHONY: help run build test test-rust lint fmt architecture peers-install bench soak bench-tools clean publish-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ test-rust:
 lint: ## rustfmt and clippy, warnings are errors
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+publish-check: ## Package every library crate and the CLI as crates.io would, and build them (a few minutes; nothing is uploaded)
+	cargo publish --workspace --dry-run
 
 fmt: ## Format the code
 	cargo fmt --all
