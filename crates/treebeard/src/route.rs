@@ -8,6 +8,13 @@ use http::Request;
 /// stable for `RUST_LOG` filters and log pipelines whatever the module.
 pub const REQUEST_LINE_TARGET: &str = "treebeard::request_log";
 
+/// The status logged, tagged and counted for a request the client
+/// abandoned, as DataDog and nginx name it ("client closed request").
+pub const CLIENT_CLOSED_REQUEST: http::StatusCode = match http::StatusCode::from_u16(499) {
+    Ok(status) => status,
+    Err(_) => http::StatusCode::BAD_REQUEST,
+};
+
 /// The route recorded for requests that matched no route.
 pub const UNMATCHED_ROUTE: &str = treebeard_conventions::tags::UNMATCHED_ROUTE;
 

@@ -48,7 +48,7 @@ use treebeard_conventions::{api, tags};
 
 use crate::config::{Config, MetricsBackend};
 use crate::metrics::names::{full_name, sanitize_tag_value};
-use crate::route::{RouteTemplate, route_of};
+use crate::route::{CLIENT_CLOSED_REQUEST, RouteTemplate, route_of};
 
 /// Records request metrics; see the [module docs](self).
 #[derive(Debug, Clone)]
@@ -149,15 +149,11 @@ pin_project! {
     impl<F> PinnedDrop for ResponseFuture<F> {
         fn drop(this: Pin<&mut Self>) {
             if let Some(p) = this.project().pending.take() {
-                p.record(CLIENT_CLOSED_REQUEST);
+                p.record(CLIENT_CLOSED_REQUEST.as_u16());
             }
         }
     }
 }
-
-/// The status recorded for a request the client abandoned (nginx's and
-/// DataDog's "client closed request").
-const CLIENT_CLOSED_REQUEST: u16 = 499;
 
 impl Pending {
     fn record(self, status: u16) {

@@ -35,8 +35,8 @@ use crate::ids::RequestId;
 use crate::response_error::ResponseError;
 use crate::trace_context;
 
+pub use crate::route::{CLIENT_CLOSED_REQUEST, RouteTemplate, UNMATCHED_ROUTE, route_of};
 use crate::route::{REQUEST_LINE_TARGET, RequestUrl};
-pub use crate::route::{RouteTemplate, UNMATCHED_ROUTE, route_of};
 
 /// Logs one timed line per request; see the [module docs](self).
 #[derive(Debug, Clone, Default)]
@@ -160,10 +160,6 @@ enum End<'a> {
     ClientClosed,
 }
 
-/// The status logged and tagged for a request the client abandoned, as
-/// DataDog and nginx name it ("client closed request").
-pub const CLIENT_CLOSED_REQUEST: u16 = 499;
-
 impl Pending {
     /// Writes the request line and closes the span (dropped with `self`).
     fn finish(self, end: End<'_>) {
@@ -180,12 +176,20 @@ impl Pending {
                 let code = status.as_u16();
                 if status.is_server_error() {
                     tracing::error!(
-                    target: REQUEST_LINE_TARGET,
-                    status = code, latency_ms, head_ms, "request completed");
+                        target: REQUEST_LINE_TARGET,
+                        status = code,
+                        latency_ms,
+                        head_ms,
+                        "request completed"
+                    );
                 } else {
                     tracing::info!(
-                    target: REQUEST_LINE_TARGET,
-                    status = code, latency_ms, head_ms, "request completed");
+                        target: REQUEST_LINE_TARGET,
+                        status = code,
+                        latency_ms,
+                        head_ms,
+                        "request completed"
+                    );
                 }
             }
             (End::BodyError(error), status) => {
@@ -209,15 +213,14 @@ impl Pending {
             (End::ServiceError(error), _) => {
                 self.span.record("otel.status_code", "error");
                 self.span.record("error.type", "service_error");
-                tracing::error!(
-                    target: REQUEST_LINE_TARGET,
-                    %error, latency_ms, "request failed");
+                tracing::error!(target: REQUEST_LINE_TARGET, %error, latency_ms, "request failed");
             }
             (End::ClientClosed, status) => {
                 // The status the handler chose, if it got that far, stays on
                 // the span; the line and the tag say what the client saw.
                 if status.is_none() {
-                    self.span.record("http.status_code", "499");
+                    self.span
+                        .record("http.status_code", CLIENT_CLOSED_REQUEST.as_str());
                 }
                 self.span.record("error.type", "client_closed_request");
                 self.span.record(
@@ -226,7 +229,7 @@ impl Pending {
                 );
                 tracing::warn!(
                     target: REQUEST_LINE_TARGET,
-                    status = CLIENT_CLOSED_REQUEST,
+                    status = CLIENT_CLOSED_REQUEST.as_u16(),
                     handler_status = status.map(|s| s.as_u16()),
                     latency_ms,
                     "client closed request"
@@ -293,14 +296,10 @@ where
                 drop(entered);
                 pending.status = Some(status);
                 pending.head_ms = Some(pending.start.elapsed().as_micros() as f64 / 1000.0);
-                let Some(pending) = this.pending.take() else {
-                    return Poll::Ready(Ok(response.map(axum::body::Body::new)));
-                };
+                // The body holds the span from here to its end.
+                let pending = this.pending.take();
                 Poll::Ready(Ok(response.map(|inner| {
-                    axum::body::Body::new(ResponseBody {
-                        inner,
-                        pending: Some(pending),
-                    })
+                    axum::body::Body::new(ResponseBody { inner, pending })
                 })))
             }
             Err(error) => {
