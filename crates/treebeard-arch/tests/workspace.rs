@@ -285,6 +285,8 @@ const DATADOG: Checked = Checked {
                     "sampler",
                     "span",
                     "tracer",
+                    "transport",
+                    "backlog",
                 ],
             },
         ],

@@ -64,6 +64,8 @@ mod span;
 mod stats;
 #[cfg(feature = "export")]
 mod tracer;
+#[cfg(feature = "export")]
+mod transport;
 
 pub use config::{PropagationStyle, SamplingRule};
 pub use headers::has_trace_headers;

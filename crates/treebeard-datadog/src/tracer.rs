@@ -7,10 +7,11 @@ use std::time::Duration;
 use tracing_subscriber::registry::Extensions;
 
 use crate::config::{PropagationStyle, SamplingRule};
-use crate::exporter::{self, Agent, Queue};
+use crate::exporter::{self, Queue};
 pub use crate::layer::{DatadogLayer, continue_trace, inject};
 use crate::span::SpanData;
 use crate::stats::ExportStats;
+use crate::transport::Agent;
 
 /// Spans at this level or above become DataDog spans.
 pub const SPAN_LEVEL: tracing::Level = tracing::Level::INFO;
