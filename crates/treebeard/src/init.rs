@@ -146,9 +146,12 @@ fn bounded_stack(mut stack: String) -> String {
     if stack.len() <= MAX_PANIC_STACK {
         return stack;
     }
-    let cut = stack[..MAX_PANIC_STACK]
-        .rfind('\n')
-        .unwrap_or(MAX_PANIC_STACK);
+    // Never slice inside a character: a panic in the panic hook aborts.
+    let mut end = MAX_PANIC_STACK;
+    while !stack.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = stack[..end].rfind('\n').unwrap_or(end);
     let left_out = stack.len() - cut;
     stack.truncate(cut);
     stack.push_str(&format!("\n... ({left_out} more bytes)"));
@@ -273,5 +276,13 @@ mod tests {
             "{tail}"
         );
         assert!(!cut.contains("frame 1999"));
+        // One long line of multi-byte characters is cut between characters.
+        let wide = format!("a{}", "é".repeat(MAX_PANIC_STACK));
+        let cut = bounded_stack(wide);
+        assert!(
+            cut.starts_with("aé") && cut.ends_with(" more bytes)"),
+            "{}",
+            cut.len()
+        );
     }
 }
