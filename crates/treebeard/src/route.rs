@@ -18,19 +18,64 @@ pub const CLIENT_CLOSED_REQUEST: http::StatusCode = match http::StatusCode::from
 /// The route recorded for requests that matched no route.
 pub const UNMATCHED_ROUTE: &str = treebeard_conventions::tags::UNMATCHED_ROUTE;
 
-/// The route template of a request, or [`UNMATCHED_ROUTE`].
+/// The route recorded for requests no route matched but a mounted
+/// service answered with anything but 404: `Router::nest_service` and
+/// `Router::fallback_service` (static files, a single-page app).
+///
+/// axum gives middleware no name for these mounts (it sets no
+/// `MatchedPath`, and its nested path type is private), and a path prefix
+/// would let clients mint names, so they share this one.
+pub const MOUNTED_ROUTE: &str = "/*";
+
+/// The route template of a request: its `MatchedPath`, else unmatched
+/// until the response says whether a mounted service served it (see
+/// [`RouteTemplate::settle`]).
 pub fn route_of<B>(req: &Request<B>) -> RouteTemplate {
-    RouteTemplate(req.extensions().get::<MatchedPath>().cloned())
+    RouteTemplate(match req.extensions().get::<MatchedPath>() {
+        Some(matched) => Kind::Matched(matched.clone()),
+        None => Kind::Unmatched,
+    })
 }
 
 /// A request's route template: cheap to clone, never the raw path.
 #[derive(Clone, Debug)]
-pub struct RouteTemplate(Option<MatchedPath>);
+pub struct RouteTemplate(Kind);
+
+#[derive(Clone, Debug)]
+enum Kind {
+    /// A route's template, as axum matched it.
+    Matched(MatchedPath),
+    /// No route: a 404, or a mounted service that may serve it.
+    Unmatched,
+    /// No route, answered by a mounted service ([`MOUNTED_ROUTE`]).
+    Mounted,
+}
 
 impl RouteTemplate {
-    /// The template, such as `/users/{id}`, or [`UNMATCHED_ROUTE`].
+    /// The template, such as `/users/{id}`, [`MOUNTED_ROUTE`] or
+    /// [`UNMATCHED_ROUTE`].
     pub fn as_str(&self) -> &str {
-        self.0.as_ref().map_or(UNMATCHED_ROUTE, MatchedPath::as_str)
+        match &self.0 {
+            Kind::Matched(path) => path.as_str(),
+            Kind::Unmatched => UNMATCHED_ROUTE,
+            Kind::Mounted => MOUNTED_ROUTE,
+        }
+    }
+
+    /// Whether the template is known before the response: only requests
+    /// no route matched wait for [`settle`](Self::settle).
+    pub fn is_known(&self) -> bool {
+        !matches!(self.0, Kind::Unmatched)
+    }
+
+    /// Settles an unmatched request by its response: a 404 stays
+    /// unmatched, anything else was served by a mounted service.
+    pub fn settle(&mut self, status: Option<http::StatusCode>) {
+        if matches!(self.0, Kind::Unmatched)
+            && status.is_some_and(|status| status != http::StatusCode::NOT_FOUND)
+        {
+            self.0 = Kind::Mounted;
+        }
     }
 }
 

@@ -185,7 +185,10 @@ async fn the_stack_in_a_real_app() {
         .route(
             "/missing",
             get(|| async { (http::StatusCode::NOT_FOUND, "no such thing") }),
-        );
+        )
+        .nest_service("/static", tower::service_fn(file))
+        .nest_service("/t/{tenant}/files", tower::service_fn(file))
+        .fallback_service(tower::service_fn(spa));
     let (base, lines, spans) = serve(app).await;
     let client = reqwest::Client::new();
 
@@ -263,6 +266,55 @@ async fn the_stack_in_a_real_app() {
     client.get(format!("{base}/missing")).send().await.unwrap();
     assert_eq!(lines.request_line("/fail").await["level"], "ERROR");
     assert_eq!(lines.request_line("/missing").await["level"], "INFO");
+
+    // 5. Requests no route matched but a mounted service served (with
+    // `nest_service` or `fallback_service`) are named `/*`; real 404s,
+    // from the fallback or axum's own, stay `unmatched`.
+    for path in [
+        "/static/css/site.css",
+        "/t/acme/files/a.txt",
+        "/app/settings",
+    ] {
+        let response = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    let response = client
+        .get(format!("{base}/nothing/here"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let line = lines.request_line("unmatched").await;
+    assert_eq!(line["status"], 404, "{line}");
+    assert_eq!(
+        spans.closed("unmatched").await.fields["http.status_code"],
+        "404"
+    );
+    let mounted: Vec<Value> = lines
+        .json()
+        .into_iter()
+        .filter(|l| l.get("status").is_some() && l["route"] == "/*")
+        .collect();
+    assert_eq!(mounted.len(), 3, "{mounted:?}");
+    assert!(mounted.iter().all(|l| l["status"] == 200), "{mounted:?}");
+    assert_eq!(spans.closed("/*").await.fields["http.status_code"], "200");
+}
+
+/// A file server's stand-in, for `nest_service`.
+async fn file(_: http::Request<Body>) -> Result<http::Response<Body>, Infallible> {
+    Ok(http::Response::new(Body::from("file")))
+}
+
+/// A single-page app's fallback: serves `/app/*`, 404 for the rest.
+async fn spa(req: http::Request<Body>) -> Result<http::Response<Body>, Infallible> {
+    let status = if req.uri().path().starts_with("/app/") {
+        http::StatusCode::OK
+    } else {
+        http::StatusCode::NOT_FOUND
+    };
+    let mut response = http::Response::new(Body::from("page"));
+    *response.status_mut() = status;
+    Ok(response)
 }
 
 async fn stream() -> Body {

@@ -156,8 +156,12 @@ pin_project! {
 }
 
 impl Pending {
-    fn record(self, status: u16) {
+    fn record(mut self, status: u16) {
         let seconds = self.start.elapsed().as_secs_f64();
+        // A client that left says nothing of who would have answered.
+        if status != CLIENT_CLOSED_REQUEST.as_u16() {
+            self.route.settle(http::StatusCode::from_u16(status).ok());
+        }
         self.shared
             .record(self.route.as_str(), self.method, status, seconds);
     }
@@ -297,6 +301,8 @@ impl Shared {
 
 #[cfg(test)]
 mod tests {
+    use std::convert::Infallible;
+
     use axum::{Router, body::Body, routing::get};
     use metrics_util::debugging::{DebugValue, DebuggingRecorder};
     use tower::ServiceExt;
@@ -327,9 +333,13 @@ mod tests {
                             }
                         }),
                     )
+                    .nest_service(
+                        "/static",
+                        tower::service_fn(|_| async { Ok::<_, Infallible>("file") }),
+                    )
                     .layer(CatchPanicLayer::new())
                     .layer(RequestMetricsLayer::new("tb"));
-                for path in ["/users/1", "/users/2", "/nope/secret", "/boom"] {
+                for path in ["/users/1", "/users/2", "/nope/secret", "/boom", "/static/a"] {
                     app.clone().oneshot(get_req(path)).await.unwrap();
                 }
             });
@@ -371,6 +381,7 @@ mod tests {
         assert_eq!(
             requests,
             [
+                expect("/*", "200", "2xx", 1),
                 expect("/boom", "500", "5xx", 1),
                 expect("/users/{id}", "200", "2xx", 2),
                 expect("unmatched", "404", "4xx", 1),

@@ -102,7 +102,9 @@ where
             otel.kind = "server",
             otel.status_code = field::Empty,
             http.method = method,
-            http.route = route.as_str(),
+            // An unmatched request's route waits for its response: a
+            // fallback service may serve it (recorded in `write_line`).
+            http.route = route.is_known().then(|| route.as_str()),
             http.url = url,
             http.status_code = field::Empty,
             error.type = field::Empty,
@@ -125,6 +127,7 @@ where
             inner,
             pending: Some(Pending {
                 span,
+                route,
                 start,
                 head_only,
                 status: None,
@@ -138,6 +141,7 @@ where
 /// end (or the client leaving): whoever holds it last writes the line.
 struct Pending {
     span: Span,
+    route: RouteTemplate,
     start: Instant,
     /// A HEAD request: its body is never sent, so a dropped body is done.
     head_only: bool,
@@ -169,6 +173,11 @@ impl Pending {
 
     /// Writes the request line; the span must be entered.
     fn write_line(&self, end: End<'_>, status: Option<http::StatusCode>, head_ms: Option<f64>) {
+        if !self.route.is_known() {
+            let mut route = self.route.clone();
+            route.settle(status.filter(|_| matches!(end, End::Complete)));
+            self.span.record("http.route", route.as_str());
+        }
         // Whole microseconds, so the JSON shows `1.234`, not float noise.
         let latency_ms = self.start.elapsed().as_micros() as f64 / 1000.0;
         match (end, status) {
