@@ -49,7 +49,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         if status.is_server_error() {
-            tracing::error!(error = %self, status = status.as_u16(), "request failed");
+            // DataDog's standard error attributes; the request line has the status.
+            tracing::error!(error.kind = self.kind(), error.message = %self, "request failed");
         }
         // Server errors do not leak internals to clients; the log has them.
         let message = if status == StatusCode::INTERNAL_SERVER_ERROR {

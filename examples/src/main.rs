@@ -56,7 +56,9 @@ async fn serve(
         .unwrap_or_else(|| format!("http://{address}/internal/score"));
     let state = AppState::new(Db::open_seeded()?, recommender_url)?;
     tracing::info!(%address, "listening");
-    axum::serve(listener, app(state, monitoring))
+    // With the peer address, request lines carry `network.client.ip`.
+    let app = app(state, monitoring).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(treebeard::shutdown_signal())
         .await?;
     Ok(())

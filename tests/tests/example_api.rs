@@ -49,9 +49,14 @@ async fn health_and_users_answer_and_log_one_line_each_with_the_route_template()
 
     let line = api.request_line(&id);
     assert_eq!(line["level"], "INFO");
-    assert_eq!(line["method"], "GET");
-    assert_eq!(line["route"], "/users/{id}");
-    assert_eq!(line["status"], 200);
+    assert_eq!(line["http.method"], "GET");
+    assert_eq!(line["http.route"], "/users/{id}");
+    assert_eq!(line["http.status_code"], 200);
+    assert_eq!(line["network.client.ip"], "127.0.0.1", "{line}");
+    assert!(
+        line.get("status").is_none(),
+        "`status` is DataDog's severity: {line}"
+    );
     assert!(line["latency_ms"].as_f64().unwrap() >= 0.0);
     assert!(line["timestamp"].as_str().unwrap().ends_with('Z'));
     assert_correlated(&line, &id);
@@ -59,7 +64,7 @@ async fn health_and_users_answer_and_log_one_line_each_with_the_route_template()
     // The handler's own line carries the same request fields.
     let handler =
         api.wait_for_log(|l| l["message"] == "user loaded" && l["request_id"] == id.as_str());
-    assert_eq!(handler["route"], "/users/{id}");
+    assert_eq!(handler["http.route"], "/users/{id}");
     assert_correlated(&handler, &id);
 
     // Exactly one request line per request, and never the raw path.
@@ -75,11 +80,14 @@ async fn health_and_users_answer_and_log_one_line_each_with_the_route_template()
             .count(),
         1
     );
+    // The path is DataDog's `http.url_details.path` of the request line,
+    // and nowhere else: grouping is by the template.
+    assert_eq!(api.request_line(&id)["http.url_details.path"], "/users/1");
     assert!(
-        !api.raw_stdout().contains("/users/1\""),
+        !without_path(&api).contains("/users/1\""),
         "raw path leaked into logs"
     );
-    assert_eq!(api.request_line(&health_id)["route"], "/health");
+    assert_eq!(api.request_line(&health_id)["http.route"], "/health");
 }
 
 fn uuid_like(s: &str) -> bool {
@@ -93,7 +101,7 @@ async fn unknown_user_is_404_json_and_unknown_route_is_logged_as_unmatched() {
     assert_eq!(status, 404);
     assert_eq!(body["error"], "user not found");
     assert_eq!(body["request_id"], id.as_str());
-    assert_eq!(api.request_line(&id)["status"], 404);
+    assert_eq!(api.request_line(&id)["http.status_code"], 404);
 
     let res = client()
         .get(api.url("/no/such/path/12345"))
@@ -103,11 +111,25 @@ async fn unknown_user_is_404_json_and_unknown_route_is_logged_as_unmatched() {
     assert_eq!(res.status(), 404);
     let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
     let line = api.request_line(&id);
-    assert_eq!(line["route"], "unmatched");
+    assert_eq!(line["http.route"], "unmatched");
+    assert_eq!(line["http.url_details.path"], "/no/such/path/12345");
     assert!(
-        !api.raw_stdout().contains("12345"),
+        !without_path(&api).contains("12345"),
         "raw path of an unmatched route leaked"
     );
+}
+
+/// Every log line, without the request line's `http.url_details.path`.
+fn without_path(api: &ExampleApi) -> String {
+    api.logs()
+        .into_iter()
+        .map(|mut line| {
+            line.as_object_mut()
+                .unwrap()
+                .remove("http.url_details.path");
+            line.to_string()
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -121,9 +143,10 @@ async fn recommendations_call_the_scoring_service_and_then_hit_the_cache() {
     assert!(items.iter().any(|i| i["item"] == "Crafting Interpreters"));
 
     // The outgoing call is a request of its own, logged under the same ID.
-    let inner = api
-        .wait_for_log(|l| l["route"] == "/internal/score" && l["message"] == "request completed");
-    assert_eq!(inner["method"], "POST");
+    let inner = api.wait_for_log(|l| {
+        l["http.route"] == "/internal/score" && l["message"] == "request completed"
+    });
+    assert_eq!(inner["http.method"], "POST");
     assert_eq!(inner["request_id"], id.as_str());
     api.wait_for_log(|l| {
         l["message"] == "recommendations generated" && l["request_id"] == id.as_str()
@@ -167,9 +190,15 @@ async fn handler_error_is_500_json_and_logged_at_error() {
     assert_eq!(body["error"], "internal server error");
     assert_eq!(body["request_id"], id.as_str());
     let error = api.wait_for_log(|l| l["level"] == "ERROR" && l["request_id"] == id.as_str());
-    assert!(error["error"].as_str().unwrap().contains("flux capacitor"));
+    assert!(
+        error["error.message"]
+            .as_str()
+            .unwrap()
+            .contains("flux capacitor")
+    );
+    assert_eq!(error["error.kind"], "InternalError", "{error}");
     assert_correlated(&error, &id);
-    assert_eq!(api.request_line(&id)["status"], 500);
+    assert_eq!(api.request_line(&id)["http.status_code"], 500);
 }
 
 #[tokio::test]
@@ -191,8 +220,8 @@ async fn panic_is_500_json_logged_with_the_request_id_and_the_server_keeps_servi
                 .contains("demo panic")
         );
         assert!(line["error.location"].as_str().unwrap().contains("demo.rs"));
-        assert_eq!(line["route"], "/demo/panic");
-        assert_eq!(api.request_line(&id)["status"], 500);
+        assert_eq!(line["http.route"], "/demo/panic");
+        assert_eq!(api.request_line(&id)["http.status_code"], 500);
     }
     let (status, _, _) = get(&api, "/health").await;
     assert_eq!(status, 200);
@@ -274,8 +303,8 @@ async fn a_streaming_response_is_logged_when_its_last_line_is_sent() {
     assert_eq!(body.lines().count(), 5, "{body}");
     assert_eq!(body.lines().last(), Some("line 5 of 5"));
     let line = api.request_line(&id);
-    assert_eq!(line["route"], "/demo/stream");
-    assert_eq!(line["status"], 200);
+    assert_eq!(line["http.route"], "/demo/stream");
+    assert_eq!(line["http.status_code"], 200);
     // Four 200 ms pauses: timed to the last line, not to the head.
     assert!(line["latency_ms"].as_f64().unwrap() >= 750.0, "{line}");
     assert!(line["head_ms"].as_f64().unwrap() < 250.0, "{line}");

@@ -25,7 +25,7 @@ async fn valid_incoming_id_is_kept_echoed_and_logged() {
     let api = ExampleApi::start(ENV);
     let id = "upstream-7f3a {trace} #1";
     assert_eq!(echoed(&api, id.as_bytes()).await, id);
-    assert_eq!(api.request_line(id)["route"], "/health");
+    assert_eq!(api.request_line(id)["http.route"], "/health");
     let max = "m".repeat(128);
     assert_eq!(echoed(&api, max.as_bytes()).await, max);
 }

@@ -85,8 +85,8 @@ variables! {
     DD_SERVICE = "DD_SERVICE", default: Some("treebeard-api"), secret: false, read_by: Library,
         "Service name on spans, logs (`dd.service`), metrics (`service` tag) and Sentry events.";
     /// Deployment environment.
-    DD_ENV = "DD_ENV", default: Some("development"), secret: false, read_by: Library,
-        "Deployment environment on spans, logs (`dd.env`) and metrics (`env` tag).";
+    DD_ENV = "DD_ENV", default: None, secret: false, read_by: Library,
+        "Deployment environment on spans, logs (`dd.env`) and metrics (`env` tag); unset means no `env` tag at all, as in DataDog's tracers (`treebeard doctor` warns). `make run` sets `local`.";
     /// Service version.
     DD_VERSION = "DD_VERSION", default: Some("0.0.0"), secret: false, read_by: Library,
         "Service version on spans, logs (`dd.version`) and metrics (`version` tag); default Sentry release.";
@@ -164,7 +164,7 @@ variables! {
         "Sentry project DSN (`https://<key>@<host>/<project id>`); unset turns Sentry off.";
     /// Sentry environment.
     SENTRY_ENVIRONMENT = "SENTRY_ENVIRONMENT", default: Some("the value of DD_ENV"), secret: false, read_by: Library,
-        "Environment on Sentry events.";
+        "Environment on Sentry events; with neither it nor DD_ENV set, Sentry's default.";
     /// Sentry release.
     SENTRY_RELEASE = "SENTRY_RELEASE", default: Some("the value of DD_VERSION"), secret: false, read_by: Library,
         "Release on Sentry events.";

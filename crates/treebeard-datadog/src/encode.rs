@@ -46,9 +46,17 @@ impl Process {
         };
         let global: Vec<(&str, &str)> =
             tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let mut common = vec![("env", env), ("version", version)];
+        // An unset env or version is no tag at all, as in DataDog's own
+        // tracers (an empty `env` tag would be an environment of its own).
+        let env = [("env", env)].into_iter().filter(|(_, v)| !v.is_empty());
+        let version = [("version", version)]
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty());
+        let mut common: Vec<(&str, &str)> = env.clone().chain(version).collect();
         common.extend_from_slice(&global);
-        let mut other_service = vec![("env", env), ("_dd.base_service", service.as_str())];
+        let mut other_service: Vec<(&str, &str)> = env
+            .chain([("_dd.base_service", service.as_str())])
+            .collect();
         other_service.extend_from_slice(&global);
         Self {
             common: encode(&common),

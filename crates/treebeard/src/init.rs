@@ -95,7 +95,7 @@ fn log_start(config: &Config) {
     }
     tracing::info!(
         service = %config.service,
-        env = %config.env,
+        env = config.env.as_deref(),
         version = %config.version,
         enabled = config.enabled,
         apm_provider = ?config.apm.provider,

@@ -89,6 +89,25 @@ pub(crate) fn request_host<'a>(headers: &'a http::HeaderMap, uri: &'a http::Uri)
         .unwrap_or("localhost")
 }
 
+/// The URI the client sent: inside a nested router, axum strips the
+/// prefix from the URI and keeps the whole one as `OriginalUri`.
+pub(crate) fn client_uri<B>(req: &Request<B>) -> &http::Uri {
+    req.extensions()
+        .get::<OriginalUri>()
+        .map_or(req.uri(), |original| &original.0)
+}
+
+/// A request's path as lines and spans show it: scrubbed, unless it is the
+/// route template itself (a route without parameters: code rather than
+/// input, with nothing to scrub).
+pub(crate) fn shown_path<'a>(path: &'a str, route: &str) -> std::borrow::Cow<'a, str> {
+    if route == path {
+        std::borrow::Cow::Borrowed(path)
+    } else {
+        crate::privacy::scrubber().scrub(path)
+    }
+}
+
 /// `http://<host><scrubbed path>?<query with every value masked>`: query
 /// values may carry secrets, the keys show what was asked.
 ///
@@ -103,12 +122,7 @@ pub(crate) struct RequestUrl<'a> {
 
 impl<'a> RequestUrl<'a> {
     pub(crate) fn of<B>(req: &'a Request<B>, route: &'a RouteTemplate) -> Self {
-        // Inside a nested router, axum strips the prefix from the URI and
-        // keeps the whole one as `OriginalUri`: the URL is the client's.
-        let uri = req
-            .extensions()
-            .get::<OriginalUri>()
-            .map_or(req.uri(), |original| &original.0);
+        let uri = client_uri(req);
         Self {
             host: request_host(req.headers(), uri),
             uri,
@@ -121,14 +135,7 @@ impl std::fmt::Display for RequestUrl<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("http://")?;
         f.write_str(self.host)?;
-        let path = self.uri.path();
-        if self.route == path {
-            // A route without parameters: the path is the template, code
-            // rather than input, and has nothing to scrub.
-            f.write_str(path)?;
-        } else {
-            f.write_str(&crate::privacy::scrubber().scrub(path))?;
-        }
+        f.write_str(&shown_path(self.uri.path(), self.route))?;
         if let Some(query) = self.uri.query() {
             f.write_str("?")?;
             write_masked_query(f, query)?;

@@ -53,14 +53,14 @@ impl Lines {
             .collect()
     }
 
-    /// The request line of `route` (the one with a `status`), waiting for it.
+    /// The request line of `route` (the one with an `http.status_code`), waiting for it.
     async fn request_line(&self, route: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(line) = self
                 .json()
                 .into_iter()
-                .find(|l| l["route"] == route && l.get("status").is_some())
+                .find(|l| l["http.route"] == route && l.get("http.status_code").is_some())
             {
                 return line;
             }
@@ -167,6 +167,7 @@ async fn serve(app: Router) -> (String, Lines, Spans) {
     let app = app.layer(MonitoringLayer::new(&config()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (format!("http://{addr}"), lines, spans)
 }
@@ -194,7 +195,12 @@ async fn the_stack_in_a_real_app() {
 
     // 1. A streaming response is timed to its last byte, not its headers.
     let started = Instant::now();
-    let mut response = client.get(format!("{base}/stream")).send().await.unwrap();
+    let mut response = client
+        .get(format!("{base}/stream?page=2"))
+        .header("user-agent", "probe/1.0 (ops@example.org)")
+        .send()
+        .await
+        .unwrap();
     let head_after = started.elapsed();
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.unwrap() {
@@ -203,9 +209,19 @@ async fn the_stack_in_a_real_app() {
     assert_eq!(body, b"one two three ");
     assert!(head_after < Duration::from_millis(250), "{head_after:?}");
     let line = lines.request_line("/stream").await;
-    assert_eq!(line["status"], 200);
+    assert_eq!(line["http.status_code"], 200);
     assert!(line["latency_ms"].as_f64().unwrap() >= 500.0, "{line}");
     assert!(line["head_ms"].as_f64().unwrap() < 250.0, "{line}");
+    // DataDog's standard attributes; no root `status`, which DataDog reads
+    // as the line's severity.
+    assert_eq!(line["logger.name"], "treebeard::request_log", "{line}");
+    assert_eq!(line["http.method"], "GET", "{line}");
+    assert_eq!(line["http.url_details.path"], "/stream", "{line}");
+    assert_eq!(line["http.useragent"], "probe/1.0 ([EMAIL])", "{line}");
+    assert_eq!(line["network.client.ip"], "127.0.0.1", "{line}");
+    assert!(line.get("status").is_none(), "{line}");
+    let duration = line["duration"].as_u64().unwrap();
+    assert!(duration >= 500_000_000, "nanoseconds: {line}");
     let span = spans.closed("/stream").await;
     assert!(span.open_for >= Duration::from_millis(500), "{span:?}");
 
@@ -248,7 +264,7 @@ async fn the_stack_in_a_real_app() {
         .await;
     assert!(abandoned.is_err());
     let line = lines.request_line("/slow").await;
-    assert_eq!(line["status"], 499, "{line}");
+    assert_eq!(line["http.status_code"], 499, "{line}");
     assert_eq!(line["level"], "WARN", "{line}");
     let span = spans.closed("/slow").await;
     assert_eq!(span.fields["http.status_code"], "499", "{span:?}");
@@ -285,7 +301,7 @@ async fn the_stack_in_a_real_app() {
         .unwrap();
     assert_eq!(response.status(), 404);
     let line = lines.request_line("unmatched").await;
-    assert_eq!(line["status"], 404, "{line}");
+    assert_eq!(line["http.status_code"], 404, "{line}");
     assert_eq!(
         spans.closed("unmatched").await.fields["http.status_code"],
         "404"
@@ -293,10 +309,13 @@ async fn the_stack_in_a_real_app() {
     let mounted: Vec<Value> = lines
         .json()
         .into_iter()
-        .filter(|l| l.get("status").is_some() && l["route"] == "/*")
+        .filter(|l| l.get("http.status_code").is_some() && l["http.route"] == "/*")
         .collect();
     assert_eq!(mounted.len(), 3, "{mounted:?}");
-    assert!(mounted.iter().all(|l| l["status"] == 200), "{mounted:?}");
+    assert!(
+        mounted.iter().all(|l| l["http.status_code"] == 200),
+        "{mounted:?}"
+    );
     assert_eq!(spans.closed("/*").await.fields["http.status_code"], "200");
 }
 

@@ -250,7 +250,7 @@ async fn a_flood_of_bad_trace_headers_cannot_flood_the_logs() {
         .logs()
         .iter()
         .filter(|l| {
-            l["target"]
+            l["logger.name"]
                 .as_str()
                 .unwrap_or("")
                 .starts_with("datadog_opentelemetry")
@@ -551,6 +551,22 @@ async fn a_client_chosen_request_id_reaches_the_agent_scrubbed_like_the_log_line
     let tagged = spans[0]["meta"]["request_id"].as_str().unwrap().to_owned();
     assert!(!tagged.contains("example.org"), "{tagged}");
     assert!(tagged.contains("[EMAIL]"), "{tagged}");
-    let line = api.wait_for_log(|l| l["message"] == "request completed" && l["route"] == "/users/{id}");
+    let line = api.wait_for_log(|l| l["message"] == "request completed" && l["http.route"] == "/users/{id}");
     assert_eq!(line["request_id"], tagged.as_str(), "the span and the line agree");
+}
+
+#[tokio::test]
+async fn without_dd_env_spans_and_lines_carry_no_env_rather_than_a_made_up_one() {
+    let agent = TestAgent::start();
+    let mut env = env(&agent, &[]);
+    env.retain(|(k, _)| *k != "DD_ENV");
+    let api = start(&env);
+    let (status, id) = get(&api, "/users/1", &[]).await;
+    assert_eq!(status, 200);
+    let span = server_span(&agent, &id).await;
+    assert!(span["meta"].get("env").is_none(), "{span:#}");
+    assert_eq!(span["meta"]["version"], "1.2.3", "{span:#}");
+    let line = api.request_line(&id);
+    assert!(line.get("dd.env").is_none(), "{line}");
+    assert_eq!(line["dd.service"], "e2e-apm", "{line}");
 }

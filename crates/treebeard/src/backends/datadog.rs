@@ -66,7 +66,7 @@ pub(crate) fn install(config: &Config) -> Result<Option<(DatadogLayer, NativeBac
     }
     let apm = &config.apm;
     let settings = DatadogConfig::new(config.service.clone())
-        .with_env(config.env.clone())
+        .with_env(config.env.clone().unwrap_or_default())
         .with_version(config.version.clone())
         .with_tags(config.tag_pairs())
         .with_agent_url(apm.agent_url.as_str())

@@ -79,8 +79,10 @@ fn datadog(config: &Config) -> SdkTracerProvider {
     };
 
     let mut dd = DdConfig::builder();
+    if let Some(env) = &config.env {
+        dd.set_env(env.clone());
+    }
     dd.set_service(config.service.clone())
-        .set_env(config.env.clone())
         .set_version(config.version.clone())
         .set_trace_agent_url(
             config
@@ -148,10 +150,10 @@ fn otlp(config: &Config) -> Result<SdkTracerProvider, InitError> {
         .with_headers(Default::default())
         .build()
         .map_err(|e| InitError::Exporter(e.to_string()))?;
-    let mut attributes = vec![
-        KeyValue::new("deployment.environment.name", config.env.clone()),
-        KeyValue::new("service.version", config.version.clone()),
-    ];
+    let mut attributes = vec![KeyValue::new("service.version", config.version.clone())];
+    if let Some(env) = &config.env {
+        attributes.push(KeyValue::new("deployment.environment.name", env.clone()));
+    }
     attributes.extend(
         config
             .tag_pairs()

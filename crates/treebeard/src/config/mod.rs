@@ -64,8 +64,9 @@ pub struct Config {
     pub enabled: bool,
     /// `DD_SERVICE`.
     pub service: String,
-    /// `DD_ENV`.
-    pub env: String,
+    /// `DD_ENV`; `None` (unset) means no `env` tag anywhere, as in
+    /// DataDog's own tracers, rather than a made-up environment.
+    pub env: Option<String>,
     /// `DD_VERSION`.
     pub version: String,
     /// `DD_TAGS`, each `key:value` (or a bare value).
@@ -156,7 +157,7 @@ impl ConfigBuilder {
         self
     }
 
-    /// Overrides `DD_ENV` (default `development`).
+    /// Overrides `DD_ENV` (default: unset, no `env` tag).
     pub fn with_env(mut self, env: impl Into<String>) -> Self {
         self.env = Some(env.into());
         self
@@ -187,7 +188,7 @@ impl ConfigBuilder {
     }
 
     /// Reads and validates every variable.
-    pub fn build(self) -> Result<Config, ConfigError> {
+    pub fn build(mut self) -> Result<Config, ConfigError> {
         let source: &dyn ConfigSource = match &self.source {
             Some(source) => source.as_ref(),
             None => &EnvSource,
@@ -196,7 +197,9 @@ impl ConfigBuilder {
 
         let enabled = r.bool(MONITORING_ENABLED, true);
         let service = r.string(DD_SERVICE, "treebeard-api");
-        let env = r.string(DD_ENV, "development");
+        // Code beats the environment here already: Sentry's environment
+        // defaults to it.
+        let env = self.env.take().or_else(|| r.raw(DD_ENV));
         let version = r.string(DD_VERSION, "0.0.0");
         let tags = read_tags(&mut r);
         let logs_injection = r.bool(DD_LOGS_INJECTION, true);
@@ -219,7 +222,7 @@ impl ConfigBuilder {
 
         let apm = apm::read_apm(&mut r);
         let metrics = metrics::read_metrics(&mut r);
-        let sentry = sentry::read_sentry(&mut r, &env, &version);
+        let sentry = sentry::read_sentry(&mut r, env.as_deref(), &version);
         let notifiers = notifiers::read_notifiers(&mut r);
 
         // Code values are validated too: a bad filter in code is as wrong as one in env.
@@ -235,7 +238,7 @@ impl ConfigBuilder {
         let mut config = Config {
             enabled: self.enabled.unwrap_or(enabled),
             service: self.service.unwrap_or(service),
-            env: self.env.unwrap_or(env),
+            env,
             version: self.version.unwrap_or(version),
             tags,
             logs_injection,

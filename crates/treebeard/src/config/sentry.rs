@@ -12,8 +12,9 @@ use super::vars::*;
 pub struct SentryConfig {
     /// `SENTRY_DSN`, validated; `None` turns Sentry off.
     pub dsn: Option<Secret>,
-    /// `SENTRY_ENVIRONMENT` (default: `DD_ENV`).
-    pub environment: String,
+    /// `SENTRY_ENVIRONMENT` (default: `DD_ENV`; with neither, Sentry's
+    /// own default).
+    pub environment: Option<String>,
     /// `SENTRY_RELEASE` (default: `DD_VERSION`).
     pub release: String,
     /// `SENTRY_TRACES_SAMPLE_RATE`, 0.0 to 1.0.
@@ -27,7 +28,7 @@ pub struct SentryConfig {
     pub user_hash_key: Option<Secret>,
 }
 
-pub(super) fn read_sentry(r: &mut Reader<'_>, env: &str, version: &str) -> SentryConfig {
+pub(super) fn read_sentry(r: &mut Reader<'_>, env: Option<&str>, version: &str) -> SentryConfig {
     let dsn = r.parse(
         SENTRY_DSN,
         "a Sentry DSN like https://<public key>@<host>/<project id>",
@@ -35,7 +36,7 @@ pub(super) fn read_sentry(r: &mut Reader<'_>, env: &str, version: &str) -> Sentr
     );
     SentryConfig {
         dsn,
-        environment: r.string(SENTRY_ENVIRONMENT, env),
+        environment: r.raw(SENTRY_ENVIRONMENT).or_else(|| env.map(str::to_owned)),
         release: r.string(SENTRY_RELEASE, version),
         traces_sample_rate: r.rate(SENTRY_TRACES_SAMPLE_RATE, 0.0),
         failed_request_status_codes: r

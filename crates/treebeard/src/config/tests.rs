@@ -21,7 +21,7 @@ fn defaults_match_the_reference() {
     let c = build(&[]).unwrap();
     assert!(c.enabled);
     assert_eq!(c.service, "treebeard-api");
-    assert_eq!(c.env, "development");
+    assert_eq!(c.env, None, "unset DD_ENV is no env tag, not a made-up one");
     assert!(c.logs_injection);
     assert_eq!(c.apm.provider, ApmProvider::Datadog);
     assert!(c.apm.enabled);
@@ -41,7 +41,7 @@ fn defaults_match_the_reference() {
         }
     );
     assert_eq!(c.sentry.dsn, None);
-    assert_eq!(c.sentry.environment, "development");
+    assert_eq!(c.sentry.environment, None);
     assert_eq!(c.sentry.release, "0.0.0");
     assert_eq!(c.sentry.traces_sample_rate, 0.0);
     assert!(!c.profiling_enabled);
@@ -83,7 +83,11 @@ fn reads_every_reference_variable() {
     assert!(!c.enabled);
     assert_eq!(c.apm.agent_url.as_str(), "http://agent.internal:9126/");
     assert_eq!(
-        (c.service.as_str(), c.env.as_str(), c.version.as_str()),
+        (
+            c.service.as_str(),
+            c.env.as_deref().unwrap_or_default(),
+            c.version.as_str()
+        ),
         ("recs", "production", "1.2.3")
     );
     assert!(!c.logs_injection);
@@ -95,7 +99,7 @@ fn reads_every_reference_variable() {
         c.sentry.dsn.as_ref().unwrap().expose(),
         "https://abc@o1.ingest.sentry.io/42"
     );
-    assert_eq!(c.sentry.environment, "prod-eu");
+    assert_eq!(c.sentry.environment, Some("prod-eu".to_owned()));
     assert_eq!(c.sentry.release, "recs@1.2.3");
     assert_eq!(c.sentry.traces_sample_rate, 1.0);
     assert_eq!(
@@ -178,7 +182,7 @@ fn code_beats_environment_beats_default() {
         .build()
         .unwrap();
     assert_eq!(c.service, "from-code");
-    assert_eq!(c.env, "env-env");
+    assert_eq!(c.env.as_deref(), Some("env-env"));
     assert_eq!(c.version, "0.0.0");
     assert!(!c.enabled);
     assert_eq!(c.apm.provider, ApmProvider::None);

@@ -3,8 +3,9 @@
 //!
 //! [`RequestLogLayer`] opens the request span around the inner service, so
 //! every log line a handler writes is tagged with the request ID, method and
-//! route template, and logs `request completed` with the status and latency
-//! when the response is ready.
+//! route template, and logs `request completed` with the status and duration
+//! when the response ends, in DataDog's standard attributes (see
+//! `Pending::write_line` and docs/layers.md).
 //!
 //! The same span is the request's APM server span when a tracer runs
 //! ([`crate::apm`]): it continues the trace of the incoming headers and is
@@ -20,10 +21,12 @@
 //! the matched path.
 
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use axum::extract::ConnectInfo;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
@@ -119,6 +122,15 @@ where
             req.extensions_mut().insert(ids);
         }
         let head_only = req.method() == http::Method::HEAD;
+        let client = Client {
+            // Cheap clones: both share the request's buffers.
+            uri: crate::route::client_uri(&req).clone(),
+            user_agent: req.headers().get(http::header::USER_AGENT).cloned(),
+            ip: req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip()),
+        };
         let inner = {
             let _entered = span.enter();
             self.inner.call(req)
@@ -128,6 +140,7 @@ where
             pending: Some(Pending {
                 span,
                 route,
+                client,
                 start,
                 head_only,
                 status: None,
@@ -142,6 +155,7 @@ where
 struct Pending {
     span: Span,
     route: RouteTemplate,
+    client: Client,
     start: Instant,
     /// A HEAD request: its body is never sent, so a dropped body is done.
     head_only: bool,
@@ -150,6 +164,16 @@ struct Pending {
     /// Milliseconds to the response head, for a body watched to its end
     /// (logged only then: for the rest it is the latency).
     head_ms: Option<f64>,
+}
+
+/// What the request line says of the client and its request, as
+/// DataDog's standard attributes (`http.url_details.path`,
+/// `http.useragent`, `network.client.ip`).
+struct Client {
+    uri: http::Uri,
+    user_agent: Option<http::HeaderValue>,
+    /// The peer address, when the app serves with `ConnectInfo`.
+    ip: Option<IpAddr>,
 }
 
 /// How a request ended.
@@ -172,33 +196,56 @@ impl Pending {
     }
 
     /// Writes the request line; the span must be entered.
+    ///
+    /// Its fields are DataDog's standard attributes, so its log views and
+    /// facets read them: `http.status_code`, `duration` (nanoseconds),
+    /// `http.url_details.path`, `http.useragent`, `network.client.ip`, and
+    /// `error.kind`/`error.message` on failures (the span adds
+    /// `http.method`, `http.route` and `request_id`). No root `status`:
+    /// DataDog reads that as the line's severity.
     fn write_line(&self, end: End<'_>, status: Option<http::StatusCode>, head_ms: Option<f64>) {
         if !self.route.is_known() {
             let mut route = self.route.clone();
             route.settle(status.filter(|_| matches!(end, End::Complete)));
             self.span.record("http.route", route.as_str());
         }
+        let elapsed = self.start.elapsed();
+        let duration = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         // Whole microseconds, so the JSON shows `1.234`, not float noise.
-        let latency_ms = self.start.elapsed().as_micros() as f64 / 1000.0;
+        let latency_ms = elapsed.as_micros() as f64 / 1000.0;
+        let path = crate::route::shown_path(self.client.uri.path(), self.route.as_str());
+        let user_agent = self
+            .client
+            .user_agent
+            .as_ref()
+            .and_then(|ua| ua.to_str().ok());
+        let client_ip = self.client.ip.map(field::display);
+        // One field list for every kind of line: only the level, the
+        // message and the error fields differ.
+        macro_rules! line {
+            ($level:ident, $code:expr, $message:literal $(, $($extra:tt)+)?) => {
+                tracing::event!(
+                    target: REQUEST_LINE_TARGET,
+                    tracing::Level::$level,
+                    http.status_code = $code,
+                    duration,
+                    latency_ms,
+                    head_ms,
+                    http.url_details.path = path.as_ref(),
+                    http.useragent = user_agent,
+                    network.client.ip = client_ip,
+                    $($($extra)+,)?
+                    $message
+                )
+            };
+        }
         match (end, status) {
             (End::Complete, Some(status)) => {
                 let code = status.as_u16();
                 if status.is_server_error() {
-                    tracing::error!(
-                        target: REQUEST_LINE_TARGET,
-                        status = code,
-                        latency_ms,
-                        head_ms,
-                        "request completed"
-                    );
+                    line!(ERROR, code, "request completed");
                 } else {
-                    tracing::info!(
-                        target: REQUEST_LINE_TARGET,
-                        status = code,
-                        latency_ms,
-                        head_ms,
-                        "request completed"
-                    );
+                    line!(INFO, code, "request completed");
                 }
             }
             (End::BodyError(error), status) => {
@@ -209,20 +256,24 @@ impl Pending {
                 self.span.record("otel.status_code", "error");
                 self.span.record("error.type", "body_error");
                 self.span.record("error.message", message.as_str());
-                tracing::error!(
-                    target: REQUEST_LINE_TARGET,
-                    status = code,
-                    latency_ms,
-                    head_ms,
+                line!(
+                    ERROR,
+                    code,
+                    "response body failed",
                     error.kind = "body_error",
-                    error.message = message,
-                    "response body failed"
+                    error.message = message
                 );
             }
             (End::ServiceError(error), _) => {
                 self.span.record("otel.status_code", "error");
                 self.span.record("error.type", "service_error");
-                tracing::error!(target: REQUEST_LINE_TARGET, %error, latency_ms, "request failed");
+                line!(
+                    ERROR,
+                    500u16,
+                    "request failed",
+                    error.kind = "service_error",
+                    error.message = %error
+                );
             }
             (End::ClientClosed, status) => {
                 // The status the handler chose, if it got that far, stays on
@@ -236,12 +287,11 @@ impl Pending {
                     "error.message",
                     "the client closed the connection before the response was complete",
                 );
-                tracing::warn!(
-                    target: REQUEST_LINE_TARGET,
-                    status = CLIENT_CLOSED_REQUEST.as_u16(),
-                    handler_status = status.map(|s| s.as_u16()),
-                    latency_ms,
-                    "client closed request"
+                line!(
+                    WARN,
+                    CLIENT_CLOSED_REQUEST.as_u16(),
+                    "client closed request",
+                    handler_status = status.map(|s| s.as_u16())
                 );
             }
             (End::Complete, None) => {}

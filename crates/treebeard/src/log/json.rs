@@ -9,7 +9,7 @@
 //! Line layout (all at the JSON root, as DataDog's log pipeline expects):
 //!
 //! ```text
-//! {"timestamp":"2026-11-27T10:00:00.123456Z","level":"INFO","target":"app",
+//! {"timestamp":"2026-11-27T10:00:00.123456Z","level":"INFO","logger.name":"app",
 //!  "message":"request completed", <event fields>, <fields of enclosing spans>,
 //!  "dd.trace_id":"0","dd.span_id":"0", "dd.service":"...","dd.env":"...","dd.version":"..."}
 //! ```
@@ -76,7 +76,7 @@ impl JsonLogLayer<fn() -> std::io::Stdout> {
     pub fn from_config(config: &Config) -> Self {
         let layer = Self::new();
         if config.logs_injection {
-            layer.with_correlation(&config.service, &config.env, &config.version)
+            layer.with_correlation(&config.service, config.env.as_deref(), &config.version)
         } else {
             layer
         }
@@ -112,16 +112,18 @@ impl<W> JsonLogLayer<W> {
         self
     }
 
-    /// Adds DataDog log correlation: `dd.service`, `dd.env`, `dd.version`
-    /// on every line and `dd.trace_id`, `dd.span_id` inside spans.
+    /// Adds DataDog log correlation: `dd.service`, `dd.env` (when `env`
+    /// is set), `dd.version` on every line and `dd.trace_id`, `dd.span_id`
+    /// inside spans.
     #[must_use]
-    pub fn with_correlation(mut self, service: &str, env: &str, version: &str) -> Self {
+    pub fn with_correlation(mut self, service: &str, env: Option<&str>, version: &str) -> Self {
         let mut s = String::new();
-        for (key, value) in [
-            ("dd.service", service),
-            ("dd.env", env),
-            ("dd.version", version),
-        ] {
+        let env = env.map(|env| ("dd.env", env));
+        for (key, value) in [("dd.service", service)]
+            .into_iter()
+            .chain(env)
+            .chain([("dd.version", version)])
+        {
             s.push(',');
             write_str(&mut s, key);
             s.push(':');
@@ -145,7 +147,7 @@ impl<W> JsonLogLayer<W> {
         );
         line.push_str("\",\"level\":\"");
         line.push_str(meta.level().as_str());
-        line.push_str("\",\"target\":");
+        line.push_str("\",\"logger.name\":");
         write_str(line, meta.target());
         event.record(&mut JsonVisitor {
             out: line,
@@ -206,11 +208,11 @@ fn write_ids(ids: TraceIds, line: &mut String) {
 }
 
 /// The log-line name of a span field: APM fields are left out (`None`),
-/// except the two every request line shows under a short name.
+/// except the two DataDog standard attributes every line in a request
+/// shows.
 fn log_name(name: &str) -> Option<&str> {
     match name {
-        "http.method" => Some("method"),
-        "http.route" => Some("route"),
+        "http.method" | "http.route" => Some(name),
         _ if is_apm_field(name) => None,
         _ => Some(name),
     }
@@ -546,7 +548,7 @@ mod tests {
     #[test]
     fn writes_one_valid_json_object_per_event_with_span_fields_at_root() {
         let lines = capture(
-            JsonLogLayer::new().with_correlation("svc", "prod", "1.2"),
+            JsonLogLayer::new().with_correlation("svc", Some("prod"), "1.2"),
             || {
                 tracing::info!(answer = 42, ratio = 0.5, ok = true, "outside");
                 let span = tracing::info_span!(

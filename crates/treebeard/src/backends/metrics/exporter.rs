@@ -58,11 +58,16 @@ pub(crate) struct Exporter {
 )]
 pub(crate) fn constant_labels(config: &Config) -> Vec<metrics::Label> {
     use treebeard_conventions::tags;
-    let mut labels = names::labels(&[
-        (tags::ENV, &config.env),
-        (tags::SERVICE, &config.service),
-        (tags::VERSION, &config.version),
-    ]);
+    // No `env` tag without DD_ENV, as in DataDog's own clients.
+    let env = config.env.as_deref().map(|env| (tags::ENV, env));
+    let identity: Vec<(&str, &str)> = env
+        .into_iter()
+        .chain([
+            (tags::SERVICE, config.service.as_str()),
+            (tags::VERSION, config.version.as_str()),
+        ])
+        .collect();
+    let mut labels = names::labels(&identity);
     labels.extend(names::constant_labels(&config.tags));
     labels
 }

@@ -92,10 +92,9 @@ pub(crate) fn install(config: &Config) -> Option<SentryBackend> {
     let sentry = &config.sentry;
     let send_pii = sentry.send_default_pii;
     let scrubber = treebeard_pii::Scrubber::global();
-    let options = ClientOptions::new()
+    let mut options = ClientOptions::new()
         .dsn(dsn.expose())
         .release(sentry.release.clone())
-        .environment(sentry.environment.clone())
         .traces_sample_rate(sentry.traces_sample_rate as f32)
         .send_default_pii(send_pii)
         .server_name(config.service.clone())
@@ -104,6 +103,9 @@ pub(crate) fn install(config: &Config) -> Option<SentryBackend> {
             Some(event)
         })
         .transport(TimeoutTransport);
+    if let Some(environment) = &sentry.environment {
+        options = options.environment(environment.clone());
+    }
     // Checked by the configuration already; the client rejects nothing else.
     if options.dsn.is_none() {
         tracing::warn!("SENTRY_DSN did not parse; Sentry error tracking is off");
@@ -127,7 +129,7 @@ pub(crate) fn install(config: &Config) -> Option<SentryBackend> {
     let client = Arc::new(::sentry::Client::from(::sentry::apply_defaults(options)));
     ::sentry::Hub::main().bind_client(Some(client.clone()));
     tracing::info!(
-        environment = %sentry.environment,
+        environment = sentry.environment.as_deref(),
         release = %sentry.release,
         traces_sample_rate = sentry.traces_sample_rate,
         "Sentry error tracking is on"
