@@ -1016,6 +1016,15 @@ mod tests {
                 "INSERT INTO t VALUES ( ? )",
             ),
             ("SELECT a FROM t LIMIT 10, 20", "SELECT a FROM t LIMIT ?"),
+            // The examples of docs/apm.md.
+            (
+                "SELECT * FROM users WHERE email = \"a@b.c\" AND id IN (1, 2, 3) -- admin",
+                "SELECT * FROM users WHERE email = ? AND id IN ( ? )",
+            ),
+            (
+                "SELECT count(*) FROM t WHERE (a, b) IN ((1, 2))",
+                "SELECT count ( * ) FROM t WHERE ( a, b ) IN ( ( ? ) )",
+            ),
         ];
         for (input, expected) in cases {
             assert_eq!(obfuscate_sql(input), expected, "{input}");
