@@ -3,6 +3,8 @@
 //! reports: a `treebeard.*` name from `treebeard-conventions`, or a metric
 //! the DataDog agent reports itself (listed below with the reason).
 
+#![allow(clippy::panic)]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

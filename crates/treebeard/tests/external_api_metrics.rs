@@ -1,6 +1,7 @@
 //! `send_traced` records `external_api.request.duration` and
 //! `external_api.errors`, tagged as the dashboards and monitors read them.
 #![cfg(feature = "http-client")]
+#![allow(clippy::panic)]
 
 use axum::{Router, http::StatusCode, routing::get};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
