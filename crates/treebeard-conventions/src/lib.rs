@@ -78,13 +78,18 @@ pub mod recommendations {
     pub const DURATION: &str = "recommendations.duration";
 }
 
-/// Calls to external HTTP APIs (such as the Claude API in the reference).
+/// Calls to external HTTP APIs (such as the Claude API in the reference),
+/// recorded by `send_traced`.
 pub mod external {
     /// Latency of an external API call in seconds (distribution), tagged
-    /// `api` (for example `api:claude`) and `endpoint`.
+    /// [`API`] (for example `api:claude`), `endpoint` and `status`.
     pub const REQUEST_DURATION: &str = "external_api.request.duration";
-    /// Count of failed external API calls (counter), tagged `api`.
+    /// Count of failed external API calls — a 5xx answer or no answer
+    /// (counter), tagged like [`REQUEST_DURATION`].
     pub const ERRORS: &str = "external_api.errors";
+    /// The tag key naming the called API: the target given to
+    /// `apm::external_api`, else the host called.
+    pub const API: &str = "api";
 }
 
 /// Resource metrics of the service process, sampled on an interval.

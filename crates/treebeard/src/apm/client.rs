@@ -16,13 +16,21 @@
 //!
 //! Each call becomes a DataDog span of type `http` (operation
 //! `http.request`, resource `<METHOD> <host>`) whose status, and error for
-//! 5xx answers and failed connections, is recorded. The headers of
+//! 5xx answers and failed connections, is recorded. It is measured too:
+//! `external_api.request.duration` (seconds) for every call and
+//! `external_api.errors` for 5xx answers and calls that got no answer,
+//! tagged `api` (the target of the enclosing [`external_api`](super::external_api)
+//! span, else the host), `endpoint` (that span's endpoint, else `unmatched`:
+//! never the raw path) and `status` (the status code, or `timeout`,
+//! `connect_error`, `decode_error`, `request_error`). The headers of
 //! `DD_TRACE_PROPAGATION_STYLE` and the current request's `x-request-id`
 //! are added to the request, so the callee continues the same trace.
 
 use std::future::Future;
+use std::time::Instant;
 
 use tracing::{Instrument, Span, field};
+use treebeard_conventions::{external, tags};
 
 use crate::ids::{REQUEST_ID_HEADER, RequestId};
 
@@ -45,7 +53,10 @@ impl TracedRequest for reqwest::RequestBuilder {
                     .entry(REQUEST_ID_HEADER)
                     .or_insert_with(|| id.header_value().clone());
             }
+            let target = CallTarget::of(&request);
+            let started = Instant::now();
             let result = client.execute(request).instrument(span.clone()).await;
+            record_call(&target, &result, started.elapsed().as_secs_f64());
             match &result {
                 Ok(response) => {
                     let status = response.status();
@@ -68,6 +79,48 @@ impl TracedRequest for reqwest::RequestBuilder {
             }
             result
         }
+    }
+}
+
+/// The `api` and `endpoint` tags of a call.
+struct CallTarget {
+    api: String,
+    endpoint: String,
+}
+
+impl CallTarget {
+    fn of(request: &reqwest::Request) -> Self {
+        match super::external_api_of(&Span::current()) {
+            Some(named) => CallTarget {
+                api: named.api.into(),
+                endpoint: named.endpoint.into(),
+            },
+            None => CallTarget {
+                api: request.url().host_str().unwrap_or("unknown").to_owned(),
+                endpoint: tags::UNMATCHED_ROUTE.to_owned(),
+            },
+        }
+    }
+}
+
+/// Records the call's duration and, for a 5xx answer or none, an error.
+fn record_call(target: &CallTarget, result: &reqwest::Result<reqwest::Response>, seconds: f64) {
+    let (status, failed) = match result {
+        Ok(response) => (
+            response.status().as_str().to_owned(),
+            response.status().is_server_error(),
+        ),
+        Err(error) => (error_kind(error).to_owned(), true),
+    };
+    let metric_tags = [
+        (external::API, target.api.as_str()),
+        (tags::ENDPOINT, target.endpoint.as_str()),
+        (tags::STATUS, status.as_str()),
+    ];
+    let metrics = crate::metrics::collector();
+    metrics.histogram(external::REQUEST_DURATION, seconds, &metric_tags);
+    if failed {
+        metrics.increment(external::ERRORS, &metric_tags);
     }
 }
 

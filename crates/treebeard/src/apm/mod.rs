@@ -128,6 +128,25 @@ pub fn database_query(operation: &str, table: &str, db_system: &str, query: &str
 /// A span for a call to an external API, like the reference's
 /// `trace_external_api('claude', '/v1/messages')`: DataDog type `http`,
 /// resource `<target> <endpoint>`, tag `peer.service = <target>`.
+///
+/// Calls made with [`send_traced`](client::TracedRequest::send_traced)
+/// inside this span are measured as `external_api.request.duration` and
+/// (5xx answers, failed calls) `external_api.errors`, tagged
+/// `api:<target>`, `endpoint:<endpoint>` and `status`.
+///
+/// ```no_run
+/// # #[cfg(feature = "http-client")]
+/// # async fn run(client: reqwest::Client) -> reqwest::Result<()> {
+/// use tracing::Instrument;
+/// use treebeard::apm::{client::TracedRequest, external_api};
+///
+/// let response = client
+///     .post("https://api.anthropic.com/v1/messages")
+///     .send_traced()
+///     .instrument(external_api("claude", "/v1/messages"))
+///     .await?;
+/// # let _ = response; Ok(()) }
+/// ```
 pub fn external_api(target: &str, endpoint: &str) -> Span {
     // Given at creation, as in `database_query`.
     let resource = format!("{target} {endpoint}");
@@ -141,5 +160,39 @@ pub fn external_api(target: &str, endpoint: &str) -> Span {
         http.route = endpoint,
     );
     attach_ids(&span);
+    #[cfg(feature = "http-client")]
+    span.with_subscriber(|(id, dispatch)| {
+        if let Some(data) = dispatch
+            .downcast_ref::<tracing_subscriber::Registry>()
+            .and_then(|registry| tracing_subscriber::registry::LookupSpan::span(registry, id))
+        {
+            data.extensions_mut().insert(ExternalApi {
+                api: target.into(),
+                endpoint: endpoint.into(),
+            });
+        }
+    });
     span
+}
+
+#[cfg(feature = "http-client")]
+/// The target and endpoint of an [`external_api`] span, kept with the span
+/// so calls inside it are tagged with them.
+#[derive(Debug, Clone)]
+pub(crate) struct ExternalApi {
+    pub(crate) api: Box<str>,
+    pub(crate) endpoint: Box<str>,
+}
+
+#[cfg(feature = "http-client")]
+/// The [`external_api`] span `span` is in (itself or its nearest such
+/// ancestor), if any.
+pub(crate) fn external_api_of(span: &Span) -> Option<ExternalApi> {
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        tracing_subscriber::registry::LookupSpan::span(registry, id)?
+            .scope()
+            .find_map(|s| s.extensions().get::<ExternalApi>().cloned())
+    })
+    .flatten()
 }
