@@ -66,13 +66,12 @@ pub fn build(routes: Router, config: &Config) -> (Router, Guard) {
         .dsn
         .as_ref()
         .expect("hand-assembled needs SENTRY_DSN (benches/run.sh points it at a local sink)");
-    let sentry = sentry::init(
-        sentry::ClientOptions::new()
-            .dsn(dsn.expose())
-            .environment(config.sentry.environment.clone())
-            .release(config.sentry.release.clone())
-            .traces_sample_rate(1.0),
-    );
+    let mut options = sentry::ClientOptions::new()
+        .dsn(dsn.expose())
+        .release(config.sentry.release.clone())
+        .traces_sample_rate(1.0);
+    options.environment = config.sentry.environment.clone().map(Into::into);
+    let sentry = sentry::init(options);
 
     // Request metrics.
     let statsd = match &config.metrics.dogstatsd {

@@ -281,7 +281,7 @@ async fn recommendations_make_one_trace_through_the_outgoing_call() {
     let db = span(
         &spans,
         "sqlite.query",
-        "SELECT id, name, profile_type, interests FROM users WHERE id = ?1",
+        "SELECT id, name, profile_type, interests FROM users WHERE id = ?",
     );
     let generate = span(&spans, "recommendation.generate", "recommendation.generate");
     let external = span(
