@@ -14,7 +14,7 @@ help: ## List the targets
 
 run: ## Run the example API on 127.0.0.1:8080 with local defaults
 	# No agent runs locally by default: export nothing unless asked to.
-	DD_ENV=$${DD_ENV:-local} APM_PROVIDER=$${APM_PROVIDER:-none} METRICS_BACKEND=$${METRICS_BACKEND:-none} \
+	DD_ENV=$${DD_ENV:-local} DD_TRACE_SAMPLE_RATE=$${DD_TRACE_SAMPLE_RATE:-1.0} APM_PROVIDER=$${APM_PROVIDER:-none} METRICS_BACKEND=$${METRICS_BACKEND:-none} \
 		cargo run -p example-api
 
 build: ## Build every crate and the binaries the tests drive

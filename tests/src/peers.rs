@@ -202,6 +202,27 @@ impl TestAgent {
         serde_json::from_str(&body).unwrap()
     }
 
+    /// Makes the agent answer trace payloads with these sampling rates, as
+    /// a real agent's `rate_by_service` (`{"service:a,env:b": 0.5}`).
+    pub async fn set_rates(&self, rates: &serde_json::Value) {
+        let encoded: String = rates
+            .to_string()
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' => {
+                    char::from(b).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let url = format!(
+            "{}/test/session/start?agent_sample_rate_by_service={encoded}",
+            self.url()
+        );
+        let res = reqwest::get(url).await.unwrap();
+        assert!(res.status().is_success(), "{}", res.status());
+    }
+
     /// Raw requests received so far (with their headers).
     pub async fn requests(&self) -> Vec<Value> {
         reqwest::get(format!("{}/test/session/requests", self.url()))

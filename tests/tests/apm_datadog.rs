@@ -132,3 +132,74 @@ async fn an_agent_restarted_under_load_loses_no_span_of_an_answered_request() {
         "the exporter says it lost spans: {lost:#?}"
     );
 }
+
+// dd-trace-rs (`datadog-otel`) kept the default (`-0`) with the same agent
+// answers, even 4 s later: agent rates are treebeard's own tracer's (see
+// docs/apm.md), so this test is not shared.
+#[tokio::test]
+async fn without_a_sample_rate_the_agents_rates_decide_as_in_datadogs_tracers() {
+    let agent = TestAgent::start();
+    agent
+        .set_rates(&serde_json::json!({"service:e2e-apm,env:test": 1.0, "service:,env:": 1.0}))
+        .await;
+    let api = start(&env(&agent, &[]));
+    let root_of = |spans: &[Value], id: &str| -> Option<Value> {
+        spans
+            .iter()
+            .find(|s| s["meta"]["request_id"] == id && s["type"] == "web")
+            .cloned()
+    };
+    // Before the agent has answered: kept at 1.0 by default (`-0`); after:
+    // by the agent's rate for service and env (`-1`, `_dd.agent_psr`).
+    let (_, first) = get(&api, "/health", &[]).await;
+    let first = server_span(&agent, &first).await;
+    assert_eq!(first["metrics"]["_sampling_priority_v1"], 1.0, "{first:#}");
+    assert_eq!(first["meta"]["_dd.p.dm"], "-0", "{first:#}");
+    assert!(first["metrics"].get("_dd.agent_psr").is_none(), "{first:#}");
+    assert!(first["metrics"].get("_dd.rule_psr").is_none(), "{first:#}");
+    let (_, second) = get(&api, "/health", &[]).await;
+    let second = server_span(&agent, &second).await;
+    assert_eq!(
+        second["metrics"]["_sampling_priority_v1"], 1.0,
+        "{second:#}"
+    );
+    assert_eq!(second["meta"]["_dd.p.dm"], "-1", "{second:#}");
+    assert_eq!(second["metrics"]["_dd.agent_psr"], 1.0, "{second:#}");
+
+    // The agent lowers the rate to 0: new traces are auto-rejected (0),
+    // whether or not the tracer still sends them.
+    agent
+        .set_rates(&serde_json::json!({"service:e2e-apm,env:test": 0.0}))
+        .await;
+    get(&api, "/health", &[]).await; // its answer carries the new rate
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, third) = get(&api, "/health", &[]).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let spans: Vec<Value> = agent.traces().await.into_iter().flatten().collect();
+    if let Some(third) = root_of(&spans, &third) {
+        assert_eq!(third["metrics"]["_sampling_priority_v1"], 0.0, "{third:#}");
+        assert_eq!(third["metrics"]["_dd.agent_psr"], 0.0, "{third:#}");
+    }
+    // An upstream decision is never re-made.
+    get(
+        &api,
+        "/health",
+        &[
+            ("x-datadog-trace-id", "777"),
+            ("x-datadog-parent-id", "1"),
+            ("x-datadog-sampling-priority", "2"),
+            ("x-datadog-tags", "_dd.p.dm=-4"),
+        ],
+    )
+    .await;
+    let kept = agent.wait_for_trace(777, |s| !s.is_empty()).await;
+    assert_eq!(
+        kept[0]["metrics"]["_sampling_priority_v1"], 2.0,
+        "{kept:#?}"
+    );
+    assert_eq!(kept[0]["meta"]["_dd.p.dm"], "-4", "{kept:#?}");
+    assert!(
+        kept[0]["metrics"].get("_dd.agent_psr").is_none(),
+        "{kept:#?}"
+    );
+}

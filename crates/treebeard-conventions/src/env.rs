@@ -121,8 +121,8 @@ variables! {
     DD_TRACE_AGENT_URL = "DD_TRACE_AGENT_URL", default: None, secret: false, read_by: Both,
         "Full trace-agent URL (`http://host:port` or `unix:///path/apm.socket`; `https://` only with `APM_PROVIDER=datadog-otel`); overrides `DD_AGENT_HOST` and `DD_TRACE_AGENT_PORT`.";
     /// Trace sample rate.
-    DD_TRACE_SAMPLE_RATE = "DD_TRACE_SAMPLE_RATE", default: Some("1.0"), secret: false, read_by: Library,
-        "Share of traces kept, from 0.0 to 1.0.";
+    DD_TRACE_SAMPLE_RATE = "DD_TRACE_SAMPLE_RATE", default: None, secret: false, read_by: Library,
+        "Share of traces kept, from 0.0 to 1.0, as a catch-all sampling rule (`_dd.p.dm=-3`, `_dd.rule_psr`). Unset: the agent's rate for the service and env decides (`_dd.p.dm=-1`, `_dd.agent_psr`), 1.0 until the agent has answered, as in DataDog's tracers; `1.0` keeps every trace. `make run` sets 1.0.";
     /// Trace rate limit.
     DD_TRACE_RATE_LIMIT = "DD_TRACE_RATE_LIMIT", default: Some("100"), secret: false, read_by: Library,
         "Most traces kept per second by `DD_TRACE_SAMPLE_RATE` and `DD_TRACE_SAMPLING_RULES` (1 to 2147483647); traces over it are not kept, but still count in DataDog's trace metrics.";

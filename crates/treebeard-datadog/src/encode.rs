@@ -138,9 +138,9 @@ pub(crate) fn chunk(out: &mut Vec<u8>, process: &Process, spans: &[SpanData]) {
             if high != 0 {
                 tag(out, &mut n, "_dd.p.tid", hex16(&mut hex, high));
             }
-            match sampling.and_then(|s| s.knuth_rate) {
+            match sampling.and_then(|s| s.decision) {
                 // The usual rate, without formatting it per trace.
-                Some(d) if d.rule_rate >= 1.0 && d.mechanism().is_some() => {
+                Some(d) if d.rate >= 1.0 && d.has_knuth_rate() => {
                     tag(out, &mut n, "_dd.p.ksr", "1");
                 }
                 Some(d) => {
@@ -181,10 +181,14 @@ pub(crate) fn chunk(out: &mut Vec<u8>, process: &Process, spans: &[SpanData]) {
         }
         if span.local_root {
             metric(out, &mut n, "process_id", f64::from(process.process_id));
-            if let Some(rate) = sampling.and_then(|s| s.rule_rate) {
+            let decision = sampling.and_then(|s| s.decision);
+            if let Some(rate) = decision.and_then(|d| d.rule_rate()) {
                 metric(out, &mut n, "_dd.rule_psr", rate);
             }
-            if let Some(rate) = sampling.and_then(|s| s.limit_rate) {
+            if let Some(rate) = decision.and_then(|d| d.agent_rate()) {
+                metric(out, &mut n, "_dd.agent_psr", rate);
+            }
+            if let Some(rate) = decision.and_then(|d| d.limit_rate) {
                 metric(out, &mut n, "_dd.limit_psr", rate);
             }
         }

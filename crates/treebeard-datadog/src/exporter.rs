@@ -31,6 +31,7 @@ use http_body_util::Full;
 
 use crate::backlog::{Backlog, Payload, next_backoff};
 use crate::encode::{self, Process};
+use crate::sampler::AgentRates;
 use crate::span::SpanData;
 #[cfg(test)]
 use crate::span::Trace;
@@ -225,6 +226,7 @@ pub(crate) fn start(
     agent: Agent,
     process: Process,
     buffer_max_bytes: usize,
+    rates: Arc<AgentRates>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let (started, start_result) = std::sync::mpsc::sync_channel(1);
     let thread = std::thread::Builder::new()
@@ -240,7 +242,9 @@ pub(crate) fn start(
             match runtime {
                 Ok(runtime) => {
                     let _ = started.send(Ok(()));
-                    Sender::new(queue, agent, process, runtime, buffer_max_bytes).run();
+                    Sender::new(queue, agent, process, runtime, buffer_max_bytes)
+                        .with_rates(rates)
+                        .run();
                 }
                 Err(error) => {
                     let _ = started.send(Err(error));
@@ -328,6 +332,10 @@ struct Sender {
     reported: ExportStats,
     last_error: Option<String>,
     last_warning: Option<Instant>,
+    /// Where the agent's sampling rates go.
+    rates: Arc<AgentRates>,
+    /// The agent's last answer: the same answer is not parsed again.
+    last_answer: Bytes,
 }
 
 impl Sender {
@@ -355,6 +363,22 @@ impl Sender {
             reported: ExportStats::default(),
             last_error: None,
             last_warning: None,
+            rates: AgentRates::new(""),
+            last_answer: Bytes::new(),
+        }
+    }
+
+    /// Gives the agent's sampling rates to `rates` (the sampler's).
+    fn with_rates(mut self, rates: Arc<AgentRates>) -> Self {
+        self.rates = rates;
+        self
+    }
+
+    /// Learns the agent's sampling rates from its answer to a payload.
+    fn learn_rates(&mut self, answer: Bytes) {
+        if answer != self.last_answer {
+            self.rates.update(&answer);
+            self.last_answer = answer;
         }
     }
 
@@ -463,7 +487,10 @@ impl Sender {
         // copying (and copies if it has not).
         self.body = Vec::from(body);
         match result {
-            Ok(()) => self.delivered(spans, false),
+            Ok(answer) => {
+                self.learn_rates(answer);
+                self.delivered(spans, false);
+            }
             Err(SendError::Rejected(error)) => self.rejected(spans, error),
             Err(error) => {
                 // Kept at its exact size: the encoding buffer may be larger.
@@ -499,7 +526,8 @@ impl Sender {
                 break;
             };
             match self.attempt(payload.body.clone(), payload.traces) {
-                Ok(()) => {
+                Ok(answer) => {
+                    self.learn_rates(answer);
                     self.publish_backlog();
                     self.delivered(payload.spans, true);
                 }
@@ -599,7 +627,7 @@ impl Sender {
     /// One `PUT`, and once more on a new connection when it failed on a
     /// kept-alive one (an agent that restarted or closed an idle
     /// connection fails the first request on it).
-    fn attempt(&mut self, body: Bytes, traces: usize) -> Result<(), SendError> {
+    fn attempt(&mut self, body: Bytes, traces: usize) -> Result<Bytes, SendError> {
         let reused = self.conn.is_some();
         let mut result = self.put(body.clone(), traces);
         if reused && matches!(result, Err(SendError::Failed(_))) {
@@ -615,7 +643,7 @@ impl Sender {
     /// One `PUT /v0.4/traces` of `body` on the kept connection (opened
     /// first when there is none), within the timeouts and what is left of
     /// the shutdown budget.
-    fn put(&mut self, body: Bytes, traces: usize) -> Result<(), SendError> {
+    fn put(&mut self, body: Bytes, traces: usize) -> Result<Bytes, SendError> {
         if self.deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(SendError::Failed(
                 "the shutdown timeout is spent".to_owned(),
@@ -797,7 +825,14 @@ mod tests {
             host: "127.0.0.1".into(),
             port,
         };
-        start(queue.clone(), agent_at, process, 1 << 20).unwrap();
+        start(
+            queue.clone(),
+            agent_at,
+            process,
+            1 << 20,
+            AgentRates::new(""),
+        )
+        .unwrap();
         queue.push(trace_of(2));
         assert!(shutdown(&queue, Duration::from_secs(5)));
         let (count, body) = agent.join().unwrap();
@@ -903,13 +938,19 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nContent-Length: 27\r\n\r\n{\"rate_by_service\":{\"a\":1}}",
         ]]);
         let mut sender = sender_to(tcp_agent(port));
-        assert_eq!(sender.put(Bytes::from_static(b"\x91\x90"), 1), Ok(()));
+        assert_eq!(
+            sender.put(Bytes::from_static(b"\x91\x90"), 1),
+            Ok(Bytes::from_static(b"ok"))
+        );
         let refused = sender.put(Bytes::from_static(b"\x90"), 0).unwrap_err();
         assert!(
             matches!(&refused, SendError::Rejected(e) if e.contains("400: abcde")),
             "{refused:?}"
         );
-        assert_eq!(sender.put(Bytes::from_static(b"\x90"), 0), Ok(()));
+        assert_eq!(
+            sender.put(Bytes::from_static(b"\x90"), 0),
+            Ok(Bytes::from_static(br#"{"rate_by_service":{"a":1}}"#))
+        );
         drop(sender);
         let seen = agent.join().unwrap();
         assert_eq!(seen.len(), 1, "one kept-alive connection: {seen:?}");
@@ -1182,7 +1223,14 @@ mod tests {
         let mut agent = StandIn::start();
         let queue = Arc::new(Queue::default());
         let process = Process::new("svc".into(), "test", "1", &[], "rid");
-        start(queue.clone(), tcp_agent(agent.port), process, 1 << 20).unwrap();
+        start(
+            queue.clone(),
+            tcp_agent(agent.port),
+            process,
+            1 << 20,
+            AgentRates::new(""),
+        )
+        .unwrap();
         // Spans finish steadily, as under load, while the agent goes away
         // for more than one flush interval and comes back.
         let push = |ids: std::ops::Range<u64>| {
@@ -1328,7 +1376,7 @@ mod tests {
         let queue = Arc::new(Queue::default());
         let process = Process::new("svc".into(), "test", "1", &[], "rid");
         let agent = tcp_agent(listener.local_addr().unwrap().port());
-        start(queue.clone(), agent, process, 1 << 20).unwrap();
+        start(queue.clone(), agent, process, 1 << 20, AgentRates::new("")).unwrap();
         for id in 1..=5 {
             queue.push_one(span_with_id(id));
         }
@@ -1354,7 +1402,14 @@ mod tests {
         };
         let queue = Arc::new(Queue::default());
         let process = Process::new("svc".into(), "test", "1", &[], "rid");
-        start(queue.clone(), tcp_agent(port), process, 0).unwrap();
+        start(
+            queue.clone(),
+            tcp_agent(port),
+            process,
+            0,
+            AgentRates::new(""),
+        )
+        .unwrap();
         queue.push_one(span_with_id(1));
         assert!(shutdown(&queue, Duration::from_secs(5)));
         // With no buffer the batch is dropped as it fails.

@@ -97,9 +97,7 @@ impl DatadogLayer {
             Sampling {
                 priority: decision.priority,
                 mechanism: decision.mechanism(),
-                knuth_rate: Some(decision),
-                rule_rate: Some(decision.rule_rate),
-                limit_rate: decision.limit_rate,
+                decision: Some(decision),
             }
         })
     }
@@ -328,7 +326,7 @@ mod tests {
     fn traced(queue: &Arc<Queue>, f: impl FnOnce()) {
         let layer = DatadogLayer::new(
             queue.clone(),
-            Sampler::new(&[], 1.0, 1_000),
+            Sampler::new(&[], Some(1.0), 1_000, crate::sampler::AgentRates::new("")),
             "svc".to_owned(),
             (false, false),
             vec![PropagationStyle::Datadog, PropagationStyle::TraceContext],

@@ -1,15 +1,19 @@
 //! Trace sampling for the native DataDog span path: decides, when a local root span
 //! starts, whether its trace is kept.
 //!
-//! This follows DataDog's rule sampling: the first `DD_TRACE_SAMPLING_RULES` rule whose
-//! patterns all match the root span decides, else `DD_TRACE_SAMPLE_RATE` as a catch-all
-//! rule, so a local rule always decides and agent rates are never needed. A trace the rule
-//! keeps must also pass a per-second rate limiter (`DD_TRACE_RATE_LIMIT`). Keep/drop by
-//! rate is a pure function of the trace id (Knuth multiplicative hashing, as in every
-//! DataDog tracer), so all services of a distributed trace configured with the same rate
-//! reach the same decision without coordinating.
+//! This follows DataDog's tracers (dd-trace-py's `DatadogSampler`): the first
+//! `DD_TRACE_SAMPLING_RULES` rule whose patterns all match the root span decides, else
+//! `DD_TRACE_SAMPLE_RATE` as a catch-all rule when it is set; a trace a rule keeps must
+//! also pass a per-second rate limiter (`DD_TRACE_RATE_LIMIT`). With neither, the agent
+//! decides: the rate it sent for the root's `service:<service>,env:<env>` in its last
+//! answer (`rate_by_service`, see [`AgentRates`]), and 1.0 until it has sent one (no rate
+//! limiter for either, as in DataDog's tracers). Keep/drop by rate is a pure function of
+//! the trace id (Knuth multiplicative hashing, as in every DataDog tracer), so all services
+//! of a distributed trace configured with the same rate reach the same decision without
+//! coordinating.
 
-use std::sync::{Mutex, PoisonError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::config::SamplingRule;
@@ -20,8 +24,10 @@ const KNUTH_FACTOR: u64 = 1_111_111_111_111_111_111;
 const USER_KEEP: i8 = 2;
 /// Sampling priority "user reject": a rule or its rate limiter dropped the trace.
 const USER_REJECT: i8 = -1;
-/// `_dd.p.dm` value for the "local trace sampling rule" mechanism.
-const RULE_MECHANISM: &str = "-3";
+/// Sampling priority "auto keep": the agent's rate (or the default) kept the trace.
+const AUTO_KEEP: i8 = 1;
+/// Sampling priority "auto reject": the agent's rate dropped the trace.
+const AUTO_REJECT: i8 = 0;
 /// The rate limiter's window, both for token refill and for the effective-rate counters.
 const WINDOW: Duration = Duration::from_secs(1);
 
@@ -39,28 +45,116 @@ pub(crate) struct Root<'a> {
     pub(crate) tags: &'a [(&'a str, &'a str)],
 }
 
+/// Who made a sampling decision: DataDog's sampling mechanisms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mechanism {
+    /// No rule, no agent rate yet: kept at 1.0 (`_dd.p.dm=-0`).
+    Default,
+    /// The agent's rate for the service and env (`_dd.p.dm=-1`, `_dd.agent_psr`).
+    AgentRate,
+    /// A local rule or `DD_TRACE_SAMPLE_RATE` (`_dd.p.dm=-3`, `_dd.rule_psr`).
+    Rule,
+}
+
 /// The decision and the tags DataDog expects with it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Decision {
-    /// 2 (user keep) or -1 (user reject) — rules always decide, see below.
+    /// 2/-1 (user keep/reject) for rules, 1/0 (auto keep/reject) otherwise.
     pub(crate) priority: i8,
-    /// The sample rate of the matching rule → metric `_dd.rule_psr`.
-    pub(crate) rule_rate: f64,
-    /// The rate limiter's effective rate when it was consulted (kept by the rule) →
+    /// Who decided.
+    pub(crate) mechanism: Mechanism,
+    /// The rate applied: the rule's (`_dd.rule_psr`) or the agent's (`_dd.agent_psr`);
+    /// 1.0 by default.
+    pub(crate) rate: f64,
+    /// The rate limiter's effective rate when it was consulted (kept by a rule) →
     /// metric `_dd.limit_psr`; None when not consulted.
     pub(crate) limit_rate: Option<f64>,
 }
 
 impl Decision {
-    /// `_dd.p.dm` value when kept: "-3" (rule mechanism); None when rejected.
+    /// `_dd.p.dm` value when kept ("-3", "-1" or "-0"); None when rejected.
     pub(crate) fn mechanism(&self) -> Option<&'static str> {
-        (self.priority > 0).then_some(RULE_MECHANISM)
+        (self.priority > 0).then_some(match self.mechanism {
+            Mechanism::Default => "-0",
+            Mechanism::AgentRate => "-1",
+            Mechanism::Rule => "-3",
+        })
     }
 
-    /// `_dd.p.ksr` value: the rule's rate with up to 6 significant digits and no trailing
+    /// `_dd.rule_psr`, when a rule decided.
+    pub(crate) fn rule_rate(&self) -> Option<f64> {
+        (self.mechanism == Mechanism::Rule).then_some(self.rate)
+    }
+
+    /// `_dd.agent_psr`, when the agent's rate decided.
+    pub(crate) fn agent_rate(&self) -> Option<f64> {
+        (self.mechanism == Mechanism::AgentRate).then_some(self.rate)
+    }
+
+    /// Whether `_dd.p.ksr` goes with the decision: a kept trace whose rate was applied
+    /// (a rule's or the agent's; not the default).
+    pub(crate) fn has_knuth_rate(&self) -> bool {
+        self.priority > 0 && self.mechanism != Mechanism::Default
+    }
+
+    /// `_dd.p.ksr` value: the rate with up to 6 significant digits and no trailing
     /// zeros (1 → "1", 0.5 → "0.5", 0.123456789 → "0.123457"), only when kept.
     pub(crate) fn knuth_rate(&self) -> Option<String> {
-        (self.priority > 0).then(|| format_rate(self.rule_rate))
+        self.has_knuth_rate().then(|| format_rate(self.rate))
+    }
+}
+
+/// The agent's sampling rates for this process's `env`, by service, from the
+/// `rate_by_service` of its last answer to a trace payload: written by the exporter
+/// thread, read by the sampler once per trace.
+#[derive(Debug)]
+pub(crate) struct AgentRates {
+    /// The `env` this process reports: only the agent's keys for it apply.
+    env: String,
+    by_service: RwLock<HashMap<Box<str>, f64>>,
+}
+
+impl AgentRates {
+    /// No rates yet, for a process reporting `env` (empty when unset).
+    pub(crate) fn new(env: &str) -> Arc<Self> {
+        Arc::new(Self {
+            env: env.to_owned(),
+            by_service: RwLock::default(),
+        })
+    }
+
+    /// The agent's rate for `service`, if its last answer had one.
+    fn rate(&self, service: &str) -> Option<f64> {
+        let rates = self
+            .by_service
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        rates.get(service).copied()
+    }
+
+    /// Takes the rates of an agent's answer (`{"rate_by_service":{"service:a,env:b":0.5}}`);
+    /// an answer without them, or one that does not parse, changes nothing.
+    pub(crate) fn update(&self, answer: &[u8]) {
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            rate_by_service: HashMap<String, f64>,
+        }
+        let Ok(answer) = serde_json::from_slice::<Answer>(answer) else {
+            return;
+        };
+        let suffix = format!(",env:{}", self.env);
+        let rates: HashMap<Box<str>, f64> = answer
+            .rate_by_service
+            .iter()
+            .filter_map(|(key, rate)| {
+                let service = key.strip_prefix("service:")?.strip_suffix(&suffix)?;
+                Some((service.into(), sanitize_rate(*rate)))
+            })
+            .collect();
+        *self
+            .by_service
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = rates;
     }
 }
 
@@ -260,13 +354,16 @@ impl LimiterState {
     }
 }
 
-/// Rule-based trace sampler with DataDog's rate limiter; shared by all request threads.
+/// DataDog's trace sampler: rules with the rate limiter, else the agent's rates;
+/// shared by all request threads.
 #[derive(Debug)]
 pub(crate) struct Sampler {
     /// User rules in configuration order.
     rules: Box<[CompiledRule]>,
-    /// DD_TRACE_SAMPLE_RATE: the rate when no rule matches.
-    default_rate: f64,
+    /// DD_TRACE_SAMPLE_RATE: the rate when no rule matches; unset leaves it to the agent.
+    default_rate: Option<f64>,
+    /// The agent's rates, for traces no rule decides.
+    agent: Arc<AgentRates>,
     /// Bucket capacity and refill per second (DD_TRACE_RATE_LIMIT).
     limit: f64,
     /// Limiter state: one short critical section per rule-kept trace.
@@ -275,14 +372,20 @@ pub(crate) struct Sampler {
 
 impl Sampler {
     /// `rules` in order, then `default_rate` (DD_TRACE_SAMPLE_RATE, 0.0–1.0) as a catch-all
-    /// rule; `rate_limit` traces per second kept at most (DD_TRACE_RATE_LIMIT, >= 1; 0
-    /// rejects every trace).
-    pub(crate) fn new(rules: &[SamplingRule], default_rate: f64, rate_limit: u32) -> Self {
+    /// rule, then the `agent`'s rates; `rate_limit` traces per second kept at most by
+    /// rules (DD_TRACE_RATE_LIMIT, >= 1; 0 rejects every trace a rule keeps).
+    pub(crate) fn new(
+        rules: &[SamplingRule],
+        default_rate: Option<f64>,
+        rate_limit: u32,
+        agent: Arc<AgentRates>,
+    ) -> Self {
         let limit = f64::from(rate_limit);
         let now = Instant::now();
         Self {
             rules: rules.iter().map(CompiledRule::new).collect(),
-            default_rate: sanitize_rate(default_rate),
+            default_rate: default_rate.map(sanitize_rate),
+            agent,
             limit,
             // Start with a full bucket so a burst right after startup is not cut off.
             limiter: Mutex::new(LimiterState {
@@ -304,17 +407,37 @@ impl Sampler {
     /// [`Self::decide`] at an explicit time, so tests can simulate the clock.
     fn decide_at(&self, root: &Root<'_>, now: Instant) -> Decision {
         let matching = self.rules.iter().find(|rule| rule.matches(root));
-        let rule_rate = matching.map_or(self.default_rate, |rule| rule.rate);
+        let Some(rate) = matching.map(|rule| rule.rate).or(self.default_rate) else {
+            // No rule decides: the agent's rate, as every DataDog tracer does.
+            return match self.agent.rate(root.service) {
+                Some(rate) => {
+                    let kept = knuth_keeps(rate, root.trace_id);
+                    Decision {
+                        priority: if kept { AUTO_KEEP } else { AUTO_REJECT },
+                        mechanism: Mechanism::AgentRate,
+                        rate,
+                        limit_rate: None,
+                    }
+                }
+                None => Decision {
+                    priority: AUTO_KEEP,
+                    mechanism: Mechanism::Default,
+                    rate: 1.0,
+                    limit_rate: None,
+                },
+            };
+        };
         // A poisoned lock only means another thread panicked mid-update; the counters
         // are still usable, and sampling must not take the request down with it.
-        let limited = knuth_keeps(rule_rate, root.trace_id).then(|| {
+        let limited = knuth_keeps(rate, root.trace_id).then(|| {
             let mut limiter = self.limiter.lock().unwrap_or_else(PoisonError::into_inner);
             limiter.acquire(self.limit, now)
         });
         let kept = limited.is_some_and(|(allowed, _)| allowed);
         Decision {
             priority: if kept { USER_KEEP } else { USER_REJECT },
-            rule_rate,
+            mechanism: Mechanism::Rule,
+            rate,
             limit_rate: limited.map(|(_, rate)| rate),
         }
     }
@@ -382,15 +505,25 @@ mod tests {
     #[test]
     fn first_matching_rule_wins_then_default() {
         let checkout = rule(0.25, |r| r.service = Some("checkout".into()));
-        let sampler = Sampler::new(&[checkout, rule(1.0, |_| ())], 0.0, 100);
-        assert_eq!(sampler.decide(&root(1)).rule_rate, 0.25);
+        let sampler = Sampler::new(
+            &[checkout, rule(1.0, |_| ())],
+            Some(0.0),
+            100,
+            AgentRates::new(""),
+        );
+        assert_eq!(sampler.decide(&root(1)).rate, 0.25);
         let billing = Root {
             service: "billing",
             ..root(1)
         };
-        assert_eq!(sampler.decide(&billing).rule_rate, 1.0);
-        let sampler = Sampler::new(&[rule(1.0, |r| r.name = Some("x".into()))], 0.5, 100);
-        assert_eq!(sampler.decide(&root(1)).rule_rate, 0.5);
+        assert_eq!(sampler.decide(&billing).rate, 1.0);
+        let sampler = Sampler::new(
+            &[rule(1.0, |r| r.name = Some("x".into()))],
+            Some(0.5),
+            100,
+            AgentRates::new(""),
+        );
+        assert_eq!(sampler.decide(&root(1)).rate, 0.5);
     }
 
     #[test]
@@ -412,22 +545,27 @@ mod tests {
             trace_id: 1,
         };
         for rule in rules {
-            let sampler = Sampler::new(std::slice::from_ref(&rule), 1.0, 100);
-            assert_eq!(sampler.decide(&root(1)).rule_rate, 0.0, "{rule:?}");
-            assert_eq!(sampler.decide(&other).rule_rate, 1.0, "{rule:?}");
+            let sampler = Sampler::new(
+                std::slice::from_ref(&rule),
+                Some(1.0),
+                100,
+                AgentRates::new(""),
+            );
+            assert_eq!(sampler.decide(&root(1)).rate, 0.0, "{rule:?}");
+            assert_eq!(sampler.decide(&other).rate, 1.0, "{rule:?}");
         }
     }
 
     #[test]
     fn tag_pattern_requires_the_key() {
         let any_env = rule(0.0, |r| r.tags = [("env".into(), "*".into())].into());
-        let sampler = Sampler::new(&[any_env], 1.0, 100);
-        assert_eq!(sampler.decide(&root(1)).rule_rate, 1.0);
+        let sampler = Sampler::new(&[any_env], Some(1.0), 100, AgentRates::new(""));
+        assert_eq!(sampler.decide(&root(1)).rate, 1.0);
         let tagged = Root {
             tags: &[("http.method", "GET"), ("env", "prod")],
             ..root(1)
         };
-        assert_eq!(sampler.decide(&tagged).rule_rate, 0.0);
+        assert_eq!(sampler.decide(&tagged).rate, 0.0);
     }
 
     #[test]
@@ -456,11 +594,12 @@ mod tests {
 
     #[test]
     fn rate_zero_and_one_and_clamping() {
-        let drop_all = Sampler::new(&[], -2.0, 100);
-        let keep_all = Sampler::new(&[], 1.0, u32::MAX);
+        let drop_all = Sampler::new(&[], Some(-2.0), 100, AgentRates::new(""));
+        let keep_all = Sampler::new(&[], Some(1.0), u32::MAX, AgentRates::new(""));
         let dropped = Decision {
             priority: USER_REJECT,
-            rule_rate: 0.0,
+            mechanism: Mechanism::Rule,
+            rate: 0.0,
             limit_rate: None,
         };
         for id in ids(1000).chain([0, u128::MAX]) {
@@ -485,7 +624,7 @@ mod tests {
 
     #[test]
     fn rate_keeps_its_share_deterministically() {
-        let sampler = Sampler::new(&[], 0.3, u32::MAX);
+        let sampler = Sampler::new(&[], Some(0.3), u32::MAX, AgentRates::new(""));
         let keeps = |id| sampler.decide(&root(id)).priority == USER_KEEP;
         let kept = ids(10_000).filter(|&id| keeps(id)).count();
         assert!((2_700..=3_300).contains(&kept), "kept {kept} of 10000");
@@ -494,7 +633,7 @@ mod tests {
 
     #[test]
     fn limiter_caps_refills_and_reports_effective_rate() {
-        let sampler = Sampler::new(&[], 1.0, 10);
+        let sampler = Sampler::new(&[], Some(1.0), 10, AgentRates::new(""));
         let t0 = Instant::now();
         let at = |t, n| Vec::from_iter((0..n).map(|id| sampler.decide_at(&root(id), t)));
         let kept = |ds: &[Decision]| ds.iter().filter(|d| d.priority == USER_KEEP).count();
@@ -520,7 +659,7 @@ mod tests {
 
     #[test]
     fn concurrent_decisions_share_one_bucket() {
-        let sampler = Sampler::new(&[], 1.0, 50);
+        let sampler = Sampler::new(&[], Some(1.0), 50, AgentRates::new(""));
         let now = Instant::now();
         let decide = |id| sampler.decide_at(&root(id), now).priority == USER_KEEP;
         let worker = || (0..100).filter(|&id| decide(id)).count();
@@ -533,9 +672,9 @@ mod tests {
 
     #[test]
     fn limit_zero_rejects_and_time_going_backwards_is_harmless() {
-        let none = Sampler::new(&[], 1.0, 0);
+        let none = Sampler::new(&[], Some(1.0), 0, AgentRates::new(""));
         assert_eq!(none.decide(&root(1)).priority, USER_REJECT);
-        let sampler = Sampler::new(&[], 1.0, 1);
+        let sampler = Sampler::new(&[], Some(1.0), 1, AgentRates::new(""));
         let now = Instant::now();
         let past = now.checked_sub(Duration::from_secs(5)).unwrap_or(now);
         assert_eq!(sampler.decide_at(&root(1), now).priority, USER_KEEP);
@@ -544,9 +683,10 @@ mod tests {
 
     #[test]
     fn tag_strings() {
-        let keep = |rule_rate| Decision {
+        let keep = |rate| Decision {
             priority: USER_KEEP,
-            rule_rate,
+            mechanism: Mechanism::Rule,
+            rate,
             limit_rate: None,
         };
         assert_eq!(keep(1.0).mechanism(), Some("-3"));
@@ -563,5 +703,66 @@ mod tests {
             ..keep(0.5)
         };
         assert_eq!((rejected.mechanism(), rejected.knuth_rate()), (None, None));
+    }
+
+    #[test]
+    fn without_a_rule_the_agent_rate_for_the_service_and_env_decides() {
+        let agent = AgentRates::new("prod");
+        let sampler = Sampler::new(&[], None, 1, agent.clone());
+        // Until the agent answers: kept, priority 1, mechanism -0, no psr, no limiter.
+        for id in ids(50) {
+            let d = sampler.decide(&root(id));
+            assert_eq!(d.priority, AUTO_KEEP);
+            assert_eq!(d.mechanism(), Some("-0"));
+            assert_eq!(
+                (d.agent_rate(), d.rule_rate(), d.knuth_rate()),
+                (None, None, None)
+            );
+            assert_eq!(d.limit_rate, None, "the limiter is for rules only");
+        }
+        // The agent's answer: only keys of this env apply, by the root's service.
+        agent.update(
+            br#"{"rate_by_service":{"service:Checkout,env:prod":0.25,"service:Checkout,env:dev":0.0,"service:,env:":1}}"#,
+        );
+        let decisions: Vec<Decision> = ids(4000).map(|id| sampler.decide(&root(id))).collect();
+        let kept = decisions.iter().filter(|d| d.priority == AUTO_KEEP).count();
+        assert!((800..1200).contains(&kept), "{kept} of 4000 at 0.25");
+        for (id, d) in ids(4000).zip(&decisions) {
+            assert_eq!(d.agent_rate(), Some(0.25));
+            assert_eq!(d.priority == AUTO_KEEP, knuth_keeps(0.25, id));
+            match d.priority {
+                AUTO_KEEP => assert_eq!(
+                    (d.mechanism(), d.knuth_rate().as_deref()),
+                    (Some("-1"), Some("0.25"))
+                ),
+                p => assert_eq!((p, d.mechanism()), (AUTO_REJECT, None)),
+            }
+        }
+        // A service the agent has no rate for keeps the default.
+        let other = Root {
+            service: "billing",
+            ..root(1)
+        };
+        assert_eq!(sampler.decide(&other).mechanism, Mechanism::Default);
+        // Garbage changes nothing; a new answer replaces the rates.
+        agent.update(b"<html>");
+        agent.update(br#"{"rate_by_service":"no"}"#);
+        assert_eq!(sampler.decide(&root(1)).agent_rate(), Some(0.25));
+        agent.update(br#"{"rate_by_service":{"service:Checkout,env:prod":0}}"#);
+        assert_eq!(sampler.decide(&root(1)).priority, AUTO_REJECT);
+    }
+
+    #[test]
+    fn a_configured_rate_or_rule_beats_the_agent() {
+        let agent = AgentRates::new("");
+        agent.update(br#"{"rate_by_service":{"service:Checkout,env:":0}}"#);
+        let sampler = Sampler::new(&[], Some(1.0), 100, agent.clone());
+        let d = sampler.decide(&root(7));
+        assert_eq!(
+            (d.priority, d.mechanism(), d.rule_rate()),
+            (USER_KEEP, Some("-3"), Some(1.0))
+        );
+        let sampler = Sampler::new(&[rule(1.0, |_| ())], None, 100, agent);
+        assert_eq!(sampler.decide(&root(7)).mechanism, Mechanism::Rule);
     }
 }

@@ -324,12 +324,10 @@ pub(crate) struct Sampling {
     pub(crate) priority: i8,
     /// `_dd.p.dm`, when this process made the decision to keep.
     pub(crate) mechanism: Option<&'static str>,
-    /// `_dd.p.ksr`, formatted when encoded (off the request thread).
-    pub(crate) knuth_rate: Option<crate::sampler::Decision>,
-    /// `_dd.rule_psr`.
-    pub(crate) rule_rate: Option<f64>,
+    /// This process's decision, when it made it: `_dd.p.ksr` (formatted when
+    /// encoded, off the request thread), `_dd.rule_psr` or `_dd.agent_psr`, and
     /// `_dd.limit_psr`.
-    pub(crate) limit_rate: Option<f64>,
+    pub(crate) decision: Option<crate::sampler::Decision>,
 }
 
 impl Sampling {
@@ -338,9 +336,7 @@ impl Sampling {
         Self {
             priority,
             mechanism: None,
-            knuth_rate: None,
-            rule_rate: None,
-            limit_rate: None,
+            decision: None,
         }
     }
 }

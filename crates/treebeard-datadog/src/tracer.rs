@@ -45,7 +45,7 @@ pub struct DatadogConfig {
     version: String,
     tags: Vec<(String, String)>,
     agent_url: String,
-    sample_rate: f64,
+    sample_rate: Option<f64>,
     rate_limit: u32,
     sampling_rules: Vec<SamplingRule>,
     propagation: Vec<PropagationStyle>,
@@ -61,7 +61,7 @@ impl DatadogConfig {
             version: String::new(),
             tags: Vec::new(),
             agent_url: DEFAULT_AGENT_URL.to_owned(),
-            sample_rate: 1.0,
+            sample_rate: None,
             rate_limit: DEFAULT_RATE_LIMIT,
             sampling_rules: Vec::new(),
             propagation: vec![PropagationStyle::Datadog, PropagationStyle::TraceContext],
@@ -94,9 +94,11 @@ impl DatadogConfig {
         self
     }
 
-    /// Share of traces kept when no rule matches, 0.0 to 1.0 (default 1.0).
+    /// Share of traces kept when no rule matches, 0.0 to 1.0, as a catch-all
+    /// rule (`_dd.p.dm=-3`). Default: unset, and the agent's rates decide, as
+    /// in DataDog's tracers (1.0 until the agent has sent them).
     pub fn with_sample_rate(mut self, rate: f64) -> Self {
-        self.sample_rate = rate;
+        self.sample_rate = Some(rate);
         self
     }
 
@@ -211,8 +213,15 @@ pub fn install(config: &DatadogConfig) -> Result<(DatadogLayer, Exporter), Insta
         &crate::ids::runtime_id(),
     );
     let queue = Arc::new(Queue::default());
-    exporter::start(queue.clone(), agent, process, config.buffer_max_bytes)
-        .map_err(InstallError::Thread)?;
+    let rates = crate::sampler::AgentRates::new(&config.env);
+    exporter::start(
+        queue.clone(),
+        agent,
+        process,
+        config.buffer_max_bytes,
+        rates.clone(),
+    )
+    .map_err(InstallError::Thread)?;
     let rules = &config.sampling_rules;
     let rules_use = (
         rules.iter().any(|r| r.resource.is_some()),
@@ -220,7 +229,7 @@ pub fn install(config: &DatadogConfig) -> Result<(DatadogLayer, Exporter), Insta
     );
     let layer = DatadogLayer::new(
         queue.clone(),
-        crate::sampler::Sampler::new(rules, config.sample_rate, config.rate_limit),
+        crate::sampler::Sampler::new(rules, config.sample_rate, config.rate_limit, rates),
         config.service.clone(),
         rules_use,
         config.propagation.clone(),

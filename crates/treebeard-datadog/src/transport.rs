@@ -137,11 +137,12 @@ impl std::fmt::Display for SendError {
 }
 
 /// Sends `request` and reads the agent's answer whole, so that the
-/// connection can carry the next one.
+/// connection can carry the next one; returns the answer's body (the
+/// agent's sampling rates).
 pub(crate) async fn exchange(
     sender: &mut Connection,
     request: http::Request<Full<Bytes>>,
-) -> Result<(), SendError> {
+) -> Result<Bytes, SendError> {
     sender
         .ready()
         .await
@@ -160,7 +161,7 @@ pub(crate) async fn exchange(
         .map_err(|e| SendError::Failed(format!("no answer from the agent: {}", chain(&*e))))?
         .to_bytes();
     if status.is_success() {
-        return Ok(());
+        return Ok(body);
     }
     let error = format!(
         "the agent answered {}: {}",

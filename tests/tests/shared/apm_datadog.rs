@@ -570,3 +570,4 @@ async fn without_dd_env_spans_and_lines_carry_no_env_rather_than_a_made_up_one()
     assert!(line.get("dd.env").is_none(), "{line}");
     assert_eq!(line["dd.service"], "e2e-apm", "{line}");
 }
+

@@ -65,16 +65,18 @@ pub(crate) fn install(config: &Config) -> Result<Option<(DatadogLayer, NativeBac
         return Ok(None);
     }
     let apm = &config.apm;
-    let settings = DatadogConfig::new(config.service.clone())
+    let mut settings = DatadogConfig::new(config.service.clone())
         .with_env(config.env.clone().unwrap_or_default())
         .with_version(config.version.clone())
         .with_tags(config.tag_pairs())
         .with_agent_url(apm.agent_url.as_str())
-        .with_sample_rate(apm.sample_rate)
         .with_rate_limit(apm.rate_limit)
         .with_sampling_rules(apm.sampling_rules.clone())
         .with_propagation(apm.propagation.clone())
         .with_buffer_max_bytes(apm.buffer_max_bytes);
+    if let Some(rate) = apm.sample_rate {
+        settings = settings.with_sample_rate(rate);
+    }
     let (layer, exporter) =
         treebeard_datadog::install(&settings).map_err(|e| InitError::Exporter(e.to_string()))?;
     trace_context::install(Box::new(NativeTracer));

@@ -92,10 +92,13 @@ fn datadog(config: &Config) -> SdkTracerProvider {
                 .trim_end_matches('/')
                 .to_owned(),
         )
-        .set_trace_sample_rate(config.apm.sample_rate)
         // Bounded by i32::MAX when parsed; the fallback is never taken.
         .set_trace_rate_limit(i32::try_from(config.apm.rate_limit).unwrap_or(i32::MAX))
         .set_global_tags(config.tag_pairs());
+    // Unset: dd-trace-rs applies the agent's rates, as DataDog's tracers do.
+    if let Some(rate) = config.apm.sample_rate {
+        dd.set_trace_sample_rate(rate);
+    }
     let rules = config
         .apm
         .sampling_rules
@@ -168,7 +171,7 @@ fn otlp(config: &Config) -> Result<SdkTracerProvider, InitError> {
         .with_batch_exporter(exporter)
         .with_resource(resource)
         .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
-            config.apm.sample_rate,
+            config.apm.sample_rate.unwrap_or(1.0),
         ))))
         .build();
     // OTLP mode speaks W3C trace context only (DataDog and B3 headers need

@@ -48,8 +48,10 @@ pub struct ApmConfig {
     pub enabled: bool,
     /// The trace agent (`DD_TRACE_AGENT_URL`, or `DD_AGENT_HOST` + `DD_TRACE_AGENT_PORT`).
     pub agent_url: url::Url,
-    /// `DD_TRACE_SAMPLE_RATE`, 0.0 to 1.0.
-    pub sample_rate: f64,
+    /// `DD_TRACE_SAMPLE_RATE`, 0.0 to 1.0: a catch-all sampling rule. Unset
+    /// (the default), the agent's per-service rates decide, as in DataDog's
+    /// tracers (1.0 until the agent has sent them; OTLP keeps every trace).
+    pub sample_rate: Option<f64>,
     /// `DD_TRACE_RATE_LIMIT`: most traces per second the sample rate and
     /// rules keep (default 100, DataDog's); traces over it are dropped.
     pub rate_limit: u32,
@@ -90,7 +92,10 @@ pub(super) fn read_apm(r: &mut Reader<'_>) -> ApmConfig {
         .url(DD_TRACE_AGENT_URL, &["http", "https", "unix"])
         .or_else(|| url::Url::parse(&format!("http://{}:{port}", bracket_ipv6(&host))).ok())
         .unwrap_or_else(|| const_url("http://localhost:8126"));
-    let sample_rate = r.rate(DD_TRACE_SAMPLE_RATE, 1.0);
+    let sample_rate = r
+        .raw(DD_TRACE_SAMPLE_RATE)
+        .is_some()
+        .then(|| r.rate(DD_TRACE_SAMPLE_RATE, 1.0));
     let rate_limit = r
         .parse(
             DD_TRACE_RATE_LIMIT,

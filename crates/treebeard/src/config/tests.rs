@@ -26,7 +26,7 @@ fn defaults_match_the_reference() {
     assert_eq!(c.apm.provider, ApmProvider::Datadog);
     assert!(c.apm.enabled);
     assert_eq!(c.apm.agent_url.as_str(), "http://localhost:8126/");
-    assert_eq!(c.apm.sample_rate, 1.0);
+    assert_eq!(c.apm.sample_rate, None, "unset: the agent's rates decide");
     assert_eq!(c.apm.rate_limit, 100);
     assert_eq!(
         c.apm.propagation,
@@ -91,7 +91,7 @@ fn reads_every_reference_variable() {
         ("recs", "production", "1.2.3")
     );
     assert!(!c.logs_injection);
-    assert_eq!(c.apm.sample_rate, 0.25);
+    assert_eq!(c.apm.sample_rate, Some(0.25));
     assert_eq!(c.apm.rate_limit, 5000);
     assert_eq!(c.apm.buffer_max_bytes, 1 << 20);
     assert!(c.profiling_enabled);
@@ -192,7 +192,7 @@ fn code_beats_environment_beats_default() {
 fn blank_values_mean_unset() {
     let c = build(&[("DD_SERVICE", "  "), ("DD_TRACE_SAMPLE_RATE", "")]).unwrap();
     assert_eq!(c.service, "treebeard-api");
-    assert_eq!(c.apm.sample_rate, 1.0);
+    assert_eq!(c.apm.sample_rate, None);
 }
 
 #[test]
