@@ -284,7 +284,7 @@ fn alert_rules(file: &Path) -> Check {
     if !file.exists() {
         return check(NAME, Outcome::Skip, format!("{} not found", file.display()));
     }
-    match validate::load(file) {
+    match validate::load_with_runbooks(file) {
         Ok(config) => check(
             NAME,
             Outcome::Pass,

@@ -235,6 +235,9 @@ variables! {
     /// SMTP transport security.
     SMTP_TLS = "SMTP_TLS", default: Some("starttls"), secret: false, read_by: Cli,
         "`none` (plain, local relays only), `starttls` or `tls` (implicit TLS).";
+    /// Base of runbook links.
+    TREEBEARD_RUNBOOK_BASE_URL = "TREEBEARD_RUNBOOK_BASE_URL", default: Some("docs/runbooks/"), secret: false, read_by: Cli,
+        "Where the runbooks named in alerting-config.yml (`runbook: availability`) are published: a name becomes `<base>/<name>.md`, or the base with `{name}` replaced when it holds `{name}`. The default is the files' path in the repository; set your repository's or docs site's web address so that monitors, notifications and digests carry clickable links. A `runbook:` that is a full URL is used as it is.";
 }
 
 /// Redacts a secret for display: URLs keep their scheme and host so a
