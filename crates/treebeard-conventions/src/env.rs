@@ -148,7 +148,7 @@ variables! {
     DD_DOGSTATSD_PORT = "DD_DOGSTATSD_PORT", default: Some("8125"), secret: false, read_by: Both,
         "DogStatsD UDP port on `DD_AGENT_HOST` (1-65535).";
     /// DogStatsD URL.
-    DD_DOGSTATSD_URL = "DD_DOGSTATSD_URL", default: None, secret: false, read_by: Library,
+    DD_DOGSTATSD_URL = "DD_DOGSTATSD_URL", default: None, secret: false, read_by: Both,
         "Full DogStatsD address (`udp://host:port` or `unix:///path/dsd.socket`); overrides `DD_AGENT_HOST` and `DD_DOGSTATSD_PORT`.";
     /// Metric namespace.
     METRICS_NAMESPACE = "METRICS_NAMESPACE", default: Some("treebeard"), secret: false, read_by: Library,
