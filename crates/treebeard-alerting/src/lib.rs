@@ -5,6 +5,7 @@
 //! - [`severity`]: the alert severity, shared by rules, routing and notifiers.
 //! - [`routing`]: severity → PagerDuty / Slack / email handles.
 //! - [`monitors`]: DataDog monitors (API v1) generated from the rules.
+//! - [`runbooks`]: runbook names (`docs/runbooks/<name>.md`) and their links.
 //! - [`dashboards`]: the four reference dashboards generated from code.
 //! - [`datadog_api`] and [`sync`]: `plan`/`apply` against the DataDog API,
 //!   touching only objects TreeBeard owns.
@@ -27,6 +28,7 @@ pub mod query;
 pub mod retry;
 pub mod routing;
 pub mod rules;
+pub mod runbooks;
 pub mod severity;
 pub mod sync;
 pub mod validate;

@@ -11,6 +11,7 @@ use std::path::Path;
 use crate::metrics;
 use crate::query;
 use crate::rules::{AlertRule, AlertingConfig};
+use crate::runbooks;
 
 /// Longest evaluation window DataDog metric monitors accept, in seconds.
 pub const MAX_EVALUATION_WINDOW: u64 = 2 * 86_400;
@@ -86,6 +87,72 @@ pub fn load(path: impl AsRef<Path>) -> Result<AlertingConfig, ConfigError> {
     parse(&source)
 }
 
+/// [`load`], then checks that every runbook given as a name has its file
+/// `docs/runbooks/<name>.md` in the repository of `path` (see
+/// [`check_runbook_files`]). What `treebeard monitors validate`, `plan` and
+/// `apply` use.
+pub fn load_with_runbooks(path: impl AsRef<Path>) -> Result<AlertingConfig, ConfigError> {
+    let path = path.as_ref();
+    let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let config = parse(&source)?;
+    let problems = check_runbook_files(&config, Some(&source), path);
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError::Invalid(problems))
+    }
+}
+
+/// One problem for each alert whose runbook is a name without its file
+/// `<dir>/<name>.md`, where `<dir>` is [`runbooks::dir_for`] the
+/// configuration file at `path`. Full URLs are not checked (nothing here
+/// can reach them).
+pub fn check_runbook_files(
+    config: &AlertingConfig,
+    source: Option<&str>,
+    path: &Path,
+) -> Vec<Problem> {
+    let locator = Locator::new(source.unwrap_or(""));
+    let dir = runbooks::dir_for(path);
+    let mut problems = Vec::new();
+    for (index, alert) in config.alerts.iter().enumerate() {
+        if !runbooks::is_name(&alert.runbook) {
+            continue;
+        }
+        let message = match &dir {
+            Some(dir) => {
+                let file = runbooks::file(dir, &alert.runbook);
+                if file.is_file() {
+                    continue;
+                }
+                format!(
+                    "runbook `{}` has no file: {} is missing (write it, or give the runbook as an http(s) link)",
+                    alert.runbook,
+                    file.display()
+                )
+            }
+            None => format!(
+                "runbook `{}` is a name, but no {} directory or repository (.git) was found above {} to hold {}/{}.md",
+                alert.runbook,
+                runbooks::RUNBOOK_DIR,
+                path.display(),
+                runbooks::RUNBOOK_DIR,
+                alert.runbook
+            ),
+        };
+        problems.push(Problem {
+            line: locator.alert_field(index, Some("runbook")),
+            column: None,
+            alert: Some(alert.name.clone()),
+            message,
+        });
+    }
+    problems
+}
+
 /// Parses and validates a configuration held in memory.
 ///
 /// ```
@@ -156,8 +223,15 @@ pub fn check(config: &AlertingConfig, source: Option<&str>) -> Vec<Problem> {
         if let Err(e) = config.notifications.check(alert.severity) {
             report(Some("severity"), e.to_string());
         }
-        if !(alert.runbook.starts_with("https://") || alert.runbook.starts_with("http://")) {
-            report(Some("runbook"), "runbook must be an http(s) link".into());
+        if !(runbooks::is_url(&alert.runbook) || runbooks::is_name(&alert.runbook)) {
+            report(
+                Some("runbook"),
+                format!(
+                    "runbook `{}` must be an http(s) link or the name of a runbook file {}/<name>.md (lower-case letters, digits, `-`, `_`)",
+                    alert.runbook,
+                    runbooks::RUNBOOK_DIR
+                ),
+            );
         }
         if alert.description.trim().is_empty() {
             report(Some("description"), "description is empty".into());

@@ -83,7 +83,7 @@ pub async fn run(env: &impl ConfigSource, args: &DigestArgs) -> ExitCode {
 async fn digest(env: &impl ConfigSource, args: &DigestArgs) -> Result<(), Failure> {
     // Everything that can be wrong locally is checked before any network call.
     let end = digest::parse_end(&args.end, SystemTime::now()).map_err(bad_config)?;
-    let config = crate::sync_cmd::load(&args.file).map_err(bad_config)?;
+    let config = crate::sync_cmd::load(env, &args.file).map_err(bad_config)?;
     let client = DatadogClient::from_env(env).map_err(bad_config)?;
     let email = if args.send {
         Some(EmailNotifier::from_env(env).map_err(bad_config)?)

@@ -38,7 +38,7 @@ pub async fn run(env: &impl ConfigSource, file: &Path, timeout: Duration) -> boo
         .build()
         .unwrap_or_default();
     let checks = vec![
-        agent(env, &http).await,
+        agent(env, &http, timeout).await,
         dogstatsd(env).await,
         sentry(env, &http).await,
         datadog_api(env, timeout).await,
@@ -71,7 +71,7 @@ fn agent_host(env: &impl ConfigSource) -> String {
         .unwrap_or_else(|| env::DEFAULT_AGENT_HOST.into())
 }
 
-async fn agent(env: &impl ConfigSource, http: &reqwest::Client) -> Check {
+async fn agent(env: &impl ConfigSource, http: &reqwest::Client, timeout: Duration) -> Check {
     const NAME: &str = "datadog agent (/info)";
     let base = env.value(env::DD_TRACE_AGENT_URL).unwrap_or_else(|| {
         let port = env
@@ -79,12 +79,34 @@ async fn agent(env: &impl ConfigSource, http: &reqwest::Client) -> Check {
             .unwrap_or_else(|| env::DEFAULT_TRACE_AGENT_PORT.to_string());
         format!("http://{}:{port}", agent_host(env))
     });
-    let url = format!("{}/info", base.trim_end_matches('/'));
-    match http.get(&url).send().await {
-        Ok(r) if r.status().is_success() => {
-            let version = r
-                .json::<serde_json::Value>()
-                .await
+    let answer = match base.strip_prefix("unix://") {
+        Some(path) => {
+            let url = format!("unix://{path} GET /info");
+            match tokio::time::timeout(timeout, unix_http_get(Path::new(path), "/info")).await {
+                Ok(Ok(answer)) => Ok((url, answer)),
+                Ok(Err(e)) => Err(format!(
+                    "{url}: {e} (is the agent running with DD_APM_RECEIVER_SOCKET={path}, and its socket directory shared with this container?)"
+                )),
+                Err(_) => Err(format!("{url}: no answer within {timeout:?}")),
+            }
+        }
+        None => {
+            let url = format!("{}/info", base.trim_end_matches('/'));
+            match http.get(&url).send().await {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    let body = r.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+                    Ok((url, (status, body)))
+                }
+                Err(e) => Err(format!(
+                    "{url}: {e} (is the agent running? set DD_AGENT_HOST / DD_TRACE_AGENT_PORT or DD_TRACE_AGENT_URL)"
+                )),
+            }
+        }
+    };
+    match answer {
+        Ok((url, (status, body))) if (200..300).contains(&status) => {
+            let version = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| v.get("version").and_then(|v| v.as_str()).map(str::to_owned));
             check(
@@ -98,35 +120,121 @@ async fn agent(env: &impl ConfigSource, http: &reqwest::Client) -> Check {
                 ),
             )
         }
-        Ok(r) => check(
+        Ok((url, (status, _))) => check(NAME, Outcome::Fail, format!("{url} answered {status}")),
+        Err(detail) => check(NAME, Outcome::Fail, detail),
+    }
+}
+
+/// `GET path` over the Unix socket at `socket`: the status code and body.
+///
+/// HTTP/1.0, so that the server answers without chunked encoding and
+/// closes the connection after the body: the answer is read to its end.
+async fn unix_http_get(socket: &Path, path: &str) -> std::io::Result<(u16, Vec<u8>)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::UnixStream::connect(socket).await?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
+        .await?;
+    let mut answer = Vec::new();
+    stream.take(1 << 20).read_to_end(&mut answer).await?;
+    let invalid = || std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP answer");
+    let head_end = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(invalid)?;
+    let status = std::str::from_utf8(&answer[..head_end])
+        .ok()
+        .and_then(|head| head.lines().next())
+        .filter(|line| line.starts_with("HTTP/1."))
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse::<u16>().ok())
+        .ok_or_else(invalid)?;
+    Ok((status, answer[head_end + 4..].to_vec()))
+}
+
+/// Where DogStatsD lines go: `DD_DOGSTATSD_URL` (`udp://host:port` or
+/// `unix:///path`), else `DD_AGENT_HOST`:`DD_DOGSTATSD_PORT`.
+enum StatsdTarget {
+    /// Host, port, and the variable the port came from.
+    Udp(String, String, &'static str),
+    Unix(String),
+}
+
+fn statsd_target(env: &impl ConfigSource) -> Result<StatsdTarget, String> {
+    let Some(url) = env.value(env::DD_DOGSTATSD_URL) else {
+        let port = env
+            .value(env::DD_DOGSTATSD_PORT)
+            .unwrap_or_else(|| env::DEFAULT_DOGSTATSD_PORT.to_string());
+        return Ok(StatsdTarget::Udp(
+            agent_host(env),
+            port,
+            env::DD_DOGSTATSD_PORT.name,
+        ));
+    };
+    if let Some(path) = url.strip_prefix("unix://").filter(|p| p.starts_with('/')) {
+        return Ok(StatsdTarget::Unix(path.to_owned()));
+    }
+    url.strip_prefix("udp://")
+        .and_then(|rest| rest.rsplit_once(':'))
+        .filter(|(host, port)| !host.is_empty() && !port.is_empty())
+        .map(|(host, port)| {
+            StatsdTarget::Udp(
+                host.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_owned(),
+                port.to_owned(),
+                env::DD_DOGSTATSD_URL.name,
+            )
+        })
+        .ok_or_else(|| {
+            format!(
+                "DD_DOGSTATSD_URL={url:?}: expected udp://host:port or unix:///path/to/dsd.socket"
+            )
+        })
+}
+
+const STATSD_LINE: &[u8] = b"treebeard.doctor.check:1|c|#source:doctor";
+
+async fn dogstatsd(env: &impl ConfigSource) -> Check {
+    match statsd_target(env) {
+        Ok(StatsdTarget::Unix(path)) => dogstatsd_unix(&path),
+        Ok(StatsdTarget::Udp(host, port, var)) => dogstatsd_udp(&host, &port, var).await,
+        Err(message) => check("dogstatsd", Outcome::Fail, message),
+    }
+}
+
+/// A datagram to a Unix socket is refused when nothing is bound there, so
+/// unlike UDP a pass means the agent's socket exists and took the line.
+fn dogstatsd_unix(path: &str) -> Check {
+    const NAME: &str = "dogstatsd (unix)";
+    let sent = std::os::unix::net::UnixDatagram::unbound()
+        .and_then(|socket| socket.send_to(STATSD_LINE, path));
+    match sent {
+        Ok(_) => check(
             NAME,
-            Outcome::Fail,
-            format!("{url} answered {}", r.status()),
+            Outcome::Pass,
+            format!("sent treebeard.doctor.check to unix://{path} (a socket is bound there)"),
         ),
         Err(e) => check(
             NAME,
             Outcome::Fail,
             format!(
-                "{url}: {e} (is the agent running? set DD_AGENT_HOST / DD_TRACE_AGENT_PORT or DD_TRACE_AGENT_URL)"
+                "sending to unix://{path}: {e} (is the agent running with DD_DOGSTATSD_SOCKET={path}, and its socket directory shared with this container?)"
             ),
         ),
     }
 }
 
-async fn dogstatsd(env: &impl ConfigSource) -> Check {
+async fn dogstatsd_udp(host: &str, port_raw: &str, var: &str) -> Check {
     const NAME: &str = "dogstatsd (UDP)";
-    let host = agent_host(env);
-    let port_raw = env
-        .value(env::DD_DOGSTATSD_PORT)
-        .unwrap_or_else(|| env::DEFAULT_DOGSTATSD_PORT.to_string());
     let Ok(port) = port_raw.trim().parse::<u16>() else {
         return check(
             NAME,
             Outcome::Fail,
-            format!("DD_DOGSTATSD_PORT={port_raw:?} is not a port number"),
+            format!("{var}: port {port_raw:?} is not a port number"),
         );
     };
-    let addr = match tokio::net::lookup_host((host.as_str(), port))
+    let addr = match tokio::net::lookup_host((host, port))
         .await
         .map(|mut a| a.next())
     {
@@ -142,9 +250,7 @@ async fn dogstatsd(env: &impl ConfigSource) -> Check {
     };
     let sent = async {
         let socket = tokio::net::UdpSocket::bind(bind).await?;
-        socket
-            .send_to(b"treebeard.doctor.check:1|c|#source:doctor", addr)
-            .await
+        socket.send_to(STATSD_LINE, addr).await
     }
     .await;
     match sent {
@@ -284,7 +390,7 @@ fn alert_rules(file: &Path) -> Check {
     if !file.exists() {
         return check(NAME, Outcome::Skip, format!("{} not found", file.display()));
     }
-    match validate::load(file) {
+    match validate::load_with_runbooks(file) {
         Ok(config) => check(
             NAME,
             Outcome::Pass,

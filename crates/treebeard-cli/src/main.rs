@@ -51,7 +51,8 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum MonitorsAction {
-    /// Check the schema and queries of the alert rules.
+    /// Check the schema and queries of the alert rules, and that every
+    /// runbook given as a name has its file docs/runbooks/<name>.md.
     Validate {
         /// The alert rules.
         #[arg(long, default_value = treebeard_alerting::rules::DEFAULT_CONFIG_PATH)]
@@ -140,8 +141,8 @@ async fn main() -> ExitCode {
             };
         }
         Command::Monitors { action } => match action {
-            MonitorsAction::Validate { file } => sync_cmd::validate(&file),
-            MonitorsAction::Render { file } => sync_cmd::render_monitors(&file),
+            MonitorsAction::Validate { file } => sync_cmd::validate(&env, &file),
+            MonitorsAction::Render { file } => sync_cmd::render_monitors(&env, &file),
             MonitorsAction::Plan { file } => sync_cmd::monitors(&env, &file, false).await,
             MonitorsAction::Apply { file } => sync_cmd::monitors(&env, &file, true).await,
         },

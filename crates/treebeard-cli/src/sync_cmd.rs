@@ -4,13 +4,31 @@ use std::path::Path;
 
 use treebeard_alerting::datadog_api::DatadogClient;
 use treebeard_alerting::env::ConfigSource;
+use treebeard_alerting::rules::AlertingConfig;
+use treebeard_alerting::runbooks::RunbookLinks;
 use treebeard_alerting::{dashboards, monitors, sync, validate};
 
 /// A command failure, already phrased for the user.
 pub type CmdResult = Result<(), String>;
 
-pub(crate) fn load(file: &Path) -> Result<treebeard_alerting::rules::AlertingConfig, String> {
-    validate::load(file).map_err(|e| match e {
+/// Loads and checks the alert rules, and turns runbook names into links
+/// under `TREEBEARD_RUNBOOK_BASE_URL`.
+pub(crate) fn load(env: &impl ConfigSource, file: &Path) -> Result<AlertingConfig, String> {
+    let mut config = validate::load(file).map_err(|e| phrase(file, e))?;
+    RunbookLinks::from_env(env).resolve(&mut config);
+    Ok(config)
+}
+
+/// [`load`], and every runbook given as a name must have its file
+/// `docs/runbooks/<name>.md` (before anything is sent to DataDog).
+fn load_with_runbook_files(env: &impl ConfigSource, file: &Path) -> Result<AlertingConfig, String> {
+    let mut config = validate::load_with_runbooks(file).map_err(|e| phrase(file, e))?;
+    RunbookLinks::from_env(env).resolve(&mut config);
+    Ok(config)
+}
+
+fn phrase(file: &Path, e: validate::ConfigError) -> String {
+    match e {
         validate::ConfigError::Invalid(problems) => {
             let lines: Vec<String> = problems
                 .iter()
@@ -24,19 +42,20 @@ pub(crate) fn load(file: &Path) -> Result<treebeard_alerting::rules::AlertingCon
             )
         }
         other => other.to_string(),
-    })
+    }
 }
 
-/// `monitors validate`.
-pub fn validate(file: &Path) -> CmdResult {
-    let config = load(file)?;
+/// `monitors validate`: the rules, and the runbook file of every runbook
+/// given as a name.
+pub fn validate(env: &impl ConfigSource, file: &Path) -> CmdResult {
+    let config = load_with_runbook_files(env, file)?;
     println!("{}: {} alerts OK", file.display(), config.alerts.len());
     Ok(())
 }
 
 /// `monitors render`.
-pub fn render_monitors(file: &Path) -> CmdResult {
-    let config = load(file)?;
+pub fn render_monitors(env: &impl ConfigSource, file: &Path) -> CmdResult {
+    let config = load(env, file)?;
     let monitors = monitors::generate(&config).map_err(|e| e.to_string())?;
     let json = serde_json::to_string_pretty(&monitors).map_err(|e| e.to_string())?;
     println!("{json}");
@@ -73,7 +92,7 @@ async fn plan_and_maybe_apply(client: &DatadogClient, plan: sync::Plan, apply: b
 
 /// `monitors plan` and `monitors apply`.
 pub async fn monitors(env: &impl ConfigSource, file: &Path, apply: bool) -> CmdResult {
-    let config = load(file)?;
+    let config = load_with_runbook_files(env, file)?;
     let desired = monitors::generate(&config).map_err(|e| e.to_string())?;
     let client = client(env)?;
     let plan = sync::plan_monitors(&client, &desired)

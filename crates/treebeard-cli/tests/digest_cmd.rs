@@ -103,6 +103,12 @@ async fn digest(envs: &[(&str, &str)], args: &[&str]) -> Run {
     let out = command
         .args(args)
         .env_clear()
+        // The shipped rules name their runbooks (`runbook: error-rate`):
+        // the digest shows them as links under this base.
+        .env(
+            "TREEBEARD_RUNBOOK_BASE_URL",
+            "https://runbooks.treebeard.example/{name}",
+        )
         .envs(envs.iter().copied())
         .output()
         .await

@@ -20,12 +20,17 @@ struct Run {
 }
 
 async fn treebeard(base: &str, key: &str, args: &[&str]) -> Run {
+    treebeard_with(base, key, args, &[]).await
+}
+
+async fn treebeard_with(base: &str, key: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_treebeard"))
         .args(args)
         .env_clear()
         .env("DD_API_KEY", key)
         .env("DD_APP_KEY", "app-key")
         .env("DD_API_URL", base)
+        .envs(env.iter().copied())
         .output()
         .await
         .unwrap();
@@ -100,8 +105,15 @@ async fn monitors_apply_is_idempotent_and_leaves_foreign_monitors_alone() {
         "second apply changed something"
     );
 
-    // One changed threshold is one update.
+    // One changed threshold is one update. (The copy's runbook names are
+    // checked against docs/runbooks beside it: the repository's, linked.)
     let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("docs")).unwrap();
+    std::os::unix::fs::symlink(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/runbooks"),
+        dir.path().join("docs/runbooks"),
+    )
+    .unwrap();
     let changed = dir.path().join("alerting-config.yml");
     let yaml = std::fs::read_to_string(config()).unwrap();
     std::fs::write(
@@ -120,14 +132,103 @@ async fn monitors_apply_is_idempotent_and_leaves_foreign_monitors_alone() {
     .await;
     assert!(
         plan.stdout.contains("~ update monitor `CPU above 70%`"),
-        "{}",
-        plan.stdout
+        "{}{}",
+        plan.stdout,
+        plan.stderr
     );
     assert!(
         plan.stdout
             .contains("Plan: 0 to create, 1 to update, 0 to delete, 10 unchanged."),
         "{}",
         plan.stdout
+    );
+}
+
+/// The message of the stored monitor named `name`.
+fn stored_message(store: &fake_datadog::Shared, name: &str) -> String {
+    let s = store.lock().unwrap();
+    let monitor = s
+        .monitors
+        .values()
+        .find(|m| m["name"] == name)
+        .unwrap_or_else(|| panic!("no monitor `{name}`"));
+    monitor["message"].as_str().unwrap().to_owned()
+}
+
+/// The shipped rules name their runbooks; the monitors sent to DataDog
+/// link to them under `TREEBEARD_RUNBOOK_BASE_URL` (default: the path in
+/// the repository), and changing the base updates every monitor.
+#[tokio::test(flavor = "multi_thread")]
+async fn runbook_links_in_monitor_messages_follow_the_base_url() {
+    let (base, store) = fake_datadog::start().await;
+    let file = config();
+    let file = file.to_str().unwrap();
+    let availability = "Availability below 99.9%";
+
+    let apply = treebeard(&base, GOOD_KEY, &["monitors", "apply", "--file", file]).await;
+    assert!(apply.ok, "{}{}", apply.stdout, apply.stderr);
+    let message = stored_message(&store, availability);
+    assert!(
+        message.contains("\nRunbook: docs/runbooks/availability.md\n"),
+        "{message}"
+    );
+
+    let repo = [(
+        "TREEBEARD_RUNBOOK_BASE_URL",
+        "https://git.example/ops/treebeard/blob/main/docs/runbooks/",
+    )];
+    let plan = treebeard_with(
+        &base,
+        GOOD_KEY,
+        &["monitors", "plan", "--file", file],
+        &repo,
+    )
+    .await;
+    assert!(
+        plan.stdout
+            .contains("Plan: 0 to create, 11 to update, 0 to delete, 0 unchanged."),
+        "{}{}",
+        plan.stdout,
+        plan.stderr
+    );
+    let apply = treebeard_with(
+        &base,
+        GOOD_KEY,
+        &["monitors", "apply", "--file", file],
+        &repo,
+    )
+    .await;
+    assert!(apply.ok, "{}{}", apply.stdout, apply.stderr);
+    let message = stored_message(&store, availability);
+    assert!(
+        message.contains(
+            "\nRunbook: https://git.example/ops/treebeard/blob/main/docs/runbooks/availability.md\n"
+        ),
+        "{message}"
+    );
+    assert!(stored_message(&store, "Tracer dropping spans").contains(
+        "Runbook: https://git.example/ops/treebeard/blob/main/docs/runbooks/tracer-spans-dropped.md"
+    ));
+
+    // A base with `{name}` (a docs site without the .md files' names).
+    let site = [(
+        "TREEBEARD_RUNBOOK_BASE_URL",
+        "https://runbooks.example/treebeard/{name}",
+    )];
+    let render = treebeard_with(
+        &base,
+        GOOD_KEY,
+        &["monitors", "render", "--file", file],
+        &site,
+    )
+    .await;
+    assert!(render.ok, "{}", render.stderr);
+    assert!(
+        render
+            .stdout
+            .contains("Runbook: https://runbooks.example/treebeard/availability\\n"),
+        "{}",
+        render.stdout
     );
 }
 

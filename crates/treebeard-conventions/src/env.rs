@@ -148,7 +148,7 @@ variables! {
     DD_DOGSTATSD_PORT = "DD_DOGSTATSD_PORT", default: Some("8125"), secret: false, read_by: Both,
         "DogStatsD UDP port on `DD_AGENT_HOST` (1-65535).";
     /// DogStatsD URL.
-    DD_DOGSTATSD_URL = "DD_DOGSTATSD_URL", default: None, secret: false, read_by: Library,
+    DD_DOGSTATSD_URL = "DD_DOGSTATSD_URL", default: None, secret: false, read_by: Both,
         "Full DogStatsD address (`udp://host:port` or `unix:///path/dsd.socket`); overrides `DD_AGENT_HOST` and `DD_DOGSTATSD_PORT`.";
     /// Metric namespace.
     METRICS_NAMESPACE = "METRICS_NAMESPACE", default: Some("treebeard"), secret: false, read_by: Library,
@@ -235,6 +235,9 @@ variables! {
     /// SMTP transport security.
     SMTP_TLS = "SMTP_TLS", default: Some("starttls"), secret: false, read_by: Cli,
         "`none` (plain, local relays only), `starttls` or `tls` (implicit TLS).";
+    /// Base of runbook links.
+    TREEBEARD_RUNBOOK_BASE_URL = "TREEBEARD_RUNBOOK_BASE_URL", default: Some("docs/runbooks/"), secret: false, read_by: Cli,
+        "Where the runbooks named in alerting-config.yml (`runbook: availability`) are published: a name becomes `<base>/<name>.md`, or the base with `{name}` replaced when it holds `{name}`. The default is the files' path in the repository; set your repository's or docs site's web address so that monitors, notifications and digests carry clickable links. A `runbook:` that is a full URL is used as it is.";
 }
 
 /// Redacts a secret for display: URLs keep their scheme and host so a
