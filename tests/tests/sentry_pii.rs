@@ -163,7 +163,10 @@ async fn no_secret_of_the_corpus_reaches_the_spans() {
     );
     let url = span["meta"]["http.url"].as_str().unwrap();
     assert!(url.contains("/demo/echo-error/[EMAIL]"), "{url}");
-    assert!(url.ends_with("?password=?&card=?&ref=?"), "{url}");
+    // DataDog's query obfuscation redacts the password, the PII scrubber
+    // the card; the order reference is no secret and stays, as in DataDog.
+    assert!(url.contains("?<redacted>&card=["), "{url}");
+    assert!(url.ends_with("&ref=ORD-123456789"), "{url}");
     // Every span of the trace: none carries a secret.
     let trace = span["trace_id"].as_u64().unwrap();
     let all = agent.wait_for_trace(trace, |s| !s.is_empty()).await;

@@ -160,6 +160,7 @@ const TREEBEARD: Checked = Checked {
                     "escape",
                     "ids",
                     "privacy",
+                    "query",
                     "response_error",
                     "route",
                     "trace_context",

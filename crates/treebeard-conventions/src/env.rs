@@ -126,6 +126,9 @@ variables! {
     /// Trace rate limit.
     DD_TRACE_RATE_LIMIT = "DD_TRACE_RATE_LIMIT", default: Some("100"), secret: false, read_by: Library,
         "Most traces kept per second by `DD_TRACE_SAMPLE_RATE` and `DD_TRACE_SAMPLING_RULES` (1 to 2147483647); traces over it are not kept, but still count in DataDog's trace metrics.";
+    /// Query-string obfuscation.
+    DD_TRACE_OBFUSCATION_QUERY_STRING_REGEXP = "DD_TRACE_OBFUSCATION_QUERY_STRING_REGEXP", default: None, secret: false, read_by: Library,
+        "What of a URL's query string becomes `<redacted>` in the `http.url` span tag (unset: DataDog's default pattern, passwords, tokens, keys, signatures, bearer tokens, JWTs, private keys); the rest is kept (`?page=2`) and goes through the PII scrubber. Blank means unset (the default), so DataDog's `\"\"` (leave the query out) is written `.+` here, which redacts it whole.";
     /// Sampling rules.
     DD_TRACE_SAMPLING_RULES = "DD_TRACE_SAMPLING_RULES", default: None, secret: false, read_by: Library,
         "JSON array of rules `{\"sample_rate\": 0.1, \"service\": \"..\", \"name\": \"..\", \"resource\": \"..\", \"tags\": {..}}`; the first match sets a trace's rate (glob patterns `*` and `?`), `DD_TRACE_SAMPLE_RATE` applies otherwise.";

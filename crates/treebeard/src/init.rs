@@ -32,6 +32,12 @@ use crate::trace_context;
 /// ```
 pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
     check_features(config)?;
+    // Validated with the configuration: this cannot fail.
+    if let Ok(obfuscation) =
+        crate::query::QueryObfuscation::new(config.apm.query_obfuscation.as_deref())
+    {
+        crate::query::set(obfuscation);
+    }
     let mut backends: Vec<Box<dyn Backend>> = Vec::new();
     let (json, log) = crate::log::output::stdout(config)?;
     let native = keep(backends::datadog::install(config)?, &mut backends);

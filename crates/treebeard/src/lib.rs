@@ -37,6 +37,7 @@ mod error;
 mod escape;
 mod ids;
 pub mod privacy;
+mod query;
 mod response_error;
 mod route;
 mod trace_context;

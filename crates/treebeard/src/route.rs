@@ -108,8 +108,9 @@ pub(crate) fn shown_path<'a>(path: &'a str, route: &str) -> std::borrow::Cow<'a,
     }
 }
 
-/// `http://<host><scrubbed path>?<query with every value masked>`: query
-/// values may carry secrets, the keys show what was asked.
+/// `http://<host><scrubbed path>?<query>`: the query obfuscated as
+/// DataDog's tracers do (secret-looking values `<redacted>`, see
+/// [`crate::query`]), then PII-scrubbed.
 ///
 /// Written straight into whatever records it (the span's buffer), with no
 /// `String` of its own.
@@ -136,29 +137,14 @@ impl std::fmt::Display for RequestUrl<'_> {
         f.write_str("http://")?;
         f.write_str(self.host)?;
         f.write_str(&shown_path(self.uri.path(), self.route))?;
-        if let Some(query) = self.uri.query() {
+        if let Some(query) = self.uri.query()
+            && let Some(query) = crate::query::obfuscation().apply(query)
+        {
             f.write_str("?")?;
-            write_masked_query(f, query)?;
+            f.write_str(&crate::privacy::scrubber().scrub(&query))?;
         }
         Ok(())
     }
-}
-
-/// Writes `query` with every value masked: `a=1&b=secret&c` → `a=?&b=?&c`.
-fn write_masked_query(out: &mut impl std::fmt::Write, query: &str) -> std::fmt::Result {
-    for (i, pair) in query.split('&').enumerate() {
-        if i > 0 {
-            out.write_str("&")?;
-        }
-        match pair.split_once('=') {
-            Some((key, _)) => {
-                out.write_str(key)?;
-                out.write_str("=?")?;
-            }
-            None => out.write_str(pair)?,
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -166,17 +152,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn query_values_are_masked() {
-        let mut masked = String::new();
-        write_masked_query(&mut masked, "a=1&token=s3cr3t&flag").unwrap();
-        assert_eq!(masked, "a=?&token=?&flag");
-        let req = Request::get("/users/1?email=a@b.c")
+    fn query_secrets_are_redacted_and_pii_scrubbed() {
+        let req = Request::get("/users/1?email=a@b.co&page=2&token=s3cr3t")
             .header("host", "api:8080")
             .body(())
             .unwrap();
         assert_eq!(
             RequestUrl::of(&req, &route_of(&req)).to_string(),
-            "http://api:8080/users/1?email=?"
+            "http://api:8080/users/1?email=[EMAIL]&page=2&<redacted>"
         );
         let req = Request::get("/users/bob@example.com").body(()).unwrap();
         assert_eq!(
@@ -205,7 +188,7 @@ mod tests {
             .insert(OriginalUri("/api/users/7?page=2".parse().unwrap()));
         assert_eq!(
             RequestUrl::of(&req, &route_of(&req)).to_string(),
-            "http://localhost/api/users/7?page=?"
+            "http://localhost/api/users/7?page=2"
         );
     }
 }

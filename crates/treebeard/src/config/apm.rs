@@ -65,6 +65,10 @@ pub struct ApmConfig {
     /// kept for a retry while the agent does not take them (default
     /// [`DEFAULT_BUFFER_MAX_BYTES`]; 0: none).
     pub buffer_max_bytes: usize,
+    /// `DD_TRACE_OBFUSCATION_QUERY_STRING_REGEXP`, validated: what of a
+    /// query string becomes `<redacted>` in `http.url`. `None`: DataDog's
+    /// default pattern.
+    pub query_obfuscation: Option<String>,
 }
 
 /// Default of `TREEBEARD_TRACE_BUFFER_MAX_BYTES`: 16 MiB.
@@ -135,6 +139,11 @@ pub(super) fn read_apm(r: &mut Reader<'_>) -> ApmConfig {
             },
         )
         .unwrap_or(DEFAULT_BUFFER_MAX_BYTES);
+    let query_obfuscation = r.parse(
+        DD_TRACE_OBFUSCATION_QUERY_STRING_REGEXP,
+        "a regular expression (Rust `regex` syntax, as DataDog's default pattern is written)",
+        |s| regex::Regex::new(s).ok().map(|_| s.to_owned()),
+    );
     ApmConfig {
         provider,
         enabled,
@@ -145,6 +154,7 @@ pub(super) fn read_apm(r: &mut Reader<'_>) -> ApmConfig {
         propagation,
         otlp_endpoint,
         buffer_max_bytes,
+        query_obfuscation,
     }
 }
 

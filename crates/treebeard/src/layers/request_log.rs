@@ -11,7 +11,8 @@
 //! ([`crate::apm`]): it continues the trace of the incoming headers and is
 //! exported as DataDog operation `http.server.request`, type `web`, resource
 //! `GET /users/{id}`, with tags `http.method`, `http.route`, `http.url`
-//! (query values masked), `http.status_code` and `request_id`. A 5xx
+//! (secret query values redacted as DataDog does, then PII-scrubbed),
+//! `http.status_code` and `request_id`. A 5xx
 //! response marks it as an error, with `error.type`/`error.message` from the
 //! response's [`ResponseError`] when a handler attached one.
 //!
