@@ -160,6 +160,7 @@ const TREEBEARD: Checked = Checked {
                     "escape",
                     "ids",
                     "privacy",
+                    "client_ip",
                     "query",
                     "response_error",
                     "route",

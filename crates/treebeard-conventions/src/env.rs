@@ -126,6 +126,12 @@ variables! {
     /// Trace rate limit.
     DD_TRACE_RATE_LIMIT = "DD_TRACE_RATE_LIMIT", default: Some("100"), secret: false, read_by: Library,
         "Most traces kept per second by `DD_TRACE_SAMPLE_RATE` and `DD_TRACE_SAMPLING_RULES` (1 to 2147483647); traces over it are not kept, but still count in DataDog's trace metrics.";
+    /// Client IP tagging.
+    DD_TRACE_CLIENT_IP_ENABLED = "DD_TRACE_CLIENT_IP_ENABLED", default: Some("false"), secret: false, read_by: Library,
+        "Tag server spans with `http.client_ip`, as DataDog's tracers do: the first public address of the first proxy header present (`x-forwarded-for`, `x-real-ip`, `true-client-ip`, `x-client-ip`, `forwarded`, `forwarded-for`, `x-cluster-client-ip`, `fastly-client-ip`, `cf-connecting-ip`, `cf-connecting-ipv6`), else the peer address (when the app serves with `ConnectInfo`). Off by default: an address is personal data.";
+    /// Client IP header.
+    DD_TRACE_CLIENT_IP_HEADER = "DD_TRACE_CLIENT_IP_HEADER", default: None, secret: false, read_by: Library,
+        "With `DD_TRACE_CLIENT_IP_ENABLED`, the one header to read the client IP from (say, the one your load balancer sets), instead of the list.";
     /// Query-string obfuscation.
     DD_TRACE_OBFUSCATION_QUERY_STRING_REGEXP = "DD_TRACE_OBFUSCATION_QUERY_STRING_REGEXP", default: None, secret: false, read_by: Library,
         "What of a URL's query string becomes `<redacted>` in the `http.url` span tag (unset: DataDog's default pattern, passwords, tokens, keys, signatures, bearer tokens, JWTs, private keys); the rest is kept (`?page=2`) and goes through the PII scrubber. Blank means unset (the default), so DataDog's `\"\"` (leave the query out) is written `.+` here, which redacts it whole.";

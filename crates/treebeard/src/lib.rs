@@ -32,6 +32,7 @@
 #![forbid(unsafe_code)]
 
 // Leaves: depend on nothing else in the crate (docs/architecture.md).
+mod client_ip;
 pub mod config;
 mod error;
 mod escape;

@@ -49,7 +49,11 @@ impl MonitoringLayer {
         Self {
             enabled: config.enabled,
             request_id: RequestIdLayer::new(),
-            request_log: RequestLogLayer::new(),
+            request_log: if config.apm.client_ip_enabled {
+                RequestLogLayer::new().with_client_ip(config.apm.client_ip_header.clone())
+            } else {
+                RequestLogLayer::new()
+            },
             request_metrics: RequestMetricsLayer::from_config(config),
             catch_panic: CatchPanicLayer::new(),
             #[cfg(feature = "sentry")]

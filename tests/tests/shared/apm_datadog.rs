@@ -573,3 +573,32 @@ async fn without_dd_env_spans_and_lines_carry_no_env_rather_than_a_made_up_one()
     assert_eq!(line["dd.service"], "e2e-apm", "{line}");
 }
 
+
+#[tokio::test]
+async fn server_spans_carry_the_user_agent_and_with_client_ip_enabled_the_client_address() {
+    let agent = TestAgent::start();
+    let api = start(&env(&agent, &[("DD_TRACE_CLIENT_IP_ENABLED", "true")]));
+    let (_, id) = get(
+        &api,
+        "/health",
+        &[
+            ("x-forwarded-for", "10.0.0.1, 8.8.8.8"),
+            ("user-agent", "probe/2.0 (ops@example.org)"),
+        ],
+    )
+    .await;
+    let span = server_span(&agent, &id).await;
+    assert_eq!(span["meta"]["http.client_ip"], "8.8.8.8", "{span:#}");
+    assert_eq!(span["meta"]["http.useragent"], "probe/2.0 ([EMAIL])", "{span:#}");
+    // Behind no proxy: the peer's address (the example serves with ConnectInfo).
+    let (_, id) = get(&api, "/health", &[]).await;
+    let span = server_span(&agent, &id).await;
+    assert_eq!(span["meta"]["http.client_ip"], "127.0.0.1", "{span:#}");
+
+    // Off by default: no address on the span.
+    let agent = TestAgent::start();
+    let api = start(&env(&agent, &[]));
+    let (_, id) = get(&api, "/health", &[("x-forwarded-for", "8.8.8.8")]).await;
+    let span = server_span(&agent, &id).await;
+    assert!(span["meta"].get("http.client_ip").is_none(), "{span:#}");
+}

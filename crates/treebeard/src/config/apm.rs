@@ -69,6 +69,11 @@ pub struct ApmConfig {
     /// query string becomes `<redacted>` in `http.url`. `None`: DataDog's
     /// default pattern.
     pub query_obfuscation: Option<String>,
+    /// `DD_TRACE_CLIENT_IP_ENABLED`: tag server spans with `http.client_ip`.
+    pub client_ip_enabled: bool,
+    /// `DD_TRACE_CLIENT_IP_HEADER`: the one header the client IP is read
+    /// from, instead of DataDog's list.
+    pub client_ip_header: Option<http::HeaderName>,
 }
 
 /// Default of `TREEBEARD_TRACE_BUFFER_MAX_BYTES`: 16 MiB.
@@ -144,6 +149,12 @@ pub(super) fn read_apm(r: &mut Reader<'_>) -> ApmConfig {
         "a regular expression (Rust `regex` syntax, as DataDog's default pattern is written)",
         |s| regex::Regex::new(s).ok().map(|_| s.to_owned()),
     );
+    let client_ip_enabled = r.bool(DD_TRACE_CLIENT_IP_ENABLED, false);
+    let client_ip_header = r.parse(
+        DD_TRACE_CLIENT_IP_HEADER,
+        "an HTTP header name (such as x-real-ip)",
+        |s| http::HeaderName::from_bytes(s.as_bytes()).ok(),
+    );
     ApmConfig {
         provider,
         enabled,
@@ -155,6 +166,8 @@ pub(super) fn read_apm(r: &mut Reader<'_>) -> ApmConfig {
         otlp_endpoint,
         buffer_max_bytes,
         query_obfuscation,
+        client_ip_enabled,
+        client_ip_header,
     }
 }
 

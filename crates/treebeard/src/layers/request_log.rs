@@ -45,7 +45,14 @@ use crate::route::{REQUEST_LINE_TARGET, RequestUrl};
 /// Logs one timed line per request; see the [module docs](self).
 #[derive(Debug, Clone, Default)]
 pub struct RequestLogLayer {
-    _private: (),
+    client_ip: Option<ClientIp>,
+}
+
+/// Where the `http.client_ip` span tag comes from, when it is on.
+#[derive(Debug, Clone)]
+struct ClientIp {
+    /// The one header to read (`DD_TRACE_CLIENT_IP_HEADER`), else DataDog's list.
+    header: Option<http::HeaderName>,
 }
 
 impl RequestLogLayer {
@@ -53,13 +60,27 @@ impl RequestLogLayer {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Tags server spans with `http.client_ip`, as DataDog's tracers do with
+    /// `DD_TRACE_CLIENT_IP_ENABLED`: the first public address of the first
+    /// proxy header present (`x-forwarded-for`, `x-real-ip`, ...), or only
+    /// `header` when given, else the peer's address (with `ConnectInfo`).
+    /// Off by default: the address is personal data.
+    #[must_use]
+    pub fn with_client_ip(mut self, header: Option<http::HeaderName>) -> Self {
+        self.client_ip = Some(ClientIp { header });
+        self
+    }
 }
 
 impl<S> Layer<S> for RequestLogLayer {
     type Service = RequestLog<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RequestLog { inner }
+        RequestLog {
+            inner,
+            client_ip: self.client_ip.clone(),
+        }
     }
 }
 
@@ -67,6 +88,7 @@ impl<S> Layer<S> for RequestLogLayer {
 #[derive(Debug, Clone)]
 pub struct RequestLog<S> {
     inner: S,
+    client_ip: Option<ClientIp>,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequestLog<S>
@@ -95,9 +117,23 @@ where
             .get::<RequestId>()
             .map(|id| crate::privacy::scrubber().scrub(id.as_str()));
         let method = req.method().as_str();
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip());
+        let user_agent = req.headers().get(http::header::USER_AGENT).cloned();
         // Computed only for a tracer, and given at creation: a later
         // `record` would cost a trip through every layer.
-        let url = trace_context::is_active().then(|| field::display(RequestUrl::of(&req, &route)));
+        let traced = trace_context::is_active();
+        let url = traced.then(|| field::display(RequestUrl::of(&req, &route)));
+        let client_ip = self
+            .client_ip
+            .as_ref()
+            .filter(|_| traced)
+            .and_then(|source| {
+                let header = source.header.as_ref().map(http::HeaderName::as_str);
+                crate::client_ip::client_ip(req.headers(), peer, header)
+            });
         let span = tracing::info_span!(
             "http.request",
             // DataDog derives operation `http.server.request`, type `web`
@@ -110,6 +146,15 @@ where
             // fallback service may serve it (recorded in `write_line`).
             http.route = route.is_known().then(|| route.as_str()),
             http.url = url,
+            // DataDog's tracers tag these on every server span; scrubbed
+            // like every tag (the log line's copy is scrubbed there).
+            http.useragent = user_agent
+                .as_ref()
+                .filter(|_| traced)
+                .and_then(|ua| ua.to_str().ok())
+                .map(|ua| crate::privacy::scrubber().scrub(ua))
+                .as_deref(),
+            http.client_ip = client_ip.map(field::display),
             http.status_code = field::Empty,
             error.type = field::Empty,
             error.message = field::Empty,
@@ -126,11 +171,8 @@ where
         let client = Client {
             // Cheap clones: both share the request's buffers.
             uri: crate::route::client_uri(&req).clone(),
-            user_agent: req.headers().get(http::header::USER_AGENT).cloned(),
-            ip: req
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|info| info.0.ip()),
+            user_agent,
+            ip: peer,
         };
         let inner = {
             let _entered = span.enter();
