@@ -12,6 +12,8 @@ use treebeard_alerting::validate;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
     Pass,
+    /// Works, but not as DataDog users expect: said, not a failure.
+    Warn,
     Fail,
     Skip,
 }
@@ -38,6 +40,7 @@ pub async fn run(env: &impl ConfigSource, file: &Path, timeout: Duration) -> boo
         .build()
         .unwrap_or_default();
     let checks = vec![
+        service_tags(env),
         agent(env, &http, timeout).await,
         dogstatsd(env).await,
         sentry(env, &http).await,
@@ -52,18 +55,47 @@ pub async fn run(env: &impl ConfigSource, file: &Path, timeout: Duration) -> boo
     for c in &checks {
         let label = match c.outcome {
             Outcome::Pass => "PASS",
+            Outcome::Warn => "WARN",
             Outcome::Fail => "FAIL",
             Outcome::Skip => "SKIP",
         };
         println!("{:width$}  {label:6}  {}", c.name, c.detail);
     }
     let failed = checks.iter().filter(|c| c.outcome == Outcome::Fail).count();
+    let count = |outcome| checks.iter().filter(|c| c.outcome == outcome).count();
     println!(
-        "\n{} passed, {failed} failed, {} skipped",
-        checks.iter().filter(|c| c.outcome == Outcome::Pass).count(),
-        checks.iter().filter(|c| c.outcome == Outcome::Skip).count()
+        "\n{} passed, {} warned, {failed} failed, {} skipped",
+        count(Outcome::Pass),
+        count(Outcome::Warn),
+        count(Outcome::Skip)
     );
     failed == 0
+}
+
+/// DataDog's unified service tags: without `DD_ENV` spans, lines and
+/// metrics carry no `env` tag (as in DataDog's tracers), and without
+/// `DD_SERVICE`/`DD_VERSION` the defaults name every service alike.
+fn service_tags(env: &impl ConfigSource) -> Check {
+    let unset: Vec<&str> = [env::DD_ENV, env::DD_SERVICE, env::DD_VERSION]
+        .into_iter()
+        .filter(|var| env.value(*var).is_none())
+        .map(|var| var.name)
+        .collect();
+    if unset.is_empty() {
+        return check(
+            "service tags",
+            Outcome::Pass,
+            "DD_ENV, DD_SERVICE and DD_VERSION are set",
+        );
+    }
+    check(
+        "service tags",
+        Outcome::Warn,
+        format!(
+            "{} unset: DataDog's unified service tagging needs all three (no env tag without DD_ENV; the service `treebeard-api` and version `0.0.0` otherwise)",
+            unset.join(", ")
+        ),
+    )
 }
 
 fn agent_host(env: &impl ConfigSource) -> String {

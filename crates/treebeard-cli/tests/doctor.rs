@@ -193,3 +193,19 @@ async fn dogstatsd_url_udp_and_a_bad_scheme() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unset_unified_service_tags_are_a_warning_not_a_failure() {
+    let (_, out) = doctor(&[("DD_SERVICE", "checkout")]).await;
+    let line = row(&out, "service tags");
+    assert!(line.contains("WARN"), "{out}");
+    assert!(line.contains("DD_ENV, DD_VERSION unset"), "{line}");
+    assert!(out.contains("1 warned"), "{out}");
+    let (_, out) = doctor(&[
+        ("DD_SERVICE", "checkout"),
+        ("DD_ENV", "prod"),
+        ("DD_VERSION", "1.2.3"),
+    ])
+    .await;
+    assert!(row(&out, "service tags").contains("PASS"), "{out}");
+}

@@ -82,13 +82,13 @@ variables! {
     MONITORING_ENABLED = "MONITORING_ENABLED", default: Some("true"), secret: false, read_by: Library,
         "`false` turns every layer into a pass-through and starts no exporter; JSON logging stays on.";
     /// Service name.
-    DD_SERVICE = "DD_SERVICE", default: Some("treebeard-api"), secret: false, read_by: Library,
+    DD_SERVICE = "DD_SERVICE", default: Some("treebeard-api"), secret: false, read_by: Both,
         "Service name on spans, logs (`dd.service`), metrics (`service` tag) and Sentry events.";
     /// Deployment environment.
-    DD_ENV = "DD_ENV", default: None, secret: false, read_by: Library,
+    DD_ENV = "DD_ENV", default: None, secret: false, read_by: Both,
         "Deployment environment on spans, logs (`dd.env`) and metrics (`env` tag); unset means no `env` tag at all, as in DataDog's tracers (`treebeard doctor` warns). `make run` sets `local`.";
     /// Service version.
-    DD_VERSION = "DD_VERSION", default: Some("0.0.0"), secret: false, read_by: Library,
+    DD_VERSION = "DD_VERSION", default: Some("0.0.0"), secret: false, read_by: Both,
         "Service version on spans, logs (`dd.version`) and metrics (`version` tag); default Sentry release.";
     /// Extra tags.
     DD_TAGS = "DD_TAGS", default: None, secret: false, read_by: Library,
