@@ -602,3 +602,31 @@ async fn etsy_statsd_sees_no_bad_lines() {
     let gauges = statsd.admin("gauges").unwrap_or_default();
     assert!(gauges.contains("treebeard.runtime.workers"), "{gauges}");
 }
+
+#[tokio::test]
+async fn dogstatsd_host_beats_the_agent_host_and_runtime_metrics_can_be_switched_off() {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = socket.local_addr().unwrap().port().to_string();
+    let mut env: Vec<(&'static str, String)> = env_for("")
+        .into_iter()
+        .filter(|(k, _)| *k != "DD_DOGSTATSD_URL")
+        .collect();
+    env.extend([
+        // The traces' agent, elsewhere: DogStatsD has a host of its own.
+        ("DD_AGENT_HOST", "agent.invalid".to_owned()),
+        ("DD_DOGSTATSD_HOST", "127.0.0.1".to_owned()),
+        ("DD_DOGSTATSD_PORT", port),
+        ("DD_RUNTIME_METRICS_ENABLED", "false".to_owned()),
+    ]);
+    let api = start(&env);
+    drive(&api).await;
+    let (lines, _) = collect(&socket, |lines| count(lines, REQUESTS, &[]) >= 12.0);
+    assert!(count(&lines, REQUESTS, &[]) >= 12.0, "requests arrive");
+    // The sampler's first sample is taken at start: none of its gauges came.
+    let sampled: Vec<&str> = lines
+        .iter()
+        .map(|l| l.name.as_str())
+        .filter(|n| n.starts_with("treebeard.runtime.") || n.starts_with("treebeard.process."))
+        .collect();
+    assert!(sampled.is_empty(), "{sampled:?}");
+}

@@ -185,7 +185,7 @@ async fn unix_http_get(socket: &Path, path: &str) -> std::io::Result<(u16, Vec<u
 }
 
 /// Where DogStatsD lines go: `DD_DOGSTATSD_URL` (`udp://host:port` or
-/// `unix:///path`), else `DD_AGENT_HOST`:`DD_DOGSTATSD_PORT`.
+/// `unix:///path`), else `DD_DOGSTATSD_HOST` (or `DD_AGENT_HOST`):`DD_DOGSTATSD_PORT`.
 enum StatsdTarget {
     /// Host, port, and the variable the port came from.
     Udp(String, String, &'static str),
@@ -197,11 +197,10 @@ fn statsd_target(env: &impl ConfigSource) -> Result<StatsdTarget, String> {
         let port = env
             .value(env::DD_DOGSTATSD_PORT)
             .unwrap_or_else(|| env::DEFAULT_DOGSTATSD_PORT.to_string());
-        return Ok(StatsdTarget::Udp(
-            agent_host(env),
-            port,
-            env::DD_DOGSTATSD_PORT.name,
-        ));
+        let host = env
+            .value(env::DD_DOGSTATSD_HOST)
+            .unwrap_or_else(|| agent_host(env));
+        return Ok(StatsdTarget::Udp(host, port, env::DD_DOGSTATSD_PORT.name));
     };
     if let Some(path) = url.strip_prefix("unix://").filter(|p| p.starts_with('/')) {
         return Ok(StatsdTarget::Unix(path.to_owned()));

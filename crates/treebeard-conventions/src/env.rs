@@ -156,9 +156,15 @@ variables! {
     /// DogStatsD port.
     DD_DOGSTATSD_PORT = "DD_DOGSTATSD_PORT", default: Some("8125"), secret: false, read_by: Both,
         "DogStatsD UDP port on `DD_AGENT_HOST` (1-65535).";
+    /// DogStatsD host.
+    DD_DOGSTATSD_HOST = "DD_DOGSTATSD_HOST", default: Some("the value of DD_AGENT_HOST"), secret: false, read_by: Both,
+        "DogStatsD host, when it is not the trace agent's (`DD_AGENT_HOST`); `DD_DOGSTATSD_URL` overrides both.";
     /// DogStatsD URL.
     DD_DOGSTATSD_URL = "DD_DOGSTATSD_URL", default: None, secret: false, read_by: Both,
         "Full DogStatsD address (`udp://host:port` or `unix:///path/dsd.socket`); overrides `DD_AGENT_HOST` and `DD_DOGSTATSD_PORT`.";
+    /// Runtime metrics.
+    DD_RUNTIME_METRICS_ENABLED = "DD_RUNTIME_METRICS_ENABLED", default: Some("true"), secret: false, read_by: Library,
+        "Runtime (tokio workers, tasks, polls) and process (CPU, memory, file descriptors, threads) gauges on or off. On by default, unlike DataDog's tracers: the shipped dashboards chart them.";
     /// Metric namespace.
     METRICS_NAMESPACE = "METRICS_NAMESPACE", default: Some("treebeard"), secret: false, read_by: Library,
         "Prefix of every metric name (`<namespace>.<component>.<metric>`): letters, digits, `_` and `.`, starting with a letter (set it to an empty string in code for no prefix).";

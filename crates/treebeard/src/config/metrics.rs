@@ -60,8 +60,11 @@ pub struct MetricsConfig {
     /// How often resource and runtime metrics are sampled (code only, default 10 s).
     pub sample_interval: std::time::Duration,
     /// Whether process gauges (CPU, memory, fds, threads) are sampled (code
-    /// only, default true). Runtime gauges are sampled either way.
+    /// only, default true), when [`runtime_metrics`](Self::runtime_metrics) is on.
     pub process_metrics: bool,
+    /// `DD_RUNTIME_METRICS_ENABLED`: runtime (tokio) and process gauges on
+    /// or off (default on: the shipped dashboards chart them).
+    pub runtime_metrics: bool,
     /// Values kept per histogram between two flushes
     /// (`METRICS_HISTOGRAM_RESERVOIR`, default 1024, about 16 KiB per
     /// histogram); beyond it values are sampled.
@@ -80,8 +83,10 @@ pub(super) fn read_metrics(r: &mut Reader<'_>) -> MetricsConfig {
         ],
         MetricsBackend::DogStatsd,
     );
+    // DataDog's order: DD_DOGSTATSD_URL, DD_DOGSTATSD_HOST, DD_AGENT_HOST.
     let host = r
-        .raw(DD_AGENT_HOST)
+        .raw(DD_DOGSTATSD_HOST)
+        .or_else(|| r.raw(DD_AGENT_HOST))
         .and_then(|h| parse_host(&h))
         .unwrap_or_else(|| DEFAULT_AGENT_HOST.to_owned());
     let port = r.port(DD_DOGSTATSD_PORT, DEFAULT_DOGSTATSD_PORT);
@@ -118,6 +123,7 @@ pub(super) fn read_metrics(r: &mut Reader<'_>) -> MetricsConfig {
             |s| s.parse::<usize>().ok().filter(|n| (1..=65536).contains(n)),
         )
         .unwrap_or(DEFAULT_HISTOGRAM_RESERVOIR_SIZE);
+    let runtime_metrics = r.bool(DD_RUNTIME_METRICS_ENABLED, true);
     MetricsConfig {
         backend,
         dogstatsd,
@@ -125,6 +131,7 @@ pub(super) fn read_metrics(r: &mut Reader<'_>) -> MetricsConfig {
         flush_interval,
         sample_interval: DEFAULT_SAMPLE_INTERVAL,
         process_metrics: true,
+        runtime_metrics,
         histogram_reservoir_size,
     }
 }

@@ -358,3 +358,34 @@ fn library_backtraces_follow_std_rules() {
     assert!(!on(&[("RUST_BACKTRACE", "1"), ("RUST_LIB_BACKTRACE", "0")]));
     assert!(on(&[("RUST_BACKTRACE", "0"), ("RUST_LIB_BACKTRACE", "1")]));
 }
+
+#[test]
+fn dogstatsd_host_then_agent_host_and_runtime_metrics_switch() {
+    let c = build(&[("DD_AGENT_HOST", "agent"), ("DD_DOGSTATSD_HOST", "statsd")]).unwrap();
+    assert_eq!(
+        c.metrics.dogstatsd,
+        DogStatsdTarget::Udp {
+            host: "statsd".into(),
+            port: 8125
+        }
+    );
+    assert!(c.metrics.runtime_metrics, "on by default");
+    let c = build(&[
+        ("DD_AGENT_HOST", "agent"),
+        ("DD_RUNTIME_METRICS_ENABLED", "0"),
+    ])
+    .unwrap();
+    assert!(!c.metrics.runtime_metrics);
+    assert_eq!(
+        c.metrics.dogstatsd,
+        DogStatsdTarget::Udp {
+            host: "agent".into(),
+            port: 8125
+        }
+    );
+    let err = build(&[("DD_RUNTIME_METRICS_ENABLED", "maybe")]).unwrap_err();
+    assert!(
+        err.to_string().contains("DD_RUNTIME_METRICS_ENABLED"),
+        "{err}"
+    );
+}

@@ -41,17 +41,21 @@ impl Sampler {
             .metrics
             .sample_interval
             .max(Duration::from_millis(10));
-        let gauges = Gauges::new(&config.metrics.namespace);
+        // Off, the gauges are not even registered: an exporter sends every
+        // registered gauge at each flush.
+        let on = config.metrics.runtime_metrics;
+        let gauges = on.then(|| Gauges::new(&config.metrics.namespace));
         let tracer = tracer.map(|stats| TracerCounters::new(&config.metrics.namespace, stats));
         // Runtime metrics need the runtime `init` is called from, if any.
         let runtime = tokio::runtime::Handle::try_current()
             .ok()
+            .filter(|_| on)
             .map(|handle| RuntimeMonitor::new(&handle).intervals());
         let (stop, stopped) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("treebeard-metrics-sampler".into())
             .spawn({
-                let process = config.metrics.process_metrics;
+                let process = on && config.metrics.process_metrics;
                 move || run(gauges, tracer, runtime, upkeep, interval, process, stopped)
             })
             .map_err(MetricsError::Sampler)?;
@@ -66,7 +70,7 @@ impl Sampler {
 }
 
 fn run(
-    mut gauges: Gauges,
+    mut gauges: Option<Gauges>,
     mut tracer: Option<TracerCounters>,
     mut runtime: Option<RuntimeIntervals>,
     upkeep: Option<Box<dyn Fn() + Send>>,
@@ -79,11 +83,13 @@ fn run(
     loop {
         let now = Instant::now();
         if now >= next_sample {
-            if process {
-                gauges.sample_process(now);
-            }
-            if let Some(metrics) = runtime.as_mut().and_then(Iterator::next) {
-                gauges.sample_runtime(&metrics);
+            if let Some(gauges) = gauges.as_mut() {
+                if process {
+                    gauges.sample_process(now);
+                }
+                if let Some(metrics) = runtime.as_mut().and_then(Iterator::next) {
+                    gauges.sample_runtime(&metrics);
+                }
             }
             if let Some(tracer) = &mut tracer {
                 tracer.sample();
