@@ -73,7 +73,8 @@ pub(crate) fn install(config: &Config) -> Result<Option<(DatadogLayer, NativeBac
         .with_sample_rate(apm.sample_rate)
         .with_rate_limit(apm.rate_limit)
         .with_sampling_rules(apm.sampling_rules.clone())
-        .with_propagation(apm.propagation.clone())
+        .with_propagation_extract(apm.propagation_extract.clone())
+        .with_propagation_inject(apm.propagation_inject.clone())
         .with_buffer_max_bytes(apm.buffer_max_bytes);
     let (layer, exporter) =
         treebeard_datadog::install(&settings).map_err(|e| InitError::Exporter(e.to_string()))?;
