@@ -15,6 +15,8 @@ mod baggage;
 mod context;
 mod datadog;
 #[cfg(test)]
+mod differential;
+#[cfg(test)]
 mod tests;
 mod tracecontext;
 

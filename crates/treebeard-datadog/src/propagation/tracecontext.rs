@@ -296,7 +296,16 @@ pub(super) fn tracestate_value(cx: &SpanContext) -> String {
     }
     let others = cx.tracestate_others.as_deref().unwrap_or_default();
     let others: Vec<&str> = others.split(',').collect();
-    members_within_limits(&others, Some(&out)).join(",")
+    // dd-trace-py applies the limits before it adds `p:` to the dd member.
+    let p_field = format!("p:{:016x}", cx.span_id);
+    let without_p =
+        out.replacen(&format!(";{p_field}"), "", 1)
+            .replacen(&format!("{p_field};"), "", 1);
+    let mut members = members_within_limits(&others, Some(&without_p));
+    if let Some(first) = members.first_mut() {
+        *first = &out;
+    }
+    members.join(",")
 }
 
 /// Starts a `dd=` field, after a ';' unless it is the first.
