@@ -139,8 +139,14 @@ variables! {
     DD_TRACE_SAMPLING_RULES = "DD_TRACE_SAMPLING_RULES", default: None, secret: false, read_by: Library,
         "JSON array of rules `{\"sample_rate\": 0.1, \"service\": \"..\", \"name\": \"..\", \"resource\": \"..\", \"tags\": {..}}`; the first match sets a trace's rate (glob patterns `*` and `?`), `DD_TRACE_SAMPLE_RATE` applies otherwise.";
     /// Propagation styles.
-    DD_TRACE_PROPAGATION_STYLE = "DD_TRACE_PROPAGATION_STYLE", default: Some("datadog,tracecontext"), secret: false, read_by: Library,
-        "Trace-context header formats read and written, in order: `datadog`, `tracecontext`, `b3` (single header), `b3multi`, or `none`.";
+    DD_TRACE_PROPAGATION_STYLE = "DD_TRACE_PROPAGATION_STYLE", default: Some("datadog,tracecontext,baggage"), secret: false, read_by: Library,
+        "Trace-context header formats read and written, in order: `datadog`, `tracecontext`, `b3` (single header), `b3multi`, `baggage` (W3C baggage, 64 items and 8192 bytes at most), or `none`. With `APM_PROVIDER=datadog`, the first style with a valid context wins, as in DataDog's tracers; a W3C context of the same trace still hands on its other vendors' `tracestate` members and, when its parent differs, becomes the parent (`_dd.parent_id` records the DataDog one); a context of another trace becomes a span link.";
+    /// Propagation styles read.
+    DD_TRACE_PROPAGATION_STYLE_EXTRACT = "DD_TRACE_PROPAGATION_STYLE_EXTRACT", default: None, secret: false, read_by: Library,
+        "Header formats read from incoming requests, in order; overrides `DD_TRACE_PROPAGATION_STYLE` for extraction (same values), as in DataDog's tracers.";
+    /// Propagation styles written.
+    DD_TRACE_PROPAGATION_STYLE_INJECT = "DD_TRACE_PROPAGATION_STYLE_INJECT", default: None, secret: false, read_by: Library,
+        "Header formats written into outgoing requests; overrides `DD_TRACE_PROPAGATION_STYLE` for injection (same values), as in DataDog's tracers.";
     /// Size of the trace retry buffer.
     TREEBEARD_TRACE_BUFFER_MAX_BYTES = "TREEBEARD_TRACE_BUFFER_MAX_BYTES", default: Some("16777216"), secret: false, read_by: Library,
         "With `APM_PROVIDER=datadog`: most bytes of encoded spans kept while the agent does not take them (down, restarting, timing out, 5xx) and sent, oldest first, once it answers again; beyond it the oldest are dropped and counted (`treebeard.tracer.spans_dropped`). A whole number of bytes from 0 (no buffer: what the agent does not take is dropped) to 1073741824 (1 GiB). DataDog's tracers have no such setting (`DD_TRACE_WRITER_BUFFER_SIZE_BYTES` of ddtrace is the buffer between flushes, not a retry buffer), hence our own name.";

@@ -14,6 +14,15 @@ pub enum PropagationStyle {
     B3,
     /// B3 multiple headers (`x-b3-traceid`, ...).
     B3Multi,
+    /// W3C `baggage`: key-value items carried along with the trace
+    /// (64 items, 8192 bytes at most, as DataDog's tracers).
+    Baggage,
+}
+
+impl PropagationStyle {
+    /// DataDog's default styles, for extraction and injection alike:
+    /// `datadog,tracecontext,baggage`.
+    pub const DEFAULT: [Self; 3] = [Self::Datadog, Self::TraceContext, Self::Baggage];
 }
 
 /// One trace sampling rule (`DD_TRACE_SAMPLING_RULES`), as DataDog's tracers

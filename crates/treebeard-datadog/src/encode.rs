@@ -80,8 +80,13 @@ pub(crate) fn chunk(out: &mut Vec<u8>, process: &Process, spans: &[SpanData]) {
     for span in spans {
         let service = span.service().unwrap_or(&process.service);
         // service, name, resource, type, trace_id, span_id, parent_id,
-        // start, duration, error, meta, metrics: always these twelve.
-        map_len(out, 12);
+        // start, duration, error, meta, metrics: always these twelve; and
+        // span_links on a local root whose headers held other traces.
+        let links = match upstream {
+            Some(u) if span.local_root && !u.links.is_empty() => u.links.as_slice(),
+            _ => &[],
+        };
+        map_len(out, if links.is_empty() { 12 } else { 13 });
         let kv = |out: &mut Vec<u8>, key: &str, value: &str| {
             str(out, key);
             str(out, value);
@@ -156,6 +161,13 @@ pub(crate) fn chunk(out: &mut Vec<u8>, process: &Process, spans: &[SpanData]) {
             if let Some(others) = upstream.and_then(|u| u.tracestate_others.as_deref()) {
                 tag(out, &mut n, "w3c.tracestate", others);
             }
+            if let Some(parent) = upstream.and_then(|u| u.last_parent_id) {
+                tag(out, &mut n, "_dd.parent_id", hex16(&mut hex, parent));
+            }
+            let error = upstream.and_then(|u| u.propagation_error.as_deref());
+            if let Some(error) = error.or_else(|| trace.inject_error.get().copied()) {
+                tag(out, &mut n, "_dd.propagation_error", error);
+            }
         }
         end_map(out, meta, n);
 
@@ -193,6 +205,42 @@ pub(crate) fn chunk(out: &mut Vec<u8>, process: &Process, spans: &[SpanData]) {
             }
         }
         end_map(out, metrics, n);
+        if !links.is_empty() {
+            str(out, "span_links");
+            span_links(out, links);
+        }
+    }
+}
+
+/// v0.4 `span_links`, as dd-trace-py writes them: the trace ID in two
+/// 64-bit halves, flags with bit 31 set (a decision is present).
+fn span_links(out: &mut Vec<u8>, links: &[crate::propagation::SpanLink]) {
+    array_len(out, links.len());
+    for link in links {
+        let high = (link.trace_id >> 64) as u64;
+        let tracestate = link.tracestate.as_deref().filter(|t| !t.is_empty());
+        let fields = 4 + u32::from(high != 0) + u32::from(tracestate.is_some());
+        map_len(out, fields);
+        str(out, "trace_id");
+        uint(out, link.trace_id as u64);
+        if high != 0 {
+            str(out, "trace_id_high");
+            uint(out, high);
+        }
+        str(out, "span_id");
+        uint(out, link.span_id);
+        str(out, "attributes");
+        map_len(out, 2);
+        str(out, "reason");
+        str(out, link.reason);
+        str(out, "context_headers");
+        str(out, link.context_headers);
+        if let Some(tracestate) = tracestate {
+            str(out, "tracestate");
+            str(out, tracestate);
+        }
+        str(out, "flags");
+        uint(out, u64::from(link.flags) | 1 << 31);
     }
 }
 

@@ -12,7 +12,7 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 use crate::config::PropagationStyle;
 use crate::exporter::Queue;
 use crate::ids;
-use crate::propagation::{self, SpanContext};
+use crate::propagation;
 use crate::sampler::{Root, Sampler};
 use crate::span::{Fields, Sampling, SpanData, Trace};
 use crate::{SPAN_LEVEL, SpanIds as TraceIds, has_trace_headers};
@@ -47,7 +47,10 @@ struct Inner {
     rules_use_tags: bool,
     /// Whether any sampling rule matches on resources.
     rules_use_resource: bool,
-    styles: Vec<PropagationStyle>,
+    /// Header formats read from incoming requests, in order.
+    extract_styles: Vec<PropagationStyle>,
+    /// Header formats written into outgoing requests.
+    inject_styles: Vec<PropagationStyle>,
 }
 
 impl DatadogLayer {
@@ -56,7 +59,7 @@ impl DatadogLayer {
         sampler: Sampler,
         service: String,
         rules_use: (bool, bool),
-        styles: Vec<PropagationStyle>,
+        (extract_styles, inject_styles): (Vec<PropagationStyle>, Vec<PropagationStyle>),
     ) -> Self {
         let (rules_use_resource, rules_use_tags) = rules_use;
         Self {
@@ -66,7 +69,8 @@ impl DatadogLayer {
                 service,
                 rules_use_resource,
                 rules_use_tags,
-                styles,
+                extract_styles,
+                inject_styles,
             }),
         }
     }
@@ -261,13 +265,24 @@ pub fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) -> Option
         let data = extensions.get_mut::<SpanData>()?;
         if data.local_root
             && has_headers
-            && let Some(cx) = propagation::extract(headers, &layer.inner.styles)
+            && let Some(cx) = propagation::extract(headers, &layer.inner.extract_styles)
         {
-            let trace = Trace::new(cx.trace_id, None);
-            if let Some(priority) = cx.priority {
+            // Baggage alone (trace ID 0) rides on the new trace.
+            let continued = cx.trace_id != 0;
+            let trace = Trace::new(
+                if continued {
+                    cx.trace_id
+                } else {
+                    data.trace.id
+                },
+                None,
+            );
+            if let Some(priority) = cx.priority.filter(|_| continued) {
                 let _ = trace.sampling.set(Sampling::upstream(priority));
             }
-            data.parent_id = cx.span_id;
+            if continued {
+                data.parent_id = cx.span_id;
+            }
             data.trace = Arc::new(Trace {
                 upstream: Some(Box::new(cx)),
                 ..trace
@@ -292,27 +307,18 @@ pub fn inject(span: &tracing::Span, headers: &mut http::HeaderMap) {
         };
         let priority = layer.priority(&trace, &span)?;
         let sampling = trace.sampling.get();
-        let upstream = trace.upstream.as_deref();
-        let mut tags = upstream.map(|u| u.tags.clone()).unwrap_or_default();
-        if let Some(dm) = sampling.and_then(|s| s.mechanism)
-            && !tags.iter().any(|(k, _)| k == "_dd.p.dm")
-        {
-            tags.push(("_dd.p.dm".to_owned(), dm.to_owned()));
-        }
-        Some((
-            SpanContext {
-                trace_id: trace.id,
-                span_id,
-                priority: Some(priority),
-                origin: upstream.and_then(|u| u.origin.clone()),
-                tags,
-                tracestate_others: upstream.and_then(|u| u.tracestate_others.clone()),
-            },
-            layer.inner.styles.clone(),
-        ))
+        let cx = propagation::outgoing(
+            (trace.id, span_id, priority),
+            sampling.and_then(|s| s.mechanism),
+            trace.upstream.as_deref(),
+            trace.inject_error.get().copied(),
+        );
+        Some((cx, layer.inner.inject_styles.clone(), trace))
     });
-    if let Some((cx, styles)) = cx {
-        propagation::inject(&cx, &styles, headers);
+    if let Some((cx, styles, trace)) = cx
+        && let Some(error) = propagation::inject(&cx, &styles, headers)
+    {
+        let _ = trace.inject_error.set(error);
     }
 }
 
@@ -329,7 +335,10 @@ mod tests {
             Sampler::new(&[], Some(1.0), 1_000, crate::sampler::AgentRates::new("")),
             "svc".to_owned(),
             (false, false),
-            vec![PropagationStyle::Datadog, PropagationStyle::TraceContext],
+            (
+                PropagationStyle::DEFAULT.to_vec(),
+                PropagationStyle::DEFAULT.to_vec(),
+            ),
         );
         let subscriber = tracing_subscriber::registry().with(layer);
         tracing::subscriber::with_default(subscriber, f);

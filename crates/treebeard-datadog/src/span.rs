@@ -295,6 +295,8 @@ pub(crate) struct Trace {
     /// Decided once per trace: taken from upstream, or by the sampler
     /// when first needed (an outgoing call, or the root's end).
     pub(crate) sampling: OnceLock<Sampling>,
+    /// `_dd.propagation_error` of a failed injection (`inject_max_size`).
+    pub(crate) inject_error: OnceLock<&'static str>,
     /// Finished spans waiting for the local root to finish.
     pub(crate) finished: Mutex<Finished>,
 }
@@ -313,6 +315,7 @@ impl Trace {
             id,
             upstream,
             sampling: OnceLock::new(),
+            inject_error: OnceLock::new(),
             finished: Mutex::new(Finished::default()),
         }
     }

@@ -48,7 +48,8 @@ pub struct DatadogConfig {
     sample_rate: Option<f64>,
     rate_limit: u32,
     sampling_rules: Vec<SamplingRule>,
-    propagation: Vec<PropagationStyle>,
+    propagation_extract: Vec<PropagationStyle>,
+    propagation_inject: Vec<PropagationStyle>,
     buffer_max_bytes: usize,
 }
 
@@ -64,7 +65,8 @@ impl DatadogConfig {
             sample_rate: None,
             rate_limit: DEFAULT_RATE_LIMIT,
             sampling_rules: Vec::new(),
-            propagation: vec![PropagationStyle::Datadog, PropagationStyle::TraceContext],
+            propagation_extract: PropagationStyle::DEFAULT.to_vec(),
+            propagation_inject: PropagationStyle::DEFAULT.to_vec(),
             buffer_max_bytes: DEFAULT_BUFFER_MAX_BYTES,
         }
     }
@@ -115,10 +117,25 @@ impl DatadogConfig {
         self
     }
 
-    /// Header formats read and written, in order (default DataDog, then
-    /// W3C trace context).
+    /// Header formats read and written, in order (default
+    /// [`PropagationStyle::DEFAULT`]: DataDog, W3C trace context, W3C baggage).
     pub fn with_propagation(mut self, styles: Vec<PropagationStyle>) -> Self {
-        self.propagation = styles;
+        self.propagation_extract.clone_from(&styles);
+        self.propagation_inject = styles;
+        self
+    }
+
+    /// Header formats read from incoming requests, in order (what
+    /// `DD_TRACE_PROPAGATION_STYLE_EXTRACT` sets).
+    pub fn with_propagation_extract(mut self, styles: Vec<PropagationStyle>) -> Self {
+        self.propagation_extract = styles;
+        self
+    }
+
+    /// Header formats written into outgoing requests (what
+    /// `DD_TRACE_PROPAGATION_STYLE_INJECT` sets).
+    pub fn with_propagation_inject(mut self, styles: Vec<PropagationStyle>) -> Self {
+        self.propagation_inject = styles;
         self
     }
 
@@ -232,7 +249,10 @@ pub fn install(config: &DatadogConfig) -> Result<(DatadogLayer, Exporter), Insta
         crate::sampler::Sampler::new(rules, config.sample_rate, config.rate_limit, rates),
         config.service.clone(),
         rules_use,
-        config.propagation.clone(),
+        (
+            config.propagation_extract.clone(),
+            config.propagation_inject.clone(),
+        ),
     );
     Ok((layer, Exporter { queue }))
 }

@@ -9,6 +9,9 @@ pub(super) const TAG_PREFIX: &str = "_dd.p.";
 /// The tag carrying the high 64 bits of a 128-bit trace ID.
 pub(super) const TID_TAG: &str = "_dd.p.tid";
 
+/// The sampling mechanism tag.
+pub(super) const DM_TAG: &str = "_dd.p.dm";
+
 /// A trace context carried by headers.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct SpanContext {
@@ -24,6 +27,34 @@ pub(crate) struct SpanContext {
     pub(crate) tags: Vec<(String, String)>,
     /// Other vendors' tracestate list members, verbatim, comma-joined (e.g. "foo=bar,rojo=00f0"), kept to pass on.
     pub(crate) tracestate_others: Option<String>,
+    /// The last DataDog span upstream (`_dd.parent_id`): tracestate `p:`, or
+    /// the `x-datadog-parent-id` that a W3C parent of the same trace replaced.
+    pub(crate) last_parent_id: Option<u64>,
+    /// `_dd.propagation_error` (e.g. "extract_max_size", "decoding_error"),
+    /// set on the local root span; while set, `x-datadog-tags` is not sent.
+    pub(crate) propagation_error: Option<String>,
+    /// Contexts of other traces the headers also carried (span links).
+    pub(crate) links: Vec<SpanLink>,
+    /// W3C baggage items, in header order.
+    pub(crate) baggage: Vec<(String, String)>,
+}
+
+/// A link from the local root span to a context of another trace (what
+/// DataDog records when two header styles carry different trace IDs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SpanLink {
+    /// The other context's full trace ID.
+    pub(crate) trace_id: u128,
+    /// The other context's parent span.
+    pub(crate) span_id: u64,
+    /// 1 when the other context was sampled, else 0.
+    pub(crate) flags: u8,
+    /// The other context's `tracestate`, for a W3C context.
+    pub(crate) tracestate: Option<String>,
+    /// Why the link exists ("terminated_context").
+    pub(crate) reason: &'static str,
+    /// The header style of the other context ("tracecontext", "datadog", ...).
+    pub(crate) context_headers: &'static str,
 }
 
 /// The first value of `name`, when it is printable ASCII.

@@ -29,6 +29,7 @@ fn example() -> SpanContext {
         origin: Some("rum".into()),
         tags: vec![("_dd.p.dm".into(), "-3".into())],
         tracestate_others: Some("foo=bar".into()),
+        ..SpanContext::default()
     }
 }
 
@@ -62,10 +63,26 @@ fn carried(cx: &SpanContext, style: PropagationStyle) -> SpanContext {
             tracestate_others: None,
             ..cx
         },
-        TraceContext => SpanContext {
-            priority: Some(cx.priority.unwrap_or(0)),
-            ..cx
-        },
+        TraceContext => {
+            // RUM without a priority leaves the decision to the receiver.
+            let rum_unset = cx.priority.is_none() && cx.origin.as_deref() == Some("rum");
+            let priority = if rum_unset {
+                None
+            } else {
+                Some(cx.priority.unwrap_or(0))
+            };
+            let mut tags = cx.tags.clone();
+            // An unsampled flag that decides alone (no `s:`) drops the mechanism.
+            if cx.priority.is_none() && !rum_unset {
+                tags.retain(|(k, _)| k != DM_TAG);
+            }
+            SpanContext {
+                priority,
+                last_parent_id: Some(cx.span_id),
+                tags,
+                ..cx
+            }
+        }
         _ => b3_context(cx.trace_id, cx.span_id, cx.priority.map(|p| p.max(0))),
     }
 }
@@ -99,7 +116,11 @@ fn extracts_the_captured_headers() {
     let dd = one(Datadog, &[ids.as_slice(), &more].concat());
     assert_eq!(dd, Some(carried(&example(), Datadog)));
     let tc = one(TraceContext, &[(TRACEPARENT, EX_TP), (TRACESTATE, EX_TS)]);
-    assert_eq!(tc, Some(example()));
+    let with_p = SpanContext {
+        last_parent_id: Some(SPAN),
+        ..example()
+    };
+    assert_eq!(tc, Some(with_p));
     let b3 = Some(b3_context(TRACE, SPAN, Some(2)));
     assert_eq!(one(B3S, &[(B3, EX_B3)]), b3);
     let upper = (B3_TRACE_ID, "6B0927B500000000E47DC41C6512CCC3");
@@ -167,7 +188,11 @@ fn tracecontext_priority_follows_the_flag() {
         ("01", "dd=s:-1", 1),
         ("00", "dd=s:2", 0),
         ("01", "dd=s:+2", 1),
-        ("01", "dd=s:2,bad", 1),
+        // dd-trace-py passes malformed members on and reads the dd member.
+        ("01", "dd=s:2,bad", 2),
+        ("01", "dd=s:2;zz", 1),
+        ("01", "dd=s:0", 1),
+        ("00", "dd=s:0", 0),
     ] {
         let tp = TP.replace("b-01", &format!("b-{flags}"));
         let cx = one(TraceContext, &[(TRACEPARENT, &tp), (TRACESTATE, state)]);
@@ -177,25 +202,30 @@ fn tracecontext_priority_follows_the_flag() {
 
 #[test]
 fn reads_tracestate_members() {
-    let first = (TRACESTATE, " a=1 ,dd=o:x~y;t.k:v~w;p:1;t.tid:ff;zz");
-    let cx = one(
-        TraceContext,
-        &[(TRACEPARENT, TP), first, (TRACESTATE, "t@sys=2,,dd=o:z")],
+    // The last dd member is ours (as in dd-trace-py); members pass on verbatim.
+    let first = (TRACESTATE, " a=1 ,dd=o:z,Bad");
+    let last = (
+        TRACESTATE,
+        "t@sys=2,,dd=o:x~y;t.k:v~w;p:00000000000000ff;t.tid:ff",
     );
-    let cx = cx.unwrap();
+    let cx = one(TraceContext, &[(TRACEPARENT, TP), first, last]).unwrap();
     assert_eq!(cx.origin.as_deref(), Some("x=y"));
-    assert_eq!(cx.tags, [("_dd.p.k".to_owned(), "v=w".to_owned())]);
-    assert_eq!(cx.tracestate_others.as_deref(), Some("a=1,t@sys=2"));
-    let others = |state: &str| one(TraceContext, &[(TRACEPARENT, TP), (TRACESTATE, state)]);
-    let others = |state| others(state).unwrap().tracestate_others;
+    // No `s:`: the sampled flag decides, and so is the decision maker.
+    let tags = [("_dd.p.k", "v=w"), ("_dd.p.dm", "-0")].map(|(k, v)| (k.to_owned(), v.to_owned()));
+    assert_eq!(cx.tags, tags);
+    assert_eq!(cx.last_parent_id, Some(255));
+    assert_eq!(cx.tracestate_others.as_deref(), Some("a=1,Bad,t@sys=2"));
+    let state = |state: &str| one(TraceContext, &[(TRACEPARENT, TP), (TRACESTATE, state)]);
+    let others = |s| state(s).unwrap().tracestate_others;
     assert_eq!(others("foo=bar").as_deref(), Some("foo=bar"));
-    let long = format!("k={}", "v".repeat(300));
-    for bad in "Foo=bar foo =x foo=a=b a@b@c=1 dd=s:2,x="
-        .split(' ')
-        .chain([long.as_str()])
-    {
-        assert_eq!(others(bad), None, "{bad}");
-    }
+    // A malformed dd member is ignored, the others still pass on.
+    let bad_dd = state("x=1,dd=s:2;zz").unwrap();
+    assert_eq!(
+        (bad_dd.priority, bad_dd.tracestate_others.as_deref()),
+        (Some(1), Some("x=1"))
+    );
+    // ot= comes right after dd=.
+    assert_eq!(others("a=1,ot=th:0,dd=s:1").as_deref(), Some("ot=th:0,a=1"));
     let many: Vec<String> = (0..40).map(|i| format!("k{i}=v")).collect();
     assert_eq!(others(&many.join(",")).unwrap().split(',').count(), 32);
     let cx = SpanContext {
@@ -203,7 +233,63 @@ fn reads_tracestate_members() {
         ..example()
     };
     let out = injected(&cx, TraceContext);
-    assert_eq!(get(&out, TRACESTATE).unwrap().split(',').count(), 32);
+    let members: Vec<&str> = get(&out, TRACESTATE).unwrap().split(',').collect();
+    assert_eq!((members.len(), members[1]), (32, "k0=v"));
+    assert!(members[0].starts_with("dd="));
+}
+
+#[test]
+fn other_vendors_tracestate_passes_on_within_limits() {
+    // Members over 128 characters go first when there are more than 32.
+    let long = format!("big={}", "v".repeat(200));
+    let mut list: Vec<String> = (0..32).map(|i| format!("k{i}=v")).collect();
+    list.insert(3, long.clone());
+    let cx = one(
+        TraceContext,
+        &[(TRACEPARENT, TP), (TRACESTATE, &list.join(","))],
+    )
+    .unwrap();
+    let kept = cx.tracestate_others.unwrap();
+    assert!(
+        !kept.contains("big=") && kept.split(',').count() == 32,
+        "{kept}"
+    );
+    // 512 bytes at most: whole members, the dd member always kept.
+    let list: Vec<String> = (0..20)
+        .map(|i| format!("k{i:02}={}", "v".repeat(40)))
+        .collect();
+    let cx = SpanContext {
+        tracestate_others: Some(list.join(",")),
+        ..example()
+    };
+    let state = get(&injected(&cx, TraceContext), TRACESTATE)
+        .unwrap()
+        .to_owned();
+    assert!(state.len() <= 512 && state.starts_with("dd=s:2"), "{state}");
+    // The 62-byte dd member and 10 members of 45 bytes fill 512 exactly.
+    assert_eq!(
+        (state.len(), state.split(',').count()),
+        (512, 11),
+        "{state}"
+    );
+    // With the datadog style first, the W3C context of the same trace still
+    // hands on the other vendors' members.
+    let h = headers(&[
+        (DD_TRACE_ID, "10"),
+        (DD_PARENT_ID, "11"),
+        (TRACEPARENT, TP),
+        (TRACESTATE, "dd=s:1,rojo=00f067aa0ba902b7"),
+    ]);
+    let cx = extract(&h, &[Datadog, TraceContext]).unwrap();
+    assert_eq!(
+        cx.tracestate_others.as_deref(),
+        Some("rojo=00f067aa0ba902b7")
+    );
+    let out = injected(&SpanContext { span_id: 5, ..cx }, TraceContext);
+    assert_eq!(
+        get(&out, TRACESTATE),
+        Some("dd=p:0000000000000005,rojo=00f067aa0ba902b7")
+    );
 }
 
 #[test]
@@ -217,16 +303,24 @@ fn sanitizes_injected_values() {
             tag("not.propagated", "1"),
             tag("_dd.p.long", &"v".repeat(600)),
         ],
-        tracestate_others: Some("dd=s:1,Bad=1,ok=1".into()),
+        tracestate_others: Some("dd=s:1,ok=1".into()),
         ..example()
     };
     let h = injected(&cx, TraceContext);
     let state = "dd=s:2;o:a~b_c_d__;p:12803a1ce0d4d5b2;t.k__:x~y_z____;t.bad:a_b;\
                  t.tid:6b0927b500000000,ok=1";
     assert_eq!(get(&h, TRACESTATE), Some(state));
-    let h = injected(&cx, Datadog);
+    // Tags over 512 bytes: no x-datadog-tags at all, and an error to record.
+    let mut h = HeaderMap::new();
+    assert_eq!(inject(&cx, &[Datadog], &mut h), Some("inject_max_size"));
+    assert_eq!([DD_ORIGIN, DD_TAGS].map(|n| get(&h, n)), [None, None]);
+    let short = SpanContext {
+        tags: cx.tags[..3].to_vec(),
+        ..cx.clone()
+    };
+    let h = injected(&short, Datadog);
     let tid = "_dd.p.tid=6b0927b500000000";
-    assert_eq!([DD_ORIGIN, DD_TAGS].map(|n| get(&h, n)), [None, Some(tid)]);
+    assert_eq!(get(&h, DD_TAGS), Some(tid));
     let zero = SpanContext {
         span_id: 0,
         ..example()
@@ -271,18 +365,41 @@ fn rejects_hostile_datadog_headers() {
     assert_eq!(with(DD_ORIGIN, "a b").origin, None);
     let tid = "_dd.p.tid=0000000000000001";
     let long = format!("{tid},_dd.p.x={}", "a".repeat(570));
-    for tags in [
-        format!("{tid},_dd.p.x"),
-        format!("{tid},=1"),
-        format!("{tid},"),
-        long,
+    for (tags, error) in [
+        (format!("{tid},_dd.p.x"), "decoding_error"),
+        (format!("{tid},=1"), "decoding_error"),
+        (format!("{tid},,_dd.p.x=1"), "decoding_error"),
+        (long, "extract_max_size"),
     ] {
         let cx = with(DD_TAGS, &tags);
-        assert_eq!((cx.trace_id, cx.tags), (1, vec![]), "{tags}");
+        let got = (cx.trace_id, cx.tags, cx.propagation_error);
+        assert_eq!(got, (1, vec![], Some(error.to_owned())), "{tags}");
     }
-    for tid in "1 00000000000000001 000000000000000g -000000000000001".split(' ') {
+    // A trailing ',' is fine, values lose their spaces, the last key wins.
+    let cx = with(DD_TAGS, &format!("{tid},_dd.p.a= 1 ,_dd.p.a=2,"));
+    assert_eq!(
+        (cx.trace_id >> 64, cx.tags),
+        (1, vec![("_dd.p.a".into(), "2".into())])
+    );
+    for tid in "1 00000000000000001 000000000000000g -000000000000001 000000000000000A".split(' ') {
         let cx = with(DD_TAGS, &format!("_dd.p.tid={tid},_dd.p.dm=-4"));
         assert_eq!((cx.trace_id, cx.tags.len()), (1, 1), "{tid}");
+        assert_eq!(cx.propagation_error, Some(format!("malformed_tid {tid}")));
+    }
+    for (dm, ok) in [
+        ("-0", true),
+        ("-255", true),
+        ("-256", false),
+        ("-01", false),
+        ("4", false),
+    ] {
+        let cx = with(DD_TAGS, &format!("_dd.p.dm={dm}"));
+        let error = (!ok).then(|| "decoding_error".to_owned());
+        assert_eq!(
+            (cx.tags.len(), cx.propagation_error),
+            (usize::from(ok), error),
+            "{dm}"
+        );
     }
 }
 
@@ -405,4 +522,133 @@ fn survives_random_bytes() {
         }
     }
     assert!(found > 100, "too few valid contexts left: {found}");
+}
+
+#[test]
+fn conflicting_parents_follow_the_w3c_parent() {
+    let dd = [(DD_TRACE_ID, "10"), (DD_PARENT_ID, "2"), (DD_PRIORITY, "1")];
+    let with_state = |state: &'static str| {
+        let mut pairs = dd.to_vec();
+        pairs.extend([(TRACEPARENT, TP), (TRACESTATE, state)]);
+        extract(&headers(&pairs), &[Datadog, TraceContext]).unwrap()
+    };
+    // Same trace, other parent: the W3C parent, the DataDog one recorded.
+    let cx = with_state("foo=bar");
+    assert_eq!(
+        (cx.span_id, cx.last_parent_id, cx.priority),
+        (11, Some(2), Some(1))
+    );
+    // tracestate `p:` names the last DataDog span instead.
+    let cx = with_state("dd=s:1;p:0000000000000003");
+    assert_eq!((cx.span_id, cx.last_parent_id), (11, Some(3)));
+    // Same parent: nothing to record.
+    let same = headers(&[(DD_TRACE_ID, "10"), (DD_PARENT_ID, "11"), (TRACEPARENT, TP)]);
+    let cx = extract(&same, &[Datadog, TraceContext]).unwrap();
+    assert_eq!((cx.span_id, cx.last_parent_id), (11, None));
+    // Without tracecontext among the styles, the DataDog parent stays.
+    let cx = extract(
+        &headers(&[dd[0], dd[1], (TRACEPARENT, TP)]),
+        &[Datadog, B3S],
+    )
+    .unwrap();
+    assert_eq!((cx.span_id, cx.last_parent_id), (2, None));
+}
+
+#[test]
+fn conflicting_traces_become_span_links() {
+    let h = headers(&[
+        (DD_TRACE_ID, "7"),
+        (DD_PARENT_ID, "2"),
+        (TRACEPARENT, TP),
+        (TRACESTATE, "dd=s:1,foo=bar"),
+    ]);
+    let cx = extract(&h, &[Datadog, TraceContext]).unwrap();
+    assert_eq!(
+        (cx.trace_id, cx.span_id, cx.tracestate_others),
+        (7, 2, None)
+    );
+    let link = SpanLink {
+        trace_id: 10,
+        span_id: 11,
+        flags: 1,
+        tracestate: Some("dd=s:1,foo=bar".into()),
+        reason: "terminated_context",
+        context_headers: "tracecontext",
+    };
+    assert_eq!(cx.links, [link]);
+    let cx = extract(&h, &[TraceContext, Datadog]).unwrap();
+    assert_eq!(
+        (
+            cx.trace_id,
+            cx.links[0].trace_id,
+            cx.links[0].tracestate.clone()
+        ),
+        (10, 7, None)
+    );
+}
+
+#[test]
+fn sampled_flag_overriding_tracestate_sets_the_mechanism() {
+    for (flags, state, priority, dm) in [
+        ("01", "dd=s:-1;t.dm:-3", Some(1), Some("-0")),
+        ("00", "dd=s:2;t.dm:-3", Some(0), None),
+        ("01", "dd=s:2;t.dm:-3", Some(2), Some("-3")),
+        ("00", "dd=s:-1;t.dm:-3", Some(-1), Some("-3")),
+        ("01", "dd=t.dm:-3", Some(1), Some("-0")),
+        // RUM without a priority: this tracer decides.
+        ("00", "dd=o:rum;t.dm:-3", None, Some("-3")),
+        ("01", "foo=bar", Some(1), None),
+    ] {
+        let tp = TP.replace("b-01", &format!("b-{flags}"));
+        let cx = one(TraceContext, &[(TRACEPARENT, &tp), (TRACESTATE, state)]).unwrap();
+        let got = cx
+            .tags
+            .iter()
+            .find(|(k, _)| k == DM_TAG)
+            .map(|(_, v)| v.as_str());
+        assert_eq!((cx.priority, got), (priority, dm), "{flags} {state}");
+    }
+}
+
+#[test]
+fn baggage_is_carried_in_and_out() {
+    let styles = [Datadog, TraceContext, PropagationStyle::Baggage];
+    let h = headers(&[
+        (TRACEPARENT, TP),
+        ("baggage", " user.id = a%20b ,k=v;p=1,k=2"),
+    ]);
+    let cx = extract(&h, &styles).unwrap();
+    let items = [("user.id", "a b"), ("k", "2")].map(|(k, v)| (k.to_owned(), v.to_owned()));
+    assert_eq!((cx.trace_id, &cx.baggage[..]), (10, &items[..]));
+    let out = injected(&SpanContext { span_id: 5, ..cx }, PropagationStyle::Baggage);
+    assert_eq!(get(&out, "baggage"), Some("user.id=a%20b,k=2"));
+    // Baggage alone: a context of no trace that still carries it.
+    let alone = extract(&headers(&[("baggage", "a=1")]), &styles).unwrap();
+    assert_eq!((alone.trace_id, alone.baggage.len()), (0, 1));
+    let mut out = HeaderMap::new();
+    inject(&alone, &styles, &mut out);
+    assert_eq!((get(&out, "baggage"), out.len()), (Some("a=1"), 1));
+    // Not among the styles: ignored. Malformed: all dropped.
+    assert_eq!(extract(&headers(&[("baggage", "a=1")]), &[Datadog]), None);
+    for bad in ["a=1,b", "a=1,=2", "a=", "a=1,,b=2"] {
+        assert_eq!(
+            extract(&headers(&[("baggage", bad)]), &styles),
+            None,
+            "{bad}"
+        );
+    }
+    // 64 items, 8192 bytes at most, read and written.
+    let many: Vec<String> = (0..70).map(|i| format!("k{i}=v")).collect();
+    let cx = extract(&headers(&[("baggage", &many.join(","))]), &styles).unwrap();
+    assert_eq!(cx.baggage.len(), 64);
+    let big: Vec<String> = (0..3)
+        .map(|i| format!("k{i}={}", "v".repeat(4000)))
+        .collect();
+    let cx = extract(&headers(&[("baggage", &big.join(","))]), &styles).unwrap();
+    assert_eq!(cx.baggage.len(), 2);
+    let mut cx = cx;
+    cx.baggage.push(("k2".into(), "v".repeat(4000)));
+    let mut out = HeaderMap::new();
+    inject(&cx, &styles, &mut out);
+    assert_eq!(get(&out, "baggage").unwrap().split(',').count(), 2);
 }

@@ -31,20 +31,47 @@ pub(super) fn extract_tracecontext(h: &HeaderMap) -> Option<SpanContext> {
     }
     let (trace_id, span_id, sampled) = parse_traceparent(traceparent)?;
     let state = joined_tracestate(h).and_then(|raw| parse_tracestate(&raw));
-    let state = state.unwrap_or_default();
-    // The dd member's priority counts only when it agrees with the flag.
-    let priority = match state.priority {
-        Some(s) if (s > 0) == sampled => s,
-        _ => i8::from(sampled),
-    };
+    let mut state = state.unwrap_or_default();
+    let mut priority = Some(i8::from(sampled));
+    if state.has_dd {
+        priority = sampling_priority(sampled, state.priority, state.origin.as_deref());
+        // The flag overrode the dd member's priority: the decision is the
+        // flag's, not the mechanism's upstream (as dd-trace-rs does).
+        if priority != state.priority {
+            state.tags.retain(|(k, _)| k != DM_TAG);
+            if sampled {
+                state.tags.push((DM_TAG.to_owned(), "-0".to_owned()));
+            }
+        }
+    }
     Some(SpanContext {
         trace_id,
         span_id,
-        priority: Some(priority),
+        priority,
         origin: state.origin,
         tags: state.tags,
         tracestate_others: Some(state.others).filter(|o| !o.is_empty()),
+        last_parent_id: state.last_parent_id,
+        ..SpanContext::default()
     })
+}
+
+/// dd-trace-py's rule: the dd member's priority counts when it agrees with
+/// the sampled flag, else the flag's (1 or 0); a RUM origin without a
+/// priority leaves the decision to this tracer (None).
+pub(super) fn sampling_priority(
+    sampled: bool,
+    state: Option<i8>,
+    origin: Option<&str>,
+) -> Option<i8> {
+    let unset = state.is_none_or(|s| s == 0);
+    if unset && origin == Some("rum") {
+        return state;
+    }
+    match state {
+        Some(s) if s != 0 && (s > 0) == sampled => Some(s),
+        _ => Some(i8::from(sampled)),
+    }
 }
 
 /// `version-traceid-parentid-flags` in lowercase hex: (trace, span, sampled).
@@ -76,69 +103,147 @@ pub(super) fn joined_tracestate(h: &HeaderMap) -> Option<Cow<'_, str>> {
     Some(joined)
 }
 
+/// The received `tracestate` within DataDog's limits, as a span link to
+/// its context records it ("" when there is none or it is not ASCII).
+pub(super) fn received_tracestate(h: &HeaderMap) -> String {
+    let Some(raw) = joined_tracestate(h) else {
+        return String::new();
+    };
+    let members: Vec<&str> = raw.split(',').collect();
+    let members = members_within_limits(&members, None);
+    let printable = members
+        .iter()
+        .all(|m| m.bytes().all(|b| matches!(b, b' '..=b'~')));
+    if printable {
+        members.join(",")
+    } else {
+        String::new()
+    }
+}
+
 /// What `tracestate` carries for us, and the other vendors' members.
 #[derive(Default)]
 pub(super) struct TraceState {
+    has_dd: bool,
     priority: Option<i8>,
     origin: Option<String>,
     tags: Vec<(String, String)>,
+    last_parent_id: Option<u64>,
     others: String,
 }
 
-/// Reads the first 32 members (as DataDog does); None when one is invalid.
+/// Reads the list within DataDog's limits (see [`members_within_limits`]);
+/// None when it holds a character outside printable ASCII. The last `dd=`
+/// member is ours; a malformed one is ignored, the others pass on verbatim.
 pub(super) fn parse_tracestate(raw: &str) -> Option<TraceState> {
+    let members: Vec<&str> = raw.split(',').collect();
+    let members = members_within_limits(&members, None);
+    if members
+        .iter()
+        .any(|m| !m.bytes().all(|b| matches!(b, b' '..=b'~')))
+    {
+        return None;
+    }
     let mut state = TraceState::default();
-    let mut seen_dd = false;
-    let members = raw.split(',').map(|m| m.trim_matches([' ', '\t']));
-    for member in members.filter(|m| !m.is_empty()).take(MAX_MEMBERS) {
-        let (key, value) = member.split_once('=')?;
-        if !valid_ts_key(key) || !valid_ts_value(value) {
-            return None;
-        }
-        if key != "dd" {
-            let comma = if state.others.is_empty() { "" } else { "," };
-            let _ = write!(state.others, "{comma}{member}");
-        } else if !seen_dd {
-            seen_dd = true;
-            parse_dd_member(value, &mut state);
+    for member in &members {
+        if let Some(value) = member.strip_prefix("dd=") {
+            let mut dd = TraceState::default();
+            if parse_dd_member(value, &mut dd).is_some() {
+                state = TraceState { has_dd: true, ..dd };
+            }
         }
     }
+    state.others = members
+        .iter()
+        .filter(|m| !m.starts_with("dd="))
+        .copied()
+        .collect::<Vec<_>>()
+        .join(",");
     Some(state)
 }
 
-/// `s:<priority>;o:<origin>;p:<span>;t.<tag>:<value>`, '~' standing for '='.
-pub(super) fn parse_dd_member(value: &str, state: &mut TraceState) {
-    for (key, val) in value.split(';').filter_map(|item| item.split_once(':')) {
+/// `s:<priority>;o:<origin>;p:<span>;t.<tag>:<value>`, '~' standing for
+/// '='; None (the member ignored) when a field has no ':' or `s` is no number.
+pub(super) fn parse_dd_member(value: &str, state: &mut TraceState) -> Option<()> {
+    for item in value.split(';') {
+        let (key, val) = item.split_once(':')?;
         let val = val.replace('~', "=");
         match key {
-            "s" => state.priority = parse_priority(&val),
-            "o" => state.origin = Some(val),
+            "s" => state.priority = Some(parse_priority(&val)?),
+            "o" => state.origin = Some(val).filter(|o| !o.is_empty()),
+            "p" => state.last_parent_id = parse_hex(&val, 16, false).map(low_u64),
             // The traceparent already holds all 128 bits.
             "t.tid" => {}
             _ => {
                 if let Some(name) = key.strip_prefix("t.").filter(|name| !name.is_empty()) {
-                    state.tags.push((format!("{TAG_PREFIX}{name}"), val));
+                    let tag = format!("{TAG_PREFIX}{name}");
+                    match state.tags.iter_mut().find(|(k, _)| *k == tag) {
+                        Some(slot) => slot.1 = val,
+                        None => state.tags.push((tag, val)),
+                    }
                 }
             }
         }
     }
+    Some(())
 }
 
-/// W3C key: lowercase letters, digits and `_-*/`, one `@` for multi-tenant
-/// keys; a leading digit is allowed, as DataDog and OpenTelemetry accept.
-pub(super) fn valid_ts_key(key: &str) -> bool {
-    let ok = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-*/@".contains(&b);
-    let starts_ok = key
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_alphanumeric() && ok(b));
-    starts_ok && key.len() <= 256 && key.bytes().all(ok) && key.matches('@').count() <= 1
-}
+/// Longest other-vendor member kept first when the list must shrink.
+const MAX_MEMBER_CHARS: usize = 128;
 
-/// W3C value: 1 to 256 printable ASCII characters other than ',' and '='.
-pub(super) fn valid_ts_value(value: &str) -> bool {
-    let ok = |b: u8| matches!(b, b' '..=b'~') && b != b',' && b != b'=';
-    (1..=256).contains(&value.len()) && value.bytes().all(ok)
+/// Most bytes of a whole `tracestate`.
+const MAX_TRACESTATE_BYTES: usize = 512;
+
+/// dd-trace-py's tracestate limits: the last `dd=` member (or `dd`, ours,
+/// when given) and the last `ot=` member come first and are kept; other
+/// `dd=`/`ot=` members go; the others are cut to 32 members in all,
+/// dropping members over 128 characters first, then to 512 bytes.
+pub(super) fn members_within_limits<'a>(members: &[&'a str], dd: Option<&'a str>) -> Vec<&'a str> {
+    let members: Vec<&str> = members
+        .iter()
+        .map(|m| m.trim_matches([' ', '\t']))
+        .filter(|m| !m.is_empty())
+        .collect();
+    let last = |prefix: &str| {
+        members
+            .iter()
+            .rev()
+            .find(|m| m.starts_with(prefix))
+            .copied()
+    };
+    let protected: Vec<&str> = [dd.or_else(|| last("dd=")), last("ot=")]
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut others: Vec<&str> = members
+        .iter()
+        .filter(|m| !m.starts_with("dd=") && !m.starts_with("ot="))
+        .copied()
+        .collect();
+    let max_others = MAX_MEMBERS - protected.len();
+    if others.len() > max_others {
+        let mut excess = others.len() - max_others;
+        others.retain(|m| {
+            let drop = excess > 0 && m.len() > MAX_MEMBER_CHARS;
+            excess -= usize::from(drop);
+            !drop
+        });
+        others.truncate(max_others);
+    }
+    let mut packed: Vec<&str> = Vec::new();
+    let mut bytes = 0;
+    for (i, member) in protected.iter().chain(&others).enumerate() {
+        let size = member.len() + usize::from(!packed.is_empty());
+        if (i == 0 && !protected.is_empty()) || bytes + size <= MAX_TRACESTATE_BYTES {
+            packed.push(member);
+            bytes += size;
+        } else if i < protected.len() || member.len() <= MAX_MEMBER_CHARS {
+            // A protected member that does not fit ends the list; so does
+            // an ordinary one; an oversized one is skipped.
+            break;
+        }
+    }
+    packed
 }
 
 pub(super) fn inject_tracecontext(cx: &SpanContext, h: &mut HeaderMap) {
@@ -153,7 +258,7 @@ pub(super) fn inject_tracecontext(cx: &SpanContext, h: &mut HeaderMap) {
 }
 
 /// `dd=s:2;o:rum;p:<span>;t.dm:-3;t.tid:<high>`, then the other vendors'
-/// members, 32 members at most.
+/// members within DataDog's limits (32 members, 512 bytes).
 pub(super) fn tracestate_value(cx: &SpanContext) -> String {
     let mut out = String::from("dd=");
     if let Some(priority) = cx.priority {
@@ -189,19 +294,18 @@ pub(super) fn tracestate_value(cx: &SpanContext) -> String {
     if high != 0 {
         let _ = write!(out, ";t.tid:{high:016x}");
     }
-    let others = cx
-        .tracestate_others
-        .as_deref()
-        .unwrap_or_default()
-        .split(',');
-    let valid = |m: &&str| {
-        let pair = m.split_once('=');
-        pair.is_some_and(|(k, v)| k != "dd" && valid_ts_key(k) && valid_ts_value(v))
-    };
-    for member in others.map(str::trim).filter(valid).take(MAX_MEMBERS - 1) {
-        let _ = write!(out, ",{member}");
+    let others = cx.tracestate_others.as_deref().unwrap_or_default();
+    let others: Vec<&str> = others.split(',').collect();
+    // dd-trace-py applies the limits before it adds `p:` to the dd member.
+    let p_field = format!("p:{:016x}", cx.span_id);
+    let without_p =
+        out.replacen(&format!(";{p_field}"), "", 1)
+            .replacen(&format!("{p_field};"), "", 1);
+    let mut members = members_within_limits(&others, Some(&without_p));
+    if let Some(first) = members.first_mut() {
+        *first = &out;
     }
-    out
+    members.join(",")
 }
 
 /// Starts a `dd=` field, after a ';' unless it is the first.

@@ -72,7 +72,8 @@ pub(crate) fn install(config: &Config) -> Result<Option<(DatadogLayer, NativeBac
         .with_agent_url(apm.agent_url.as_str())
         .with_rate_limit(apm.rate_limit)
         .with_sampling_rules(apm.sampling_rules.clone())
-        .with_propagation(apm.propagation.clone())
+        .with_propagation_extract(apm.propagation_extract.clone())
+        .with_propagation_inject(apm.propagation_inject.clone())
         .with_buffer_max_bytes(apm.buffer_max_bytes);
     if let Some(rate) = apm.sample_rate {
         settings = settings.with_sample_rate(rate);

@@ -112,23 +112,27 @@ fn datadog(config: &Config) -> SdkTracerProvider {
         })
         .collect();
     dd.set_trace_sampling_rules(rules);
-    let mut styles: Vec<TracePropagationStyle> = config
-        .apm
-        .propagation
-        .iter()
-        .filter_map(|s| match s {
-            PropagationStyle::Datadog => Some(TracePropagationStyle::Datadog),
-            PropagationStyle::TraceContext => Some(TracePropagationStyle::TraceContext),
-            PropagationStyle::B3 => Some(TracePropagationStyle::B3SingleHeader),
-            PropagationStyle::B3Multi => Some(TracePropagationStyle::B3Multi),
-            // A style dd-trace-rs does not know is not propagated by it.
-            _ => None,
-        })
-        .collect();
-    if styles.is_empty() {
-        styles.push(TracePropagationStyle::None);
-    }
-    dd.set_trace_propagation_style(styles);
+    let dd_styles = |styles: &[PropagationStyle]| {
+        let mut out: Vec<TracePropagationStyle> = styles
+            .iter()
+            .filter_map(|s| match s {
+                PropagationStyle::Datadog => Some(TracePropagationStyle::Datadog),
+                PropagationStyle::TraceContext => Some(TracePropagationStyle::TraceContext),
+                PropagationStyle::B3 => Some(TracePropagationStyle::B3SingleHeader),
+                PropagationStyle::B3Multi => Some(TracePropagationStyle::B3Multi),
+                PropagationStyle::Baggage => Some(TracePropagationStyle::Baggage),
+                // A style dd-trace-rs does not know is not propagated by it.
+                _ => None,
+            })
+            .collect();
+        if out.is_empty() {
+            out.push(TracePropagationStyle::None);
+        }
+        out
+    };
+    dd.set_trace_propagation_style(dd_styles(&config.apm.propagation))
+        .set_trace_propagation_style_extract(dd_styles(&config.apm.propagation_extract))
+        .set_trace_propagation_style_inject(dd_styles(&config.apm.propagation_inject));
     datadog_opentelemetry::tracing()
         .with_config(dd.build())
         .init()

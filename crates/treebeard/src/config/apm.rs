@@ -57,8 +57,15 @@ pub struct ApmConfig {
     pub rate_limit: u32,
     /// `DD_TRACE_SAMPLING_RULES`, in order.
     pub sampling_rules: Vec<SamplingRule>,
-    /// `DD_TRACE_PROPAGATION_STYLE`, in order.
+    /// `DD_TRACE_PROPAGATION_STYLE`, in order (default
+    /// `datadog,tracecontext,baggage`, DataDog's).
     pub propagation: Vec<PropagationStyle>,
+    /// Styles read from incoming requests: `DD_TRACE_PROPAGATION_STYLE_EXTRACT`,
+    /// else [`propagation`](Self::propagation).
+    pub propagation_extract: Vec<PropagationStyle>,
+    /// Styles written into outgoing requests: `DD_TRACE_PROPAGATION_STYLE_INJECT`,
+    /// else [`propagation`](Self::propagation).
+    pub propagation_inject: Vec<PropagationStyle>,
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`.
     pub otlp_endpoint: url::Url,
     /// `TREEBEARD_TRACE_BUFFER_MAX_BYTES`: most bytes of encoded spans
@@ -123,13 +130,19 @@ pub(super) fn read_apm(r: &mut Reader<'_>) -> ApmConfig {
             parse_sampling_rules,
         )
         .unwrap_or_default();
-    let propagation = r
-        .parse(
-            DD_TRACE_PROPAGATION_STYLE,
-            "a comma-separated list of datadog, tracecontext, b3, b3multi, or none",
+    let mut styles = |name| {
+        r.parse(
+            name,
+            "a comma-separated list of datadog, tracecontext, b3, b3multi, baggage, or none",
             parse_propagation,
         )
-        .unwrap_or_else(|| vec![PropagationStyle::Datadog, PropagationStyle::TraceContext]);
+    };
+    let propagation = styles(DD_TRACE_PROPAGATION_STYLE);
+    let propagation_extract = styles(DD_TRACE_PROPAGATION_STYLE_EXTRACT);
+    let propagation_inject = styles(DD_TRACE_PROPAGATION_STYLE_INJECT);
+    let propagation = propagation.unwrap_or_else(|| PropagationStyle::DEFAULT.to_vec());
+    let propagation_extract = propagation_extract.unwrap_or_else(|| propagation.clone());
+    let propagation_inject = propagation_inject.unwrap_or_else(|| propagation.clone());
     let otlp_endpoint = r
         .url(OTEL_EXPORTER_OTLP_ENDPOINT, &["http", "https"])
         .unwrap_or_else(|| const_url("http://localhost:4318"));
@@ -163,6 +176,8 @@ pub(super) fn read_apm(r: &mut Reader<'_>) -> ApmConfig {
         rate_limit,
         sampling_rules,
         propagation,
+        propagation_extract,
+        propagation_inject,
         otlp_endpoint,
         buffer_max_bytes,
         query_obfuscation,
@@ -187,6 +202,7 @@ fn parse_propagation(s: &str) -> Option<Vec<PropagationStyle>> {
             "tracecontext" => PropagationStyle::TraceContext,
             "b3" | "b3 single header" => PropagationStyle::B3,
             "b3multi" => PropagationStyle::B3Multi,
+            "baggage" => PropagationStyle::Baggage,
             "none" => continue,
             _ => return None,
         };

@@ -28,10 +28,9 @@ fn defaults_match_the_reference() {
     assert_eq!(c.apm.agent_url.as_str(), "http://localhost:8126/");
     assert_eq!(c.apm.sample_rate, None, "unset: the agent's rates decide");
     assert_eq!(c.apm.rate_limit, 100);
-    assert_eq!(
-        c.apm.propagation,
-        [PropagationStyle::Datadog, PropagationStyle::TraceContext]
-    );
+    assert_eq!(c.apm.propagation, PropagationStyle::DEFAULT);
+    assert_eq!(c.apm.propagation_extract, PropagationStyle::DEFAULT);
+    assert_eq!(c.apm.propagation_inject, PropagationStyle::DEFAULT);
     assert_eq!(c.metrics.backend, MetricsBackend::DogStatsd);
     assert_eq!(
         c.metrics.dogstatsd,
@@ -388,4 +387,25 @@ fn dogstatsd_host_then_agent_host_and_runtime_metrics_switch() {
         err.to_string().contains("DD_RUNTIME_METRICS_ENABLED"),
         "{err}"
     );
+}
+
+#[test]
+fn propagation_styles_per_direction_override_the_common_one() {
+    use PropagationStyle::{B3, B3Multi, Baggage, Datadog, TraceContext};
+    let c = build(&[
+        ("DD_TRACE_PROPAGATION_STYLE", "b3multi,baggage"),
+        (
+            "DD_TRACE_PROPAGATION_STYLE_EXTRACT",
+            "tracecontext, Datadog",
+        ),
+    ])
+    .unwrap();
+    assert_eq!(c.apm.propagation, [B3Multi, Baggage]);
+    assert_eq!(c.apm.propagation_extract, [TraceContext, Datadog]);
+    assert_eq!(c.apm.propagation_inject, [B3Multi, Baggage]);
+    let c = build(&[("DD_TRACE_PROPAGATION_STYLE_INJECT", "b3,none")]).unwrap();
+    assert_eq!(c.apm.propagation_extract, PropagationStyle::DEFAULT);
+    assert_eq!(c.apm.propagation_inject, [B3]);
+    let bad = only_error(&[("DD_TRACE_PROPAGATION_STYLE_EXTRACT", "zipkin")]);
+    assert!(bad.to_string().contains("baggage"), "{bad}");
 }
