@@ -444,6 +444,10 @@ impl Sampler {
 }
 
 #[cfg(test)]
+#[path = "sampler_differential.rs"]
+mod differential;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

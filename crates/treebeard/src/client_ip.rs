@@ -127,6 +127,10 @@ fn is_global_v6(ip: Ipv6Addr) -> bool {
 }
 
 #[cfg(test)]
+#[path = "client_ip_differential.rs"]
+mod differential;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
