@@ -203,3 +203,26 @@ async fn without_a_sample_rate_the_agents_rates_decide_as_in_datadogs_tracers() 
         "{kept:#?}"
     );
 }
+
+// dd-trace-rs has no switch for 64-bit trace IDs: not shared.
+#[tokio::test]
+async fn new_traces_are_128_bit_unless_switched_off() {
+    let agent = TestAgent::start();
+    let api = start(&env(&agent, &[]));
+    let (_, id) = get(&api, "/health", &[]).await;
+    let span = server_span(&agent, &id).await;
+    let tid = span["meta"]["_dd.p.tid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(tid.len(), 16, "high half of a 128-bit ID: {span:#}");
+
+    let agent = TestAgent::start();
+    let api = start(&env(
+        &agent,
+        &[("DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED", "false")],
+    ));
+    let (_, id) = get(&api, "/health", &[]).await;
+    let span = server_span(&agent, &id).await;
+    assert!(span["meta"].get("_dd.p.tid").is_none(), "{span:#}");
+}

@@ -126,6 +126,9 @@ variables! {
     /// Trace rate limit.
     DD_TRACE_RATE_LIMIT = "DD_TRACE_RATE_LIMIT", default: Some("100"), secret: false, read_by: Library,
         "Most traces kept per second by `DD_TRACE_SAMPLE_RATE` and `DD_TRACE_SAMPLING_RULES` (1 to 2147483647); traces over it are not kept, but still count in DataDog's trace metrics.";
+    /// 128-bit trace IDs.
+    DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED = "DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED", default: Some("true"), secret: false, read_by: Library,
+        "New traces get 128-bit IDs, the high half sent as `_dd.p.tid` (DataDog's default); `false` makes 64-bit IDs, for backends that take no more. `datadog-otel` (dd-trace-rs) has no such switch and always makes 128-bit IDs.";
     /// Client IP tagging.
     DD_TRACE_CLIENT_IP_ENABLED = "DD_TRACE_CLIENT_IP_ENABLED", default: Some("false"), secret: false, read_by: Library,
         "Tag server spans with `http.client_ip`, as DataDog's tracers do: the first public address of the first proxy header present (`x-forwarded-for`, `x-real-ip`, `true-client-ip`, `x-client-ip`, `forwarded`, `forwarded-for`, `x-cluster-client-ip`, `fastly-client-ip`, `cf-connecting-ip`, `cf-connecting-ipv6`), else the peer address (when the app serves with `ConnectInfo`). Off by default: an address is personal data.";

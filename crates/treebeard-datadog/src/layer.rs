@@ -51,6 +51,8 @@ struct Inner {
     extract_styles: Vec<PropagationStyle>,
     /// Header formats written into outgoing requests.
     inject_styles: Vec<PropagationStyle>,
+    /// New traces get 128-bit IDs (`DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED`).
+    trace_id_128: bool,
 }
 
 impl DatadogLayer {
@@ -71,8 +73,19 @@ impl DatadogLayer {
                 rules_use_tags,
                 extract_styles,
                 inject_styles,
+                trace_id_128: true,
             }),
         }
+    }
+
+    /// 64-bit trace IDs for new traces when `on` is false, as DataDog's
+    /// tracers make them with `DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED=false`.
+    pub(crate) fn with_trace_id_128(mut self, on: bool) -> Self {
+        // Called right after `new`: the layer is not shared yet.
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.trace_id_128 = on;
+        }
+        self
     }
 
     /// The trace's sampling decision, made now from its local `root` if
@@ -154,7 +167,14 @@ where
         let (trace, parent_id, local_root, top_level) = match parent {
             Some((trace, parent_id, same_service)) => (trace, parent_id, false, !same_service),
             None => (
-                Arc::new(Trace::new(ids::trace_id(start_ns), None)),
+                Arc::new(Trace::new(
+                    if self.inner.trace_id_128 {
+                        ids::trace_id(start_ns)
+                    } else {
+                        u128::from(ids::span_id())
+                    },
+                    None,
+                )),
                 0,
                 true,
                 true,

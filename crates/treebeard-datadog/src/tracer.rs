@@ -51,6 +51,7 @@ pub struct DatadogConfig {
     propagation_extract: Vec<PropagationStyle>,
     propagation_inject: Vec<PropagationStyle>,
     buffer_max_bytes: usize,
+    trace_id_128: bool,
 }
 
 impl DatadogConfig {
@@ -68,6 +69,7 @@ impl DatadogConfig {
             propagation_extract: PropagationStyle::DEFAULT.to_vec(),
             propagation_inject: PropagationStyle::DEFAULT.to_vec(),
             buffer_max_bytes: DEFAULT_BUFFER_MAX_BYTES,
+            trace_id_128: true,
         }
     }
 
@@ -122,6 +124,13 @@ impl DatadogConfig {
     pub fn with_propagation(mut self, styles: Vec<PropagationStyle>) -> Self {
         self.propagation_extract.clone_from(&styles);
         self.propagation_inject = styles;
+        self
+    }
+
+    /// 128-bit trace IDs for new traces (default true, as in DataDog's
+    /// tracers; the high half travels as `_dd.p.tid`); false makes 64-bit ones.
+    pub fn with_128_bit_trace_ids(mut self, on: bool) -> Self {
+        self.trace_id_128 = on;
         self
     }
 
@@ -253,7 +262,8 @@ pub fn install(config: &DatadogConfig) -> Result<(DatadogLayer, Exporter), Insta
             config.propagation_extract.clone(),
             config.propagation_inject.clone(),
         ),
-    );
+    )
+    .with_trace_id_128(config.trace_id_128);
     Ok((layer, Exporter { queue }))
 }
 

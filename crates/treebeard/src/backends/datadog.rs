@@ -74,7 +74,8 @@ pub(crate) fn install(config: &Config) -> Result<Option<(DatadogLayer, NativeBac
         .with_sampling_rules(apm.sampling_rules.clone())
         .with_propagation_extract(apm.propagation_extract.clone())
         .with_propagation_inject(apm.propagation_inject.clone())
-        .with_buffer_max_bytes(apm.buffer_max_bytes);
+        .with_buffer_max_bytes(apm.buffer_max_bytes)
+        .with_128_bit_trace_ids(apm.trace_id_128);
     if let Some(rate) = apm.sample_rate {
         settings = settings.with_sample_rate(rate);
     }

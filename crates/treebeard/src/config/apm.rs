@@ -81,6 +81,9 @@ pub struct ApmConfig {
     /// `DD_TRACE_CLIENT_IP_HEADER`: the one header the client IP is read
     /// from, instead of DataDog's list.
     pub client_ip_header: Option<http::HeaderName>,
+    /// `DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED`: new traces get
+    /// 128-bit IDs (default true; `datadog-otel` always makes them).
+    pub trace_id_128: bool,
 }
 
 /// Default of `TREEBEARD_TRACE_BUFFER_MAX_BYTES`: 16 MiB.
@@ -168,6 +171,7 @@ pub(super) fn read_apm(r: &mut Reader<'_>) -> ApmConfig {
         "an HTTP header name (such as x-real-ip)",
         |s| http::HeaderName::from_bytes(s.as_bytes()).ok(),
     );
+    let trace_id_128 = r.bool(DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED, true);
     ApmConfig {
         provider,
         enabled,
@@ -183,6 +187,7 @@ pub(super) fn read_apm(r: &mut Reader<'_>) -> ApmConfig {
         query_obfuscation,
         client_ip_enabled,
         client_ip_header,
+        trace_id_128,
     }
 }
 
