@@ -226,3 +226,42 @@ async fn new_traces_are_128_bit_unless_switched_off() {
     let span = server_span(&agent, &id).await;
     assert!(span["meta"].get("_dd.p.tid").is_none(), "{span:#}");
 }
+
+// dd-trace-rs sends its own origin headers: this checks treebeard's tracer.
+#[tokio::test]
+async fn trace_payloads_say_which_container_or_cgroup_they_come_from() {
+    let agent = TestAgent::start();
+    let api = start(&env(&agent, &[]));
+    let (_, id) = get(&api, "/health", &[]).await;
+    server_span(&agent, &id).await;
+    // The example runs in this test's cgroup: the same origin.
+    let origin = treebeard_conventions::origin::Origin::detect();
+    let requests = agent.requests().await;
+    let payload = requests
+        .iter()
+        .find(|r| {
+            r["url"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("/v0.4/traces"))
+        })
+        .expect("a trace payload");
+    let header = |name: &str| -> Option<String> {
+        payload["headers"].as_object().and_then(|h| {
+            h.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .and_then(|(_, v)| v.as_str().map(str::to_owned))
+        })
+    };
+    assert_eq!(
+        header("datadog-entity-id"),
+        origin.entity_id_header(),
+        "{payload:#}"
+    );
+    assert_eq!(
+        header("datadog-container-id").as_deref(),
+        origin.container_id_header(),
+        "{payload:#}"
+    );
+    // On a Linux machine a cgroup always has an inode or a container ID.
+    assert!(origin.entity_id_header().is_some(), "{origin:?}");
+}

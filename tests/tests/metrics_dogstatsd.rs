@@ -630,3 +630,24 @@ async fn dogstatsd_host_beats_the_agent_host_and_runtime_metrics_can_be_switched
         .collect();
     assert!(sampled.is_empty(), "{sampled:?}");
 }
+
+#[tokio::test]
+async fn with_dd_entity_id_every_line_carries_the_pods_origin_tag() {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let url = format!("udp://{}", socket.local_addr().unwrap());
+    let mut env = env_for(&url);
+    env.push((
+        "DD_ENTITY_ID",
+        "3d274242-8ee0-11e9-a8a6-1e68d864ef1a".to_owned(),
+    ));
+    let api = start(&env);
+    drive(&api).await;
+    let (lines, _) = collect(&socket, |lines| count(lines, REQUESTS, &[]) >= 12.0);
+    assert!(!lines.is_empty());
+    for line in &lines {
+        assert!(
+            line.has_tags(&["dd.internal.entity_id:3d274242-8ee0-11e9-a8a6-1e68d864ef1a"]),
+            "{line:?}"
+        );
+    }
+}

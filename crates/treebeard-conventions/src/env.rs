@@ -171,6 +171,9 @@ variables! {
     /// DogStatsD URL.
     DD_DOGSTATSD_URL = "DD_DOGSTATSD_URL", default: None, secret: false, read_by: Both,
         "Full DogStatsD address (`udp://host:port` or `unix:///path/dsd.socket`); overrides `DD_AGENT_HOST` and `DD_DOGSTATSD_PORT`.";
+    /// Entity ID.
+    DD_ENTITY_ID = "DD_ENTITY_ID", default: None, secret: false, read_by: Library,
+        "The pod UID (Kubernetes downward API: `fieldRef: metadata.uid`, as deploy/kubernetes sets it): DogStatsD lines carry it as `dd.internal.entity_id`, which the agent replaces with the pod's tags. Trace payloads say where they come from without it: `Datadog-Container-ID`/`Datadog-Entity-ID` from `/proc/self/cgroup`.";
     /// Runtime metrics.
     DD_RUNTIME_METRICS_ENABLED = "DD_RUNTIME_METRICS_ENABLED", default: Some("true"), secret: false, read_by: Library,
         "Runtime (tokio workers, tasks, polls) and process (CPU, memory, file descriptors, threads) gauges on or off. On by default, unlike DataDog's tracers: the shipped dashboards chart them.";

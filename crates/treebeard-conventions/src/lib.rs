@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod env;
+pub mod origin;
 
 /// The namespace prefixed to every metric unless configured otherwise.
 pub const DEFAULT_NAMESPACE: &str = "treebeard";

@@ -226,7 +226,7 @@ pub(crate) fn start(
     agent: Agent,
     process: Process,
     buffer_max_bytes: usize,
-    rates: Arc<AgentRates>,
+    (rates, origin): (Arc<AgentRates>, Vec<(HeaderName, HeaderValue)>),
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let (started, start_result) = std::sync::mpsc::sync_channel(1);
     let thread = std::thread::Builder::new()
@@ -244,6 +244,7 @@ pub(crate) fn start(
                     let _ = started.send(Ok(()));
                     Sender::new(queue, agent, process, runtime, buffer_max_bytes)
                         .with_rates(rates)
+                        .with_origin(origin)
                         .run();
                 }
                 Err(error) => {
@@ -336,6 +337,8 @@ struct Sender {
     rates: Arc<AgentRates>,
     /// The agent's last answer: the same answer is not parsed again.
     last_answer: Bytes,
+    /// `Datadog-Container-ID` / `Datadog-Entity-ID`, on every payload.
+    origin: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl Sender {
@@ -365,7 +368,14 @@ impl Sender {
             last_warning: None,
             rates: AgentRates::new(""),
             last_answer: Bytes::new(),
+            origin: Vec::new(),
         }
+    }
+
+    /// Sends `origin` headers with every payload.
+    fn with_origin(mut self, origin: Vec<(HeaderName, HeaderValue)>) -> Self {
+        self.origin = origin;
+        self
     }
 
     /// Gives the agent's sampling rates to `rates` (the sampler's).
@@ -649,7 +659,7 @@ impl Sender {
                 "the shutdown timeout is spent".to_owned(),
             ));
         }
-        let request = http::Request::put("/v0.4/traces")
+        let mut request = http::Request::put("/v0.4/traces")
             .header(HOST, &self.host)
             .header(
                 CONTENT_TYPE,
@@ -665,6 +675,9 @@ impl Sender {
             )
             .body(Full::new(body))
             .map_err(|e| SendError::Rejected(format!("cannot make the request: {e}")))?;
+        for (name, value) in &self.origin {
+            request.headers_mut().insert(name.clone(), value.clone());
+        }
         let timeout = self.timeout;
         let conn = &mut self.conn;
         let agent = &self.agent;
@@ -830,7 +843,7 @@ mod tests {
             agent_at,
             process,
             1 << 20,
-            AgentRates::new(""),
+            (AgentRates::new(""), Vec::new()),
         )
         .unwrap();
         queue.push(trace_of(2));
@@ -961,6 +974,35 @@ mod tests {
                 "PUT /v0.4/traces HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/msgpack\r\nContent-Length: 2\r\nX-Datadog-Trace-Count: 1\r\nDatadog-Meta-Lang: rust\r\nDatadog-Meta-Lang-Interpreter: rustc\r\nDatadog-Meta-Tracer-Version: treebeard-{}\r\n\r\n",
                 env!("CARGO_PKG_VERSION")
             )
+        );
+    }
+
+    #[test]
+    fn every_payload_says_where_the_process_runs() {
+        let (port, agent) = raw_agent(vec![vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        ]]);
+        let mut sender = sender_to(tcp_agent(port)).with_origin(vec![
+            (
+                HeaderName::from_static("datadog-container-id"),
+                HeaderValue::from_static("abc123"),
+            ),
+            (
+                HeaderName::from_static("datadog-entity-id"),
+                HeaderValue::from_static("ci-abc123"),
+            ),
+        ]);
+        assert!(sender.put(Bytes::from_static(b"\x90"), 0).is_ok());
+        drop(sender);
+        let seen = agent.join().unwrap();
+        let head = seen[0][0].to_ascii_lowercase();
+        assert!(
+            head.contains("\r\ndatadog-container-id: abc123\r\n"),
+            "{head}"
+        );
+        assert!(
+            head.contains("\r\ndatadog-entity-id: ci-abc123\r\n"),
+            "{head}"
         );
     }
 
@@ -1228,7 +1270,7 @@ mod tests {
             tcp_agent(agent.port),
             process,
             1 << 20,
-            AgentRates::new(""),
+            (AgentRates::new(""), Vec::new()),
         )
         .unwrap();
         // Spans finish steadily, as under load, while the agent goes away
@@ -1376,7 +1418,14 @@ mod tests {
         let queue = Arc::new(Queue::default());
         let process = Process::new("svc".into(), "test", "1", &[], "rid");
         let agent = tcp_agent(listener.local_addr().unwrap().port());
-        start(queue.clone(), agent, process, 1 << 20, AgentRates::new("")).unwrap();
+        start(
+            queue.clone(),
+            agent,
+            process,
+            1 << 20,
+            (AgentRates::new(""), Vec::new()),
+        )
+        .unwrap();
         for id in 1..=5 {
             queue.push_one(span_with_id(id));
         }
@@ -1407,7 +1456,7 @@ mod tests {
             tcp_agent(port),
             process,
             0,
-            AgentRates::new(""),
+            (AgentRates::new(""), Vec::new()),
         )
         .unwrap();
         queue.push_one(span_with_id(1));

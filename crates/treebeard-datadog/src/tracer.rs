@@ -52,6 +52,7 @@ pub struct DatadogConfig {
     propagation_inject: Vec<PropagationStyle>,
     buffer_max_bytes: usize,
     trace_id_128: bool,
+    origin: Vec<(String, String)>,
 }
 
 impl DatadogConfig {
@@ -70,7 +71,23 @@ impl DatadogConfig {
             propagation_inject: PropagationStyle::DEFAULT.to_vec(),
             buffer_max_bytes: DEFAULT_BUFFER_MAX_BYTES,
             trace_id_128: true,
+            origin: Vec::new(),
         }
+    }
+
+    /// Where this process runs, sent with every trace payload so the agent
+    /// adds container and pod tags: `Datadog-Container-ID` (the container
+    /// ID) and `Datadog-Entity-ID` (`ci-<container ID>` or `in-<cgroup
+    /// inode>`), as DataDog's tracers send them. Default: none.
+    pub fn with_origin(mut self, container_id: Option<String>, entity_id: Option<String>) -> Self {
+        self.origin = [
+            ("datadog-container-id", container_id),
+            ("datadog-entity-id", entity_id),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name.to_owned(), value?)))
+        .collect();
+        self
     }
 
     /// The `env` tag of every span (default: none).
@@ -240,12 +257,23 @@ pub fn install(config: &DatadogConfig) -> Result<(DatadogLayer, Exporter), Insta
     );
     let queue = Arc::new(Queue::default());
     let rates = crate::sampler::AgentRates::new(&config.env);
+    // Values a header cannot carry are left out rather than fail the tracer.
+    let origin = config
+        .origin
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((
+                http::HeaderName::from_bytes(name.as_bytes()).ok()?,
+                http::HeaderValue::from_str(value).ok()?,
+            ))
+        })
+        .collect();
     exporter::start(
         queue.clone(),
         agent,
         process,
         config.buffer_max_bytes,
-        rates.clone(),
+        (rates.clone(), origin),
     )
     .map_err(InstallError::Thread)?;
     let rules = &config.sampling_rules;

@@ -65,7 +65,7 @@ pub(crate) fn install(config: &Config) -> Result<Option<(DatadogLayer, NativeBac
         return Ok(None);
     }
     let apm = &config.apm;
-    let mut settings = DatadogConfig::new(config.service.clone())
+    let settings = DatadogConfig::new(config.service.clone())
         .with_env(config.env.clone().unwrap_or_default())
         .with_version(config.version.clone())
         .with_tags(config.tag_pairs())
@@ -76,6 +76,10 @@ pub(crate) fn install(config: &Config) -> Result<Option<(DatadogLayer, NativeBac
         .with_propagation_inject(apm.propagation_inject.clone())
         .with_buffer_max_bytes(apm.buffer_max_bytes)
         .with_128_bit_trace_ids(apm.trace_id_128);
+    // The container (or cgroup) this process runs in: the agent adds its
+    // container and pod tags to the spans.
+    let origin = treebeard_conventions::origin::Origin::detect();
+    let mut settings = settings.with_origin(origin.container_id.clone(), origin.entity_id_header());
     if let Some(rate) = apm.sample_rate {
         settings = settings.with_sample_rate(rate);
     }

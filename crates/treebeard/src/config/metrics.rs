@@ -65,6 +65,9 @@ pub struct MetricsConfig {
     /// `DD_RUNTIME_METRICS_ENABLED`: runtime (tokio) and process gauges on
     /// or off (default on: the shipped dashboards chart them).
     pub runtime_metrics: bool,
+    /// `DD_ENTITY_ID`: the pod UID DogStatsD lines carry as
+    /// `dd.internal.entity_id`, so the agent adds the pod's tags.
+    pub entity_id: Option<String>,
     /// Values kept per histogram between two flushes
     /// (`METRICS_HISTOGRAM_RESERVOIR`, default 1024, about 16 KiB per
     /// histogram); beyond it values are sampled.
@@ -124,6 +127,15 @@ pub(super) fn read_metrics(r: &mut Reader<'_>) -> MetricsConfig {
         )
         .unwrap_or(DEFAULT_HISTOGRAM_RESERVOIR_SIZE);
     let runtime_metrics = r.bool(DD_RUNTIME_METRICS_ENABLED, true);
+    let entity_id = r.parse(
+        DD_ENTITY_ID,
+        "an ID of letters, digits, `-`, `_` and `.` (a pod UID)",
+        |s| {
+            s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                .then(|| s.to_owned())
+        },
+    );
     MetricsConfig {
         backend,
         dogstatsd,
@@ -132,6 +144,7 @@ pub(super) fn read_metrics(r: &mut Reader<'_>) -> MetricsConfig {
         sample_interval: DEFAULT_SAMPLE_INTERVAL,
         process_metrics: true,
         runtime_metrics,
+        entity_id,
         histogram_reservoir_size,
     }
 }

@@ -31,7 +31,7 @@ pub(super) fn install(config: &Config) -> Result<Exporter, MetricsError> {
         // agent without origin detection never overwrite each other.
         .with_aggregation_mode(AggregationMode::Conservative)
         .with_flush_interval(config.metrics.flush_interval)
-        .with_global_labels(constant_labels(config))
+        .with_global_labels(dogstatsd_labels(config))
         .with_telemetry(true)
         .with_histogram_sampling(true)
         .with_histogram_reservoir_size(config.metrics.histogram_reservoir_size)
@@ -53,6 +53,18 @@ pub(super) fn install(config: &Config) -> Result<Exporter, MetricsError> {
 /// The exporter's address syntax for a target. A DataDog `unix://` socket
 /// is a datagram socket (the agent's `dsd.socket`): the exporter calls
 /// that `unixgram://` (its `unix://` is a stream socket).
+/// The constant tags, and with `DD_ENTITY_ID` (a pod's UID, from the
+/// Kubernetes downward API) DataDog's origin tag `dd.internal.entity_id`,
+/// which the agent replaces with the pod's tags, as DataDog's DogStatsD
+/// clients send it.
+fn dogstatsd_labels(config: &Config) -> Vec<metrics::Label> {
+    let mut labels = constant_labels(config);
+    if let Some(id) = &config.metrics.entity_id {
+        labels.push(metrics::Label::new("dd.internal.entity_id", id.clone()));
+    }
+    labels
+}
+
 fn remote_address(target: &DogStatsdTarget) -> String {
     match target {
         DogStatsdTarget::Udp { host, port } if host.contains(':') => {
