@@ -204,14 +204,16 @@ impl RequestBuffer {
             .collect()
     }
 
-    /// The newest request with this ID.
-    pub(crate) fn find(&self, request_id: &str) -> Option<Arc<RequestRecord>> {
+    /// The request with this ID and `seq`, or without `seq` the last to
+    /// finish with this ID (an ID propagated to a call back into the same
+    /// service names two requests; the outer one finishes last).
+    pub(crate) fn find(&self, request_id: &str, seq: Option<u64>) -> Option<Arc<RequestRecord>> {
         let inner = self.lock();
         inner
             .entries
             .iter()
             .rev()
-            .find(|(r, _)| r.request_id == request_id)
+            .find(|(r, _)| r.request_id == request_id && seq.is_none_or(|seq| r.seq == seq))
             .map(|(r, _)| r.clone())
     }
 
@@ -294,8 +296,8 @@ pub(crate) mod tests {
         assert_eq!(all[0].request_id, "req-450", "oldest evicted first");
         assert_eq!(all[49].request_id, "req-499");
         assert_eq!(all[49].seq, 500);
-        assert!(buffer.find("req-449").is_none());
-        assert!(buffer.find("req-450").is_some());
+        assert!(buffer.find("req-449", None).is_none());
+        assert!(buffer.find("req-450", None).is_some());
         assert_eq!(buffer.since(498).len(), 2);
     }
 
@@ -322,7 +324,9 @@ pub(crate) mod tests {
         let buffer = RequestBuffer::new(10, usize::MAX);
         buffer.push(record("same", 1), 0);
         buffer.push(record("same", 2), 0);
-        assert_eq!(buffer.find("same").map(|r| r.seq), Some(2));
+        assert_eq!(buffer.find("same", None).map(|r| r.seq), Some(2));
+        assert_eq!(buffer.find("same", Some(1)).map(|r| r.seq), Some(1));
+        assert!(buffer.find("same", Some(3)).is_none());
         assert_eq!(buffer.last_seq(), 2);
     }
 }

@@ -3,10 +3,10 @@
 //!
 //! | path | answer |
 //! |---|---|
-//! | `/_treebeard` | the page (`?select=<request id>` opens that request) |
+//! | `/_treebeard` | the page (`?select=<request id>`, optionally `&seq=N`, opens that request) |
 //! | `/_treebeard/console.js`, `/_treebeard/console.css` | its script and style |
 //! | `/_treebeard/api/requests` | the kept requests, oldest first (JSON) |
-//! | `/_treebeard/api/requests/<request id>` | one request: spans, lines, error (JSON) |
+//! | `/_treebeard/api/requests/<request id>` | one request (`?seq=N` when several share the ID): spans, lines, error (JSON) |
 //! | `/_treebeard/api/routes` | per-route rate and latency (JSON) |
 //! | `/_treebeard/events` | new requests as server-sent events |
 
@@ -85,14 +85,18 @@ impl ConsoleService {
         let rest = path.strip_prefix(PATH).unwrap_or(path);
         let query = req.uri().query().unwrap_or_default();
         match rest {
-            "" | "/" => self.page(param(query, "select").as_deref()),
+            "" | "/" => self.page(param(query, "select").as_deref(), seq_param(query)),
             "/console.js" => asset(CONSOLE_JS, "text/javascript; charset=utf-8"),
             "/console.css" => asset(CONSOLE_CSS, "text/css; charset=utf-8"),
             "/api/requests" => json(&self.requests()),
             "/api/routes" => json(&self.console.buffer.routes(now_ms())),
             "/events" => self.events(req, query),
             _ => match rest.strip_prefix("/api/requests/") {
-                Some(id) => match self.console.buffer.find(&percent_decode(id)) {
+                Some(id) => match self
+                    .console
+                    .buffer
+                    .find(&percent_decode(id), seq_param(query))
+                {
                     Some(record) => json(&*record),
                     None => status(StatusCode::NOT_FOUND),
                 },
@@ -112,8 +116,8 @@ impl ConsoleService {
 
     /// The page, with the data it first shows embedded: it renders without
     /// a fetch (so a headless browser's DOM dump shows it), then goes live.
-    fn page(&self, select: Option<&str>) -> Response<Body> {
-        let selected = select.and_then(|id| self.console.buffer.find(id));
+    fn page(&self, select: Option<&str>, seq: Option<u64>) -> Response<Body> {
+        let selected = select.and_then(|id| self.console.buffer.find(id, seq));
         let data = PageData {
             requests: self.requests(),
             selected: selected.as_deref(),
@@ -288,6 +292,11 @@ fn param(query: &str, name: &str) -> Option<String> {
     url::form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
+}
+
+/// `seq=N`: which of the requests sharing an ID.
+fn seq_param(query: &str) -> Option<u64> {
+    param(query, "seq").and_then(|s| s.parse().ok())
 }
 
 fn percent_decode(segment: &str) -> String {

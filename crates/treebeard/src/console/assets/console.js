@@ -11,6 +11,7 @@
   const requests = new Map(); // seq -> summary
   let order = []; // seqs, oldest first
   let selectedId = null;
+  let selectedSeq = null;
 
   function el(tag, attrs, ...children) {
     const e = document.createElement(tag);
@@ -53,14 +54,14 @@
     const rows = order.slice().reverse().map((seq) => {
       const r = requests.get(seq);
       const tr = el("tr", {
-        class: statusClass(r.status) + (r.request_id === selectedId ? " selected" : ""),
+        class: statusClass(r.status) + (r.seq === selectedSeq || (selectedSeq == null && r.request_id === selectedId) ? " selected" : ""),
         "data-request-id": r.request_id,
         "data-seq": String(r.seq),
       },
         el("td", {}, time(r.started_ms)), el("td", {}, r.method), el("td", { class: "route" }, r.route),
         el("td", {}, r.status == null ? "—" : r.status), el("td", { class: "num" }, us(r.latency_us)),
         el("td", { class: "id", title: r.request_id }, r.request_id), el("td", { class: "err" }, r.error || ""));
-      tr.addEventListener("click", () => select(r.request_id));
+      tr.addEventListener("click", () => select(r.request_id, r.seq));
       return tr;
     });
     $("requests").tBodies[0].replaceChildren(...rows);
@@ -68,12 +69,14 @@
     if (u) $("usage").textContent = `${order.length} requests shown · buffer keeps ${u.capacity} requests / ${(u.max_bytes / 1048576).toFixed(0)} MiB`;
   }
 
-  async function select(id) {
+  async function select(id, seq) {
     selectedId = id;
-    history.replaceState(null, "", "?select=" + encodeURIComponent(id));
+    selectedSeq = seq == null ? null : seq;
+    const q = seq == null ? "" : "?seq=" + seq;
+    history.replaceState(null, "", "?select=" + encodeURIComponent(id) + (seq == null ? "" : "&seq=" + seq));
     renderList();
     try {
-      const res = await fetch(BASE + "/api/requests/" + encodeURIComponent(id));
+      const res = await fetch(BASE + "/api/requests/" + encodeURIComponent(id) + q);
       renderDetail(res.ok ? await res.json() : null, id);
     } catch (e) {
       renderDetail(null, id);
@@ -140,7 +143,9 @@
       const bh = (h - 2) * c / maxCount;
       s.append(svg("rect", { x: i * bw + 1, y: h - bh, width: bw - 2, height: bh }));
     });
-    const points = route.p95_per_minute.map((p, i) => `${i * bw + bw / 2},${h - 1 - (h - 4) * p / maxP95}`).join(" ");
+    // The p95 line joins the minutes that had requests only.
+    const points = route.p95_per_minute.map((p, i) => route.per_minute[i] ? `${i * bw + bw / 2},${h - 1 - (h - 4) * p / maxP95}` : "")
+      .filter(Boolean).join(" ");
     s.append(svg("polyline", { points }));
     const title = svg("title", {});
     title.textContent = `requests per minute: ${route.per_minute.join(", ")}; p95 µs: ${route.p95_per_minute.join(", ")}`;
@@ -176,11 +181,14 @@
   renderRoutes(data.routes);
   const params = new URLSearchParams(location.search);
   const wanted = params.get("select") || decodeURIComponent(location.hash.slice(1)) || null;
-  if (wanted) {
+  const wantedSeq = params.get("seq") ? Number(params.get("seq")) : null;
+  if (data.selected && data.selected.request_id === wanted) {
     selectedId = wanted;
+    selectedSeq = data.selected.seq;
     renderList();
-    if (data.selected && data.selected.request_id === wanted) renderDetail(data.selected);
-    else select(wanted);
+    renderDetail(data.selected);
+  } else if (wanted) {
+    select(wanted, wantedSeq);
   }
   live();
 })();
