@@ -1,7 +1,11 @@
-//! The ring buffer of finished requests: bounded in count and in bytes.
+//! The ring buffer of finished requests, bounded in count and in bytes, and
+//! [`Console`], the state the console's layer and service share.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::sync::watch;
 
 use serde::Serialize;
 
@@ -242,6 +246,42 @@ impl RequestBuffer {
         let inner = self.lock();
         (inner.entries.len(), inner.bytes, inner.evicted)
     }
+}
+
+/// What the live streams wait on: the last request's seq, and whether the
+/// server is shutting down (streams end so that it can drain).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Signal {
+    pub(crate) last_seq: u64,
+    pub(crate) closing: bool,
+}
+
+/// The console's state, shared by its `tracing` layer and its service.
+#[derive(Debug)]
+pub(crate) struct Console {
+    pub(crate) buffer: RequestBuffer,
+    pub(crate) signal: watch::Sender<Signal>,
+}
+
+impl Console {
+    pub(crate) fn new(capacity: usize, max_bytes: usize) -> Self {
+        Self {
+            buffer: RequestBuffer::new(capacity, max_bytes),
+            signal: watch::Sender::new(Signal::default()),
+        }
+    }
+
+    /// Keeps a finished request and wakes the live streams.
+    pub(crate) fn record(&self, record: RequestRecord) {
+        let last_seq = self.buffer.push(record, now_ms());
+        self.signal.send_modify(|s| s.last_seq = last_seq);
+    }
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]

@@ -18,8 +18,7 @@ use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use super::Console;
-use super::buffer::{ErrorRecord, LogRecord, RequestRecord, SpanRecord};
+use super::buffer::{Console, ErrorRecord, LogRecord, RequestRecord, SpanRecord};
 
 /// Spans kept per request; more are counted in `dropped`.
 pub(crate) const MAX_SPANS: usize = 128;

@@ -1,6 +1,6 @@
 //! The local dev console: the last requests, their spans as a waterfall,
 //! their log lines and errors, and per-route latency, live at
-//! [`PATH`] (`/_treebeard`), for a developer without an agent or Sentry.
+//! `/_treebeard`, for a developer without an agent or Sentry.
 //!
 //! `TREEBEARD_DEV_CONSOLE=true` makes [`init`](crate::init()) add the
 //! console's `tracing` layer ([`layer`]) and makes the
@@ -23,9 +23,7 @@ mod stats;
 
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use tokio::sync::watch;
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::registry::LookupSpan;
@@ -34,47 +32,8 @@ use crate::config::Config;
 use crate::trace_context::SPAN_LEVEL;
 pub(crate) use service::ConsoleService;
 
-use buffer::{RequestBuffer, RequestRecord};
+use buffer::Console;
 use layer::ConsoleLayer;
-
-/// Where the console is served.
-pub(crate) const PATH: &str = "/_treebeard";
-
-/// What the live streams wait on: the last request's seq, and whether the
-/// server is shutting down (streams end so that it can drain).
-#[derive(Debug, Clone, Copy, Default)]
-struct Signal {
-    last_seq: u64,
-    closing: bool,
-}
-
-/// The console's state, shared by its `tracing` layer and its service.
-#[derive(Debug)]
-pub(crate) struct Console {
-    buffer: RequestBuffer,
-    signal: watch::Sender<Signal>,
-}
-
-impl Console {
-    fn new(capacity: usize, max_bytes: usize) -> Self {
-        Self {
-            buffer: RequestBuffer::new(capacity, max_bytes),
-            signal: watch::Sender::new(Signal::default()),
-        }
-    }
-
-    /// Keeps a finished request and wakes the live streams.
-    fn record(&self, record: RequestRecord) {
-        let last_seq = self.buffer.push(record, now_ms());
-        self.signal.send_modify(|s| s.last_seq = last_seq);
-    }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
 
 static INSTALLED: OnceLock<Arc<Console>> = OnceLock::new();
 

@@ -23,9 +23,11 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use serde::Serialize;
 
-use super::buffer::{RequestRecord, RequestSummary};
+use super::buffer::{Console, RequestRecord, RequestSummary, Signal, now_ms};
 use super::stats::RouteSummary;
-use super::{Console, PATH, now_ms};
+
+/// Where the console is served.
+pub(crate) const PATH: &str = "/_treebeard";
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const CONSOLE_JS: &str = include_str!("assets/console.js");
@@ -176,7 +178,7 @@ impl ConsoleService {
 
 struct Stream {
     console: Arc<Console>,
-    signal: tokio::sync::watch::Receiver<super::Signal>,
+    signal: tokio::sync::watch::Receiver<Signal>,
     after: u64,
     deadline: tokio::time::Instant,
     first: bool,
