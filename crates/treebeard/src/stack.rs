@@ -265,6 +265,8 @@ where
 }
 
 #[cfg(all(test, feature = "dev-console"))]
+// Test helpers outside #[test] fns unwrap too.
+#[allow(clippy::unwrap_used)]
 mod tests {
     use std::net::SocketAddr;
 

@@ -363,6 +363,8 @@ fn json<T: Serialize + ?Sized>(value: &T) -> Response<Body> {
 }
 
 #[cfg(test)]
+// Test helpers outside #[test] fns unwrap too.
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::console::buffer::tests::record;
