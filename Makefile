@@ -7,20 +7,21 @@ VENV  := .venv
 PEERS := tests/peers
 PY    := $(VENV)/bin/python
 
-.PHONY: help run build test test-rust lint fmt architecture peers-install bench soak bench-tools clean publish-check
+.PHONY: help run build test test-rust lint fmt architecture peers-install bench soak bench-tools browser-tools dev-console-screenshot clean publish-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
 
-run: ## Run the example API on 127.0.0.1:8080 with local defaults
+run: ## Run the example API on 127.0.0.1:8080 with local defaults and the dev console
 	# No agent runs locally by default: export nothing unless asked to.
+	@echo "Dev console: http://127.0.0.1:$${PORT:-8080}/_treebeard"
 	DD_ENV=$${DD_ENV:-local} DD_TRACE_SAMPLE_RATE=$${DD_TRACE_SAMPLE_RATE:-1.0} APM_PROVIDER=$${APM_PROVIDER:-none} METRICS_BACKEND=$${METRICS_BACKEND:-none} \
-		cargo run -p example-api
+		TREEBEARD_DEV_CONSOLE=$${TREEBEARD_DEV_CONSOLE:-true} cargo run -p example-api
 
 build: ## Build every crate and the binaries the tests drive
 	cargo build --workspace --bins
 
-test: peers-install lint build test-rust ## Install test peers, lint, and run every test
+test: peers-install browser-tools lint build test-rust ## Install test peers, lint, and run every test
 
 test-rust:
 	cargo test --workspace --all-targets
@@ -47,6 +48,14 @@ soak: $(VENV)/.installed bench-tools ## 5 minutes of load on the example, agent 
 
 bench-tools:
 	@command -v wrk >/dev/null && command -v valgrind >/dev/null || apt-get install -y wrk valgrind
+
+# Headless Chromium for the dev console's browser test (tests/tests/dev_console.rs).
+browser-tools:
+	@command -v chromium >/dev/null || apt-get install -y chromium
+
+dev-console-screenshot: browser-tools ## Screenshot of the dev console into docs/dev-console.png
+	cargo build -p example-api
+	cargo test -p treebeard-e2e --test dev_console -- --ignored --exact screenshot
 
 # Python peers go into a venv under the repo, npm peers under tests/peers;
 # both from pinned files, re-installed only when those files change.

@@ -33,7 +33,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match serve(settings, monitoring.layer()).await {
+    match serve(settings, monitoring.layer(), config.console.enabled).await {
         Ok(()) => {
             tracing::info!("shut down cleanly");
             ExitCode::SUCCESS
@@ -48,6 +48,7 @@ async fn main() -> ExitCode {
 async fn serve(
     settings: Settings,
     monitoring: treebeard::MonitoringLayer,
+    console: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind((settings.host, settings.port)).await?;
     let address = listener.local_addr()?;
@@ -56,7 +57,11 @@ async fn serve(
         .unwrap_or_else(|| format!("http://{address}/internal/score"));
     let state = AppState::new(Db::open_seeded()?, recommender_url)?;
     tracing::info!(%address, "listening");
-    // With the peer address, request lines carry `network.client.ip`.
+    if console {
+        tracing::info!(url = %format_args!("http://{address}/_treebeard"), "dev console");
+    }
+    // With the peer address, request lines carry `network.client.ip`, and
+    // the dev console can tell a loopback client (without it, it answers 404).
     let app = app(state, monitoring).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(treebeard::shutdown_signal())

@@ -185,11 +185,65 @@ const TREEBEARD: Checked = Checked {
                 prefixes: &["apm", "metrics", "sentry"],
             },
             Group {
+                name: "console",
+                prefixes: &["console"],
+            },
+            Group {
                 name: "compose",
                 prefixes: &["init", "stack", "shutdown", "crate"],
             },
         ],
         forbidden: &[
+            Forbidden {
+                from: "leaves",
+                to: "console",
+                why: LEAVES_ARE_LEAVES,
+            },
+            Forbidden {
+                from: "layers",
+                to: "console",
+                why: "each layer is usable alone; the stack puts the console in front of them",
+            },
+            Forbidden {
+                from: "backends",
+                to: "console",
+                why: "the console is a listener beside the exporters, not one of their parts",
+            },
+            Forbidden {
+                from: "log",
+                to: "console",
+                why: "the log formatter serves every layer",
+            },
+            Forbidden {
+                from: "api",
+                to: "console",
+                why: CONSOLE_LISTENS,
+            },
+            Forbidden {
+                from: "console",
+                to: "layers",
+                why: CONSOLE_LISTENS,
+            },
+            Forbidden {
+                from: "console",
+                to: "backends",
+                why: CONSOLE_LISTENS,
+            },
+            Forbidden {
+                from: "console",
+                to: "log",
+                why: CONSOLE_LISTENS,
+            },
+            Forbidden {
+                from: "console",
+                to: "api",
+                why: CONSOLE_LISTENS,
+            },
+            Forbidden {
+                from: "console",
+                to: "compose",
+                why: "init and the stack plug the console in, not the other way round",
+            },
             Forbidden {
                 from: "leaves",
                 to: "layers",
@@ -265,6 +319,7 @@ const TREEBEARD: Checked = Checked {
     },
 };
 
+const CONSOLE_LISTENS: &str = "the dev console reads what the layers write through `tracing` (and the leaves): it imports no layer, exporter, formatter or API, and none of them knows it";
 const LAYERS_SPEAK_TRACING: &str =
     "a layer writes through `tracing` and `metrics`, not through our formatter or APIs";
 const DATADOG: Checked = Checked {

@@ -153,6 +153,9 @@ variables! {
     /// Size of the trace retry buffer.
     TREEBEARD_TRACE_BUFFER_MAX_BYTES = "TREEBEARD_TRACE_BUFFER_MAX_BYTES", default: Some("16777216"), secret: false, read_by: Library,
         "With `APM_PROVIDER=datadog`: most bytes of encoded spans kept while the agent does not take them (down, restarting, timing out, 5xx) and sent, oldest first, once it answers again; beyond it the oldest are dropped and counted (`treebeard.tracer.spans_dropped`). A whole number of bytes from 0 (no buffer: what the agent does not take is dropped) to 1073741824 (1 GiB). DataDog's tracers have no such setting (`DD_TRACE_WRITER_BUFFER_SIZE_BYTES` of ddtrace is the buffer between flushes, not a retry buffer), hence our own name.";
+    /// The local dev console.
+    TREEBEARD_DEV_CONSOLE = "TREEBEARD_DEV_CONSOLE", default: Some("false"), secret: false, read_by: Library,
+        "`true` serves a live console of the last 500 requests (spans, log lines, errors, per-route latency) at `/_treebeard`, to loopback clients only, for a developer without an agent or Sentry ([dev-console.md](dev-console.md)). Refused when `DD_ENV` is `prod` or `production` unless set to `force`. Needs the `dev-console` cargo feature (on by default).";
     /// Profiling (unsupported).
     DD_PROFILING_ENABLED = "DD_PROFILING_ENABLED", default: Some("false"), secret: false, read_by: Library,
         "Accepted for compatibility; continuous profiling is not supported in Rust, so `true` logs one warning.";

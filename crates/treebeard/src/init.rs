@@ -42,8 +42,14 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
     let (json, log) = crate::log::output::stdout(config)?;
     let native = keep(backends::datadog::install(config)?, &mut backends);
     let otel = keep(backends::otel::install(config)?, &mut backends);
+    // None unless TREEBEARD_DEV_CONSOLE is on: then no layer, no buffer.
+    #[cfg(feature = "dev-console")]
+    let console = crate::console::install(config);
+    #[cfg(not(feature = "dev-console"))]
+    let console: Option<tracing_subscriber::layer::Identity> = None;
     tracing_subscriber::registry()
         .with(json)
+        .with(console)
         .with(native)
         .with(otel)
         .with(backends::sentry::tracing_layer_for(config))
@@ -114,6 +120,23 @@ fn log_start(config: &Config) {
         tracing::info!(
             "MONITORING_ENABLED=false: request layers are pass-through, no data is exported"
         );
+    }
+    if config.console.enabled {
+        if config.enabled {
+            tracing::info!(
+                variable = "TREEBEARD_DEV_CONSOLE",
+                path = "/_treebeard",
+                forced = config.console.forced,
+                capacity = config.console.capacity,
+                max_bytes = config.console.max_bytes,
+                "dev console on: the last requests, their spans, lines and errors are kept in memory and served at /_treebeard to loopback clients"
+            );
+        } else {
+            tracing::warn!(
+                variable = "TREEBEARD_DEV_CONSOLE",
+                "the dev console needs monitoring: MONITORING_ENABLED=false turns it off"
+            );
+        }
     }
 }
 
@@ -242,6 +265,12 @@ impl Drop for MonitoringGuard {
 
 /// Fails when `config` asks for a tracer this build cannot start.
 fn check_features(config: &Config) -> Result<(), InitError> {
+    if config.console.enabled && !cfg!(feature = "dev-console") {
+        return Err(InitError::FeatureDisabled {
+            what: "TREEBEARD_DEV_CONSOLE=true".to_owned(),
+            feature: "dev-console",
+        });
+    }
     if !config.enabled || !config.apm.enabled {
         return Ok(());
     }

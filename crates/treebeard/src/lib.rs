@@ -47,6 +47,9 @@ pub mod layers;
 pub mod stack;
 // Exporters, each installed from `Config` by `init`.
 mod backends;
+// The local dev console (TREEBEARD_DEV_CONSOLE).
+#[cfg(feature = "dev-console")]
+mod console;
 mod init;
 mod shutdown;
 // The user-facing APIs.

@@ -37,4 +37,7 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
     tracing::info!("shutdown signal received, draining connections");
+    // An open console tab would hold the drain until its stream ends.
+    #[cfg(feature = "dev-console")]
+    crate::console::close_streams();
 }

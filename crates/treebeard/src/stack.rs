@@ -4,6 +4,11 @@
 //! metrics → error capture (Sentry, with the `sentry` feature) → panic
 //! catching → your handler (metrics and Sentry see a panic as the 500 the
 //! panic layer turns it into). With monitoring disabled it is a pass-through.
+//!
+//! With the dev console on (`TREEBEARD_DEV_CONSOLE=true`, after
+//! [`init`](crate::init())), requests for `/_treebeard` are answered by the
+//! console before all of them: they reach neither the layers nor your
+//! handlers. Off, the stack is the same as without the console.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -41,10 +46,15 @@ pub struct MonitoringLayer<H = ()> {
     catch_panic: CatchPanicLayer<H>,
     #[cfg(feature = "sentry")]
     error_capture: crate::layers::error_capture::ErrorCaptureLayer,
+    #[cfg(feature = "dev-console")]
+    console: Option<crate::console::ConsoleService>,
 }
 
 impl MonitoringLayer {
     /// The stack for `config` (a pass-through when `MONITORING_ENABLED=false`).
+    ///
+    /// With `TREEBEARD_DEV_CONSOLE` on, it serves the dev console that
+    /// [`init`](crate::init()) set up (none if `init` did not run).
     pub fn new(config: &Config) -> Self {
         Self {
             enabled: config.enabled,
@@ -58,6 +68,12 @@ impl MonitoringLayer {
             catch_panic: CatchPanicLayer::new(),
             #[cfg(feature = "sentry")]
             error_capture: crate::layers::error_capture::ErrorCaptureLayer::new(config),
+            #[cfg(feature = "dev-console")]
+            console: config
+                .console
+                .enabled
+                .then(crate::console::installed)
+                .flatten(),
         }
     }
 }
@@ -80,6 +96,8 @@ impl<H> MonitoringLayer<H> {
             catch_panic: self.catch_panic.with_on_panic(hook),
             #[cfg(feature = "sentry")]
             error_capture: self.error_capture,
+            #[cfg(feature = "dev-console")]
+            console: self.console,
         }
     }
 
@@ -133,8 +151,12 @@ impl<S, H: Clone> Layer<S> for MonitoringLayer<H> {
         #[cfg(feature = "sentry")]
         let service = self.error_capture.layer(service);
         let service = self.request_metrics.layer(service);
-        let service = self.request_log.layer(service);
-        Monitored::Enabled(self.request_id.layer(service))
+        let service = self.request_id.layer(self.request_log.layer(service));
+        #[cfg(feature = "dev-console")]
+        if let Some(console) = &self.console {
+            return Monitored::WithConsole(console.clone(), service);
+        }
+        Monitored::Enabled(service)
     }
 }
 
@@ -146,6 +168,10 @@ pub enum Monitored<S, H = ()> {
     Enabled(MonitoredService<S, H>),
     /// `MONITORING_ENABLED=false`: a pass-through.
     Disabled(S),
+    /// Monitoring on, and the dev console (`TREEBEARD_DEV_CONSOLE=true`)
+    /// answering `/_treebeard` before the stack.
+    #[cfg(feature = "dev-console")]
+    WithConsole(crate::console::ConsoleService, MonitoredService<S, H>),
 }
 
 impl<S, H, ReqBody, ResBody> Service<Request<ReqBody>> for Monitored<S, H>
@@ -165,6 +191,8 @@ where
         match self {
             Self::Enabled(service) => service.poll_ready(cx),
             Self::Disabled(service) => service.poll_ready(cx),
+            #[cfg(feature = "dev-console")]
+            Self::WithConsole(_, service) => service.poll_ready(cx),
         }
     }
 
@@ -178,6 +206,18 @@ where
             Self::Disabled(service) => MonitoredFuture {
                 kind: Either::Disabled {
                     inner: service.call(req),
+                },
+            },
+            #[cfg(feature = "dev-console")]
+            Self::WithConsole(console, service) => MonitoredFuture {
+                kind: if crate::console::ConsoleService::matches(req.uri().path()) {
+                    Either::Console {
+                        response: Some(console.respond(&req)),
+                    }
+                } else {
+                    Either::Enabled {
+                        inner: service.call(req),
+                    }
                 },
             },
         }
@@ -198,6 +238,8 @@ pin_project! {
     enum Either<E, D> {
         Enabled { #[pin] inner: E },
         Disabled { #[pin] inner: D },
+        #[cfg(feature = "dev-console")]
+        Console { response: Option<Response<axum::body::Body>> },
     }
 }
 
@@ -217,6 +259,85 @@ where
             EitherProj::Disabled { inner } => {
                 inner.poll(cx).map_ok(|r| r.map(axum::body::Body::new))
             }
+            // Answered when called; polled again after that, an empty 200.
+            #[cfg(feature = "dev-console")]
+            EitherProj::Console { response } => {
+                Poll::Ready(Ok(response.take().unwrap_or_default()))
+            }
         }
+    }
+}
+
+#[cfg(all(test, feature = "dev-console"))]
+// Test helpers outside #[test] fns unwrap too.
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use axum::Router;
+    use axum::extract::ConnectInfo;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    fn config(vars: &[(&'static str, &'static str)]) -> Config {
+        let mut all = vec![("APM_PROVIDER", "none"), ("METRICS_BACKEND", "none")];
+        all.extend_from_slice(vars);
+        Config::builder()
+            .with_source(all.into_iter().collect::<std::collections::HashMap<_, _>>())
+            .build()
+            .unwrap()
+    }
+
+    fn request(path: &str, peer: Option<&str>) -> Request<axum::body::Body> {
+        let mut req = Request::get(path).body(axum::body::Body::empty()).unwrap();
+        if let Some(peer) = peer {
+            req.extensions_mut()
+                .insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
+        }
+        req
+    }
+
+    #[test]
+    fn off_the_stack_is_the_same_as_without_a_console() {
+        // TREEBEARD_DEV_CONSOLE unset, and set without init: no console service.
+        for vars in [&[][..], &[("TREEBEARD_DEV_CONSOLE", "true")][..]] {
+            let layer = MonitoringLayer::new(&config(vars));
+            assert!(layer.console.is_none());
+            let service = layer.layer(tower::service_fn(|_: Request<axum::body::Body>| async {
+                Ok::<_, std::convert::Infallible>(Response::new(axum::body::Body::empty()))
+            }));
+            assert!(matches!(service, Monitored::Enabled(_)));
+        }
+    }
+
+    #[tokio::test]
+    async fn the_stack_answers_the_console_path_to_loopback_peers_only() {
+        let mut layer = MonitoringLayer::new(&config(&[]));
+        layer.console = Some(crate::console::service_for_tests());
+        let app = Router::new()
+            .route("/hello", get(|| async { "hello" }))
+            .layer(layer);
+        let status = |path: &'static str, peer: Option<&'static str>| {
+            let app = app.clone();
+            async move { app.oneshot(request(path, peer)).await.unwrap().status() }
+        };
+        // Through axum's fallback, which Router::layer wraps too.
+        assert_eq!(status("/_treebeard", Some("127.0.0.1:40000")).await, 200);
+        assert_eq!(
+            status("/_treebeard/api/requests", Some("[::1]:40000")).await,
+            200
+        );
+        assert_eq!(status("/_treebeard", Some("192.0.2.7:40000")).await, 404);
+        assert_eq!(
+            status("/_treebeard/api/requests", Some("192.0.2.7:40000")).await,
+            404
+        );
+        assert_eq!(status("/_treebeard", None).await, 404);
+        // Everything else is the app's, from anywhere.
+        assert_eq!(status("/hello", Some("192.0.2.7:40000")).await, 200);
+        assert_eq!(status("/hello", None).await, 200);
+        assert_eq!(status("/other", Some("127.0.0.1:40000")).await, 404);
     }
 }

@@ -28,6 +28,7 @@
 //! ```
 
 mod apm;
+mod console;
 mod error;
 mod metrics;
 mod notifiers;
@@ -41,6 +42,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use apm::{ApmConfig, ApmProvider, DEFAULT_BUFFER_MAX_BYTES, PropagationStyle, SamplingRule};
+pub use console::{ConsoleConfig, DEFAULT_CONSOLE_CAPACITY, DEFAULT_CONSOLE_MAX_BYTES};
 pub use error::{ConfigError, InvalidVariable};
 pub use metrics::{
     DEFAULT_FLUSH_INTERVAL, DEFAULT_HISTOGRAM_RESERVOIR_SIZE, DEFAULT_SAMPLE_INTERVAL,
@@ -88,6 +90,8 @@ pub struct Config {
     pub sentry: SentryConfig,
     /// Notifier credentials.
     pub notifiers: NotifierConfig,
+    /// The local dev console (`TREEBEARD_DEV_CONSOLE`).
+    pub console: ConsoleConfig,
 }
 
 impl Config {
@@ -224,6 +228,7 @@ impl ConfigBuilder {
         let metrics = metrics::read_metrics(&mut r);
         let sentry = sentry::read_sentry(&mut r, env.as_deref(), &version);
         let notifiers = notifiers::read_notifiers(&mut r);
+        let console = console::read_console(&mut r, env.as_deref());
 
         // Code values are validated too: a bad filter in code is as wrong as one in env.
         if let Some(filter) = &self.log_filter
@@ -249,6 +254,7 @@ impl ConfigBuilder {
             metrics,
             sentry,
             notifiers,
+            console,
         };
         if let Some(provider) = self.apm_provider {
             config.apm.provider = provider;

@@ -409,3 +409,54 @@ fn propagation_styles_per_direction_override_the_common_one() {
     let bad = only_error(&[("DD_TRACE_PROPAGATION_STYLE_EXTRACT", "zipkin")]);
     assert!(bad.to_string().contains("baggage"), "{bad}");
 }
+
+#[test]
+fn the_dev_console_is_off_by_default_and_refused_in_production_unless_forced() {
+    let off = build(&[]).unwrap().console;
+    assert!(!off.enabled && !off.forced);
+    assert_eq!(off.capacity, DEFAULT_CONSOLE_CAPACITY);
+    assert_eq!(off.max_bytes, DEFAULT_CONSOLE_MAX_BYTES);
+    let on = build(&[("TREEBEARD_DEV_CONSOLE", "true"), ("DD_ENV", "local")]).unwrap();
+    assert!(on.console.enabled && !on.console.forced);
+    // Unset DD_ENV is no production.
+    assert!(
+        build(&[("TREEBEARD_DEV_CONSOLE", "1")])
+            .unwrap()
+            .console
+            .enabled
+    );
+    for prod in ["prod", "production", "Production", "PROD"] {
+        let err = only_error(&[("TREEBEARD_DEV_CONSOLE", "true"), ("DD_ENV", prod)]);
+        assert_eq!(err.name, "TREEBEARD_DEV_CONSOLE");
+        assert_eq!(err.value, "true");
+        assert!(
+            err.expected.contains("DD_ENV is prod or production"),
+            "{err}"
+        );
+        assert!(
+            err.expected.contains("TREEBEARD_DEV_CONSOLE=force"),
+            "{err}"
+        );
+        let forced = build(&[("TREEBEARD_DEV_CONSOLE", "force"), ("DD_ENV", prod)]).unwrap();
+        assert!(forced.console.enabled && forced.console.forced);
+        // Off in production is fine, of course.
+        assert!(
+            !build(&[("TREEBEARD_DEV_CONSOLE", "false"), ("DD_ENV", prod)])
+                .unwrap()
+                .console
+                .enabled
+        );
+    }
+    // DD_ENV set in code counts too.
+    let err = Config::builder()
+        .with_source([("TREEBEARD_DEV_CONSOLE", "on")])
+        .with_env("production")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.names().collect::<Vec<_>>(), ["TREEBEARD_DEV_CONSOLE"]);
+    let err = only_error(&[("TREEBEARD_DEV_CONSOLE", "maybe")]);
+    assert_eq!(
+        err.expected,
+        "true, false (also 1/0, yes/no, on/off) or force"
+    );
+}
