@@ -126,6 +126,9 @@ variables! {
     /// Trace rate limit.
     DD_TRACE_RATE_LIMIT = "DD_TRACE_RATE_LIMIT", default: Some("100"), secret: false, read_by: Library,
         "Most traces kept per second by `DD_TRACE_SAMPLE_RATE` and `DD_TRACE_SAMPLING_RULES` (1 to 2147483647); traces over it are not kept, but still count in DataDog's trace metrics.";
+    /// Header tags.
+    DD_TRACE_HEADER_TAGS = "DD_TRACE_HEADER_TAGS", default: None, secret: false, read_by: Library,
+        "Headers tagged on server spans, as DataDog's tracers do: `header[:tag]` entries separated by commas (`x-tenant-id,user-agent:http.ua`); without a tag name, `http.request.headers.<header>` and `http.response.headers.<header>`. Values go through the PII scrubber; headers that carry secrets (`Authorization`, `Cookie`, `X-API-Key`, ...) are refused.";
     /// 128-bit trace IDs.
     DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED = "DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED", default: Some("true"), secret: false, read_by: Library,
         "New traces get 128-bit IDs, the high half sent as `_dd.p.tid` (DataDog's default); `false` makes 64-bit IDs, for backends that take no more. `datadog-otel` (dd-trace-rs) has no such switch and always makes 128-bit IDs.";

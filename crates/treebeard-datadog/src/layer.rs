@@ -316,6 +316,19 @@ pub fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) -> Option
     })
 }
 
+/// Tags `span` with `key: value`, for tags whose name is known only at run
+/// time (such as `DD_TRACE_HEADER_TAGS`); nothing when `span` is not
+/// recorded by this tracer.
+pub fn set_tag(span: &tracing::Span, key: &'static str, value: &str) {
+    with_span_data(span, |_, span| {
+        span.extensions_mut()
+            .get_mut::<SpanData>()?
+            .fields
+            .set(key, value);
+        Some(())
+    });
+}
+
 /// Writes `span`'s trace context into outgoing `headers`; the trace's
 /// sampling decision is made now if it was not yet.
 pub fn inject(span: &tracing::Span, headers: &mut http::HeaderMap) {

@@ -187,7 +187,7 @@ impl Fields {
         Some(Slot { start, end })
     }
 
-    fn set(&mut self, name: &'static str, value: &str) {
+    pub(crate) fn set(&mut self, name: &'static str, value: &str) {
         match name {
             "operation.name" => self.operation = self.store(value),
             "otel.name" => {

@@ -8,7 +8,7 @@ use tracing_subscriber::registry::Extensions;
 
 use crate::config::{PropagationStyle, SamplingRule};
 use crate::exporter::{self, Queue};
-pub use crate::layer::{DatadogLayer, continue_trace, inject};
+pub use crate::layer::{DatadogLayer, continue_trace, inject, set_tag};
 use crate::span::SpanData;
 use crate::stats::ExportStats;
 use crate::transport::Agent;

@@ -59,10 +59,13 @@ impl MonitoringLayer {
         Self {
             enabled: config.enabled,
             request_id: RequestIdLayer::new(),
-            request_log: if config.apm.client_ip_enabled {
-                RequestLogLayer::new().with_client_ip(config.apm.client_ip_header.clone())
-            } else {
-                RequestLogLayer::new()
+            request_log: {
+                let layer = RequestLogLayer::new().with_header_tags(config.apm.header_tags.clone());
+                if config.apm.client_ip_enabled {
+                    layer.with_client_ip(config.apm.client_ip_header.clone())
+                } else {
+                    layer
+                }
             },
             request_metrics: RequestMetricsLayer::from_config(config),
             catch_panic: CatchPanicLayer::new(),

@@ -49,6 +49,9 @@ pub(crate) trait Tracer: Send + Sync + 'static {
     /// Makes a span's IDs readable by [`ids_in`](Tracer::ids_in) when the
     /// tracer does not keep them there as it makes the span.
     fn attach_ids(&self, _span: &Span) {}
+
+    /// Tags `span` with a name known only at run time (a header tag).
+    fn set_tag(&self, span: &Span, key: &'static str, value: &str);
 }
 
 static TRACER: OnceLock<Box<dyn Tracer>> = OnceLock::new();

@@ -602,3 +602,37 @@ async fn server_spans_carry_the_user_agent_and_with_client_ip_enabled_the_client
     let span = server_span(&agent, &id).await;
     assert!(span["meta"].get("http.client_ip").is_none(), "{span:#}");
 }
+
+#[tokio::test]
+async fn header_tags_copy_request_and_response_headers_scrubbed() {
+    let agent = TestAgent::start();
+    let api = start(&env(
+        &agent,
+        &[(
+            "DD_TRACE_HEADER_TAGS",
+            "x-tenant-id, x-request-id,x-plan:tenant.plan content-type",
+        )],
+    ));
+    let (_, id) = get(
+        &api,
+        "/health",
+        &[
+            ("x-tenant-id", "owner.tenant@example.org"),
+            ("x-request-id", "hdr-tag-1"),
+            ("x-plan", "gold"),
+        ],
+    )
+    .await;
+    let span = server_span(&agent, &id).await;
+    let meta = &span["meta"];
+    assert_eq!(meta["http.request.headers.x-tenant-id"], "[EMAIL]", "{span:#}");
+    assert_eq!(meta["http.request.headers.x-request-id"], "hdr-tag-1", "{span:#}");
+    // A response header (the request ID's echo is added outside the span).
+    assert_eq!(
+        meta["http.response.headers.content-type"], "application/json",
+        "{span:#}"
+    );
+    assert!(meta.get("http.request.headers.content-type").is_none());
+    assert_eq!(meta["tenant.plan"], "gold", "{span:#}");
+    assert!(meta.get("http.request.headers.x-plan").is_none(), "{span:#}");
+}

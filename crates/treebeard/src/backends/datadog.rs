@@ -101,6 +101,10 @@ impl Tracer for NativeTracer {
         treebeard_datadog::inject(span, headers);
     }
 
+    fn set_tag(&self, span: &tracing::Span, key: &'static str, value: &str) {
+        treebeard_datadog::set_tag(span, key, value);
+    }
+
     fn ids_in(
         &self,
         extensions: &tracing_subscriber::registry::Extensions<'_>,

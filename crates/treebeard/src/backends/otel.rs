@@ -212,6 +212,11 @@ impl Tracer for OtelTracer {
         });
     }
 
+    fn set_tag(&self, span: &tracing::Span, key: &'static str, value: &str) {
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        span.set_attribute(key, value.to_owned());
+    }
+
     fn ids_in(&self, extensions: &Extensions<'_>) -> Option<TraceIds> {
         extensions.get::<TraceIds>().copied()
     }

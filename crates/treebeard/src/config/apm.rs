@@ -84,6 +84,9 @@ pub struct ApmConfig {
     /// `DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED`: new traces get
     /// 128-bit IDs (default true; `datadog-otel` always makes them).
     pub trace_id_128: bool,
+    /// `DD_TRACE_HEADER_TAGS`: request and response headers tagged on
+    /// server spans.
+    pub header_tags: Vec<super::HeaderTag>,
 }
 
 /// Default of `TREEBEARD_TRACE_BUFFER_MAX_BYTES`: 16 MiB.
@@ -172,6 +175,21 @@ pub(super) fn read_apm(r: &mut Reader<'_>) -> ApmConfig {
         |s| http::HeaderName::from_bytes(s.as_bytes()).ok(),
     );
     let trace_id_128 = r.bool(DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED, true);
+    let header_tags = match r.raw(DD_TRACE_HEADER_TAGS).map(|v| {
+        let parsed = super::header_tags::parse(&v);
+        (v, parsed)
+    }) {
+        None => Vec::new(),
+        Some((_, Ok(tags))) => tags,
+        Some((value, Err(why))) => {
+            r.invalid(
+                DD_TRACE_HEADER_TAGS,
+                &value,
+                format!("header[:tag] entries separated by commas; {why}"),
+            );
+            Vec::new()
+        }
+    };
     ApmConfig {
         provider,
         enabled,
@@ -188,6 +206,7 @@ pub(super) fn read_apm(r: &mut Reader<'_>) -> ApmConfig {
         client_ip_enabled,
         client_ip_header,
         trace_id_128,
+        header_tags,
     }
 }
 

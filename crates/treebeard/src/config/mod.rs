@@ -30,6 +30,7 @@
 mod apm;
 mod console;
 mod error;
+mod header_tags;
 mod metrics;
 mod notifiers;
 mod reader;
@@ -44,6 +45,7 @@ use std::str::FromStr;
 pub use apm::{ApmConfig, ApmProvider, DEFAULT_BUFFER_MAX_BYTES, PropagationStyle, SamplingRule};
 pub use console::{ConsoleConfig, DEFAULT_CONSOLE_CAPACITY, DEFAULT_CONSOLE_MAX_BYTES};
 pub use error::{ConfigError, InvalidVariable};
+pub use header_tags::HeaderTag;
 pub use metrics::{
     DEFAULT_FLUSH_INTERVAL, DEFAULT_HISTOGRAM_RESERVOIR_SIZE, DEFAULT_SAMPLE_INTERVAL,
     DogStatsdTarget, MetricsBackend, MetricsConfig,

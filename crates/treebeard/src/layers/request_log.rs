@@ -24,6 +24,7 @@
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -35,6 +36,7 @@ use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 use tracing::{Span, field};
 
+use crate::config::HeaderTag;
 use crate::ids::RequestId;
 use crate::response_error::ResponseError;
 use crate::trace_context;
@@ -46,6 +48,7 @@ use crate::route::{REQUEST_LINE_TARGET, RequestUrl};
 #[derive(Debug, Clone, Default)]
 pub struct RequestLogLayer {
     client_ip: Option<ClientIp>,
+    header_tags: Option<Arc<[HeaderTag]>>,
 }
 
 /// Where the `http.client_ip` span tag comes from, when it is on.
@@ -71,6 +74,14 @@ impl RequestLogLayer {
         self.client_ip = Some(ClientIp { header });
         self
     }
+
+    /// Tags server spans with these request and response headers
+    /// (`DD_TRACE_HEADER_TAGS`), their values PII-scrubbed.
+    #[must_use]
+    pub fn with_header_tags(mut self, tags: Vec<HeaderTag>) -> Self {
+        self.header_tags = (!tags.is_empty()).then(|| tags.into());
+        self
+    }
 }
 
 impl<S> Layer<S> for RequestLogLayer {
@@ -80,6 +91,7 @@ impl<S> Layer<S> for RequestLogLayer {
         RequestLog {
             inner,
             client_ip: self.client_ip.clone(),
+            header_tags: self.header_tags.clone(),
         }
     }
 }
@@ -89,6 +101,7 @@ impl<S> Layer<S> for RequestLogLayer {
 pub struct RequestLog<S> {
     inner: S,
     client_ip: Option<ClientIp>,
+    header_tags: Option<Arc<[HeaderTag]>>,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequestLog<S>
@@ -167,6 +180,10 @@ where
         {
             req.extensions_mut().insert(ids);
         }
+        let header_tags = self.header_tags.clone().filter(|_| traced);
+        if let Some(tags) = &header_tags {
+            tag_headers(&span, tags, req.headers(), |tag| tag.request_tag);
+        }
         let head_only = req.method() == http::Method::HEAD;
         let client = Client {
             // Cheap clones: both share the request's buffers.
@@ -184,6 +201,7 @@ where
                 span,
                 route,
                 client,
+                header_tags,
                 start,
                 head_only,
                 status: None,
@@ -199,6 +217,8 @@ struct Pending {
     span: Span,
     route: RouteTemplate,
     client: Client,
+    /// `DD_TRACE_HEADER_TAGS`, when a tracer runs and some are set.
+    header_tags: Option<Arc<[HeaderTag]>>,
     start: Instant,
     /// A HEAD request: its body is never sent, so a dropped body is done.
     head_only: bool,
@@ -381,6 +401,11 @@ where
         match result {
             Ok(response) => {
                 let status = response.status();
+                if let Some(tags) = &pending.header_tags {
+                    tag_headers(&pending.span, tags, response.headers(), |tag| {
+                        tag.response_tag
+                    });
+                }
                 record_status(
                     &pending.span,
                     status,
@@ -485,6 +510,24 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// Tags `span` with the configured `headers` that are present, their values
+/// PII-scrubbed like every tag.
+fn tag_headers(
+    span: &Span,
+    tags: &[HeaderTag],
+    headers: &http::HeaderMap,
+    name: impl Fn(&HeaderTag) -> &'static str,
+) {
+    let Some(tracer) = trace_context::tracer() else {
+        return;
+    };
+    for tag in tags {
+        if let Some(value) = headers.get(&tag.header).and_then(|v| v.to_str().ok()) {
+            tracer.set_tag(span, name(tag), &crate::privacy::scrubber().scrub(value));
+        }
     }
 }
 
