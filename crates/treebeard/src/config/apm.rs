@@ -86,7 +86,7 @@ pub struct ApmConfig {
     pub trace_id_128: bool,
     /// `DD_TRACE_HEADER_TAGS`: request and response headers tagged on
     /// server spans.
-    pub header_tags: Vec<super::HeaderTag>,
+    pub header_tags: Vec<super::header_tags::HeaderTag>,
 }
 
 /// Default of `TREEBEARD_TRACE_BUFFER_MAX_BYTES`: 16 MiB.
