@@ -17,7 +17,7 @@
 //!     .build()
 //!     .unwrap();
 //! assert_eq!(config.service, "billing");
-//! assert_eq!(config.env, "staging");
+//! assert_eq!(config.env.as_deref(), Some("staging"));
 //! assert_eq!(config.apm.provider, ApmProvider::None);
 //!
 //! let err = Config::builder()
