@@ -52,7 +52,9 @@ where
         #[allow(unreachable_patterns)]
         other => return Err(InitError::feature_disabled(other)),
     };
-    trace_context::install(Box::new(OtelTracer));
+    trace_context::install(Box::new(OtelTracer {
+        datadog: config.apm.provider == ApmProvider::DatadogOtel,
+    }));
     // Spans only: events stay log lines instead of becoming span events.
     let layer = tracing_opentelemetry::layer()
         .with_tracer(provider.tracer(SCOPE))
@@ -186,7 +188,10 @@ fn otlp(config: &Config) -> Result<SdkTracerProvider, InitError> {
 }
 
 /// Propagation and log correlation through OpenTelemetry's span context.
-struct OtelTracer;
+struct OtelTracer {
+    /// dd-trace-rs exports the spans (`datadog-otel`), rather than OTLP.
+    datadog: bool,
+}
 
 impl Tracer for OtelTracer {
     fn continue_trace(&self, span: &tracing::Span, headers: &http::HeaderMap) -> Option<TraceIds> {
@@ -201,7 +206,18 @@ impl Tracer for OtelTracer {
                 let _ = span.set_parent(parent);
             }
         }
-        attach(span)
+        let ids = attach(span);
+        // dd-trace-rs writes no `_dd.p.tid`: without it DataDog keeps only
+        // the low half of a 128-bit trace ID and cannot join the trace with
+        // the services that sent or got the whole ID. The server span is
+        // the local root its exporter reads trace tags from.
+        if self.datadog
+            && let Some(ids) = ids
+            && let high @ 1.. = (ids.trace_id >> 64) as u64
+        {
+            span.set_attribute("_dd.p.tid", format!("{high:016x}"));
+        }
+        ids
     }
 
     fn inject(&self, span: &tracing::Span, headers: &mut http::HeaderMap) {
