@@ -27,9 +27,11 @@ test-rust:
 	cargo test --workspace --all-targets
 	cargo test --workspace --doc
 
-lint: ## rustfmt and clippy, warnings are errors
+lint: ## rustfmt, clippy, rustdoc (warnings are errors) and the MSRV check
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --lib
+	python3 scripts/check_msrv.py
 
 publish-check: ## Package every library crate and the CLI as crates.io would, and build them (a few minutes; nothing is uploaded)
 	cargo publish --workspace --dry-run

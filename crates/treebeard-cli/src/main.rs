@@ -52,7 +52,7 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum MonitorsAction {
     /// Check the schema and queries of the alert rules, and that every
-    /// runbook given as a name has its file docs/runbooks/<name>.md.
+    /// runbook given as a name has its file `docs/runbooks/<name>.md`.
     Validate {
         /// The alert rules.
         #[arg(long, default_value = treebeard_alerting::rules::DEFAULT_CONFIG_PATH)]

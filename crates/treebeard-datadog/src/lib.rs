@@ -42,6 +42,8 @@
 //! OpenTelemetry attributes, conversion on the exporter thread); this one
 //! about 5k. TreeBeard's docs/performance.md has the measurements.
 #![forbid(unsafe_code)]
+// On docs.rs (nightly), feature-gated items say which feature they need.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "export")]
 mod backlog;

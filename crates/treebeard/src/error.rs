@@ -2,7 +2,7 @@
 
 use crate::config::ApmProvider;
 
-/// Why [`init`] failed.
+/// Why [`init`](crate::init()) failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum InitError {

@@ -74,7 +74,7 @@ impl RequestId {
 
     /// The ID of the request being served by the current task, if any.
     ///
-    /// Set by [`RequestIdLayer`] for the task that runs the request (not for
+    /// Set by [`RequestIdLayer`](crate::request_id::RequestIdLayer) for the task that runs the request (not for
     /// tasks the handler spawns: pass the ID on to those explicitly).
     pub fn current() -> Option<Self> {
         CURRENT.try_with(Clone::clone).ok()

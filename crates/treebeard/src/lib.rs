@@ -30,6 +30,8 @@
 //! }
 //! ```
 #![forbid(unsafe_code)]
+// On docs.rs (nightly), feature-gated items say which feature they need.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // Leaves: depend on nothing else in the crate (docs/architecture.md).
 mod client_ip;

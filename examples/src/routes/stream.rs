@@ -15,7 +15,7 @@ const LINES: u32 = 5;
 /// Pause before each line after the first.
 const PAUSE: Duration = Duration::from_millis(200);
 
-/// Streams [`LINES`] lines, [`PAUSE`] apart.
+/// Streams `LINES` lines, `PAUSE` apart.
 pub async fn stream() -> impl IntoResponse {
     let lines = futures_util::stream::unfold(0, |i| async move {
         if i == LINES {

@@ -1,7 +1,6 @@
 //! Distributed tracing: DataDog APM (or OTLP) spans from `tracing` spans.
 //!
-//! [`crate::init`] installs the exporter chosen by `APM_PROVIDER`
-//! (see [`install`]); the request layer then makes every request a server
+//! [`crate::init`] installs the exporter chosen by `APM_PROVIDER`; the request layer then makes every request a server
 //! span that continues the caller's trace, and these helpers add child spans:
 //!
 //! | helper | DataDog span |

@@ -30,7 +30,7 @@
 use std::borrow::Cow;
 
 /// `query` with its literal values replaced by `?`, in DataDog's resource
-/// shape (see the [module documentation](self)).
+/// shape (docs/apm.md, "SQL obfuscation").
 ///
 /// A query already in that shape — parameterised, single-spaced — comes back
 /// borrowed: nothing is allocated.

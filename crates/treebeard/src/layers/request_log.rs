@@ -41,7 +41,9 @@ use crate::ids::RequestId;
 use crate::response_error::ResponseError;
 use crate::trace_context;
 
-pub use crate::route::{CLIENT_CLOSED_REQUEST, RouteTemplate, UNMATCHED_ROUTE, route_of};
+pub use crate::route::{
+    CLIENT_CLOSED_REQUEST, MOUNTED_ROUTE, RouteTemplate, UNMATCHED_ROUTE, route_of,
+};
 use crate::route::{REQUEST_LINE_TARGET, RequestUrl};
 
 /// Logs one timed line per request; see the [module docs](self).
