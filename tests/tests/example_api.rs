@@ -36,7 +36,7 @@ fn assert_correlated(line: &Value, request_id: &str) {
 }
 
 #[tokio::test]
-async fn health_and_users_answer_and_log_one_line_each_with_the_route_template() {
+async fn users_answer_and_log_one_line_each_with_the_route_template_and_probes_none() {
     let api = ExampleApi::start(ENV);
     let (status, health_id, body) = get(&api, "/health").await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
@@ -87,7 +87,38 @@ async fn health_and_users_answer_and_log_one_line_each_with_the_route_template()
         !without_path(&api).contains("/users/1\""),
         "raw path leaked into logs"
     );
-    assert_eq!(api.request_line(&health_id)["http.route"], "/health");
+    // `/health` is a probe (MONITORING_IGNORE_ROUTES' default): no line.
+    assert!(
+        !api.logs()
+            .iter()
+            .any(|l| l["request_id"] == health_id.as_str()),
+        "{:?}",
+        api.logs()
+    );
+}
+
+#[tokio::test]
+async fn ignored_routes_can_be_changed_or_switched_off() {
+    let api = ExampleApi::start(&[
+        ("APM_PROVIDER", "none"),
+        ("METRICS_BACKEND", "none"),
+        ("MONITORING_IGNORE_ROUTES", "/users/{id}"),
+    ]);
+    let (_, users, _) = get(&api, "/users/1").await;
+    let (_, health, _) = get(&api, "/health").await;
+    assert_eq!(api.request_line(&health)["http.route"], "/health");
+    assert!(
+        !api.logs()
+            .iter()
+            .any(|l| l["request_id"] == users.as_str() && l["message"] == "request completed")
+    );
+    let api = ExampleApi::start(&[
+        ("APM_PROVIDER", "none"),
+        ("METRICS_BACKEND", "none"),
+        ("MONITORING_IGNORE_ROUTES", "none"),
+    ]);
+    let (_, health, _) = get(&api, "/health").await;
+    assert_eq!(api.request_line(&health)["http.route"], "/health");
 }
 
 fn uuid_like(s: &str) -> bool {

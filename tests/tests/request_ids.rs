@@ -11,7 +11,7 @@ const ENV: &[(&str, &str)] = &[("APM_PROVIDER", "none"), ("METRICS_BACKEND", "no
 async fn echoed(api: &ExampleApi, id: &[u8]) -> String {
     let value = reqwest::header::HeaderValue::from_bytes(id).unwrap();
     let res = client()
-        .get(api.url("/health"))
+        .get(api.url("/users/1"))
         .header("x-request-id", value)
         .send()
         .await
@@ -25,7 +25,7 @@ async fn valid_incoming_id_is_kept_echoed_and_logged() {
     let api = ExampleApi::start(ENV);
     let id = "upstream-7f3a {trace} #1";
     assert_eq!(echoed(&api, id.as_bytes()).await, id);
-    assert_eq!(api.request_line(id)["http.route"], "/health");
+    assert_eq!(api.request_line(id)["http.route"], "/users/{id}");
     let max = "m".repeat(128);
     assert_eq!(echoed(&api, max.as_bytes()).await, max);
 }

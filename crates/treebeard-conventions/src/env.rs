@@ -81,6 +81,9 @@ variables! {
     /// Master switch.
     MONITORING_ENABLED = "MONITORING_ENABLED", default: Some("true"), secret: false, read_by: Library,
         "`false` turns every layer into a pass-through and starts no exporter; JSON logging stays on.";
+    /// Routes left out of tracing.
+    MONITORING_IGNORE_ROUTES = "MONITORING_IGNORE_ROUTES", default: Some("/health,/metrics"), secret: false, read_by: Library,
+        "Route templates (as axum matches them, such as `/health` or `/internal/{job}`) whose requests get no span, no request line and no Sentry transaction: probes and scrapes. They still get a request ID, are still panic-safe and are still counted in the request metrics. `none` traces every route (blank means unset: the default).";
     /// Service name.
     DD_SERVICE = "DD_SERVICE", default: Some("treebeard-api"), secret: false, read_by: Both,
         "Service name on spans, logs (`dd.service`), metrics (`service` tag) and Sentry events.";

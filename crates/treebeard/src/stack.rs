@@ -60,7 +60,9 @@ impl MonitoringLayer {
             enabled: config.enabled,
             request_id: RequestIdLayer::new(),
             request_log: {
-                let layer = RequestLogLayer::new().with_header_tags(config.apm.header_tags.clone());
+                let layer = RequestLogLayer::new()
+                    .with_header_tags(config.apm.header_tags.clone())
+                    .with_ignored_routes(&config.ignore_routes);
                 if config.apm.client_ip_enabled {
                     layer.with_client_ip(config.apm.client_ip_header.clone())
                 } else {

@@ -9,6 +9,8 @@ fn env(agent: &TestAgent, extra: &[(&'static str, &'static str)]) -> Vec<(&'stat
         ("DD_ENV", "test".to_owned()),
         ("DD_VERSION", "1.2.3".to_owned()),
         ("METRICS_BACKEND", "none".to_owned()),
+        // These tests trace `/health`, the lightest route: not a probe here.
+        ("MONITORING_IGNORE_ROUTES", "none".to_owned()),
     ];
     env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     env
@@ -634,4 +636,22 @@ async fn header_tags_copy_request_and_response_headers_scrubbed() {
     assert!(meta.get("http.request.headers.content-type").is_none());
     assert_eq!(meta["tenant.plan"], "gold", "{span:#}");
     assert!(meta.get("http.request.headers.x-plan").is_none(), "{span:#}");
+}
+
+#[tokio::test]
+async fn probes_get_no_span_by_default() {
+    let agent = TestAgent::start();
+    let mut env = env(&agent, &[]);
+    env.retain(|(k, _)| *k != "MONITORING_IGNORE_ROUTES");
+    let api = start(&env);
+    let (_, probe) = get(&api, "/health", &[]).await;
+    let (_, user) = get(&api, "/users/1", &[]).await;
+    // The user's span arrives; the probe's, sent before it, never does.
+    server_span(&agent, &user).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let spans: Vec<Value> = agent.traces().await.into_iter().flatten().collect();
+    assert!(
+        !spans.iter().any(|s| s["meta"]["request_id"] == probe.as_str()),
+        "{spans:#?}"
+    );
 }

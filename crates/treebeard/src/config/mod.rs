@@ -66,6 +66,10 @@ use vars::*;
 pub struct Config {
     /// `MONITORING_ENABLED`: `false` makes every layer a pass-through.
     pub enabled: bool,
+    /// `MONITORING_IGNORE_ROUTES`: route templates whose requests get no
+    /// span and no request line (probes, scrapes); still a request ID, still
+    /// panic-safe, still counted in the request metrics.
+    pub ignore_routes: Vec<String>,
     /// `DD_SERVICE`.
     pub service: String,
     /// `DD_ENV`; `None` (unset) means no `env` tag anywhere, as in
@@ -202,6 +206,18 @@ impl ConfigBuilder {
         let mut r = Reader::new(source);
 
         let enabled = r.bool(MONITORING_ENABLED, true);
+        let ignore_routes = r
+            .parse(
+                MONITORING_IGNORE_ROUTES,
+                "route templates starting with `/`, separated by commas, or `none`",
+                parse_ignore_routes,
+            )
+            .unwrap_or_else(|| {
+                DEFAULT_IGNORE_ROUTES
+                    .iter()
+                    .map(|r| (*r).to_owned())
+                    .collect()
+            });
         let service = r.string(DD_SERVICE, "treebeard-api");
         // Code beats the environment here already: Sentry's environment
         // defaults to it.
@@ -244,6 +260,7 @@ impl ConfigBuilder {
         }
         let mut config = Config {
             enabled: self.enabled.unwrap_or(enabled),
+            ignore_routes,
             service: self.service.unwrap_or(service),
             env,
             version: self.version.unwrap_or(version),
@@ -282,6 +299,23 @@ fn read_tags(r: &mut Reader<'_>) -> Vec<String> {
         valid.then_some(tags)
     })
     .unwrap_or_default()
+}
+
+/// Routes `MONITORING_IGNORE_ROUTES` leaves out by default: Kubernetes
+/// probes and Prometheus scrapes, every few seconds per pod.
+pub const DEFAULT_IGNORE_ROUTES: [&str; 2] = ["/health", "/metrics"];
+
+/// `/health,/metrics` → the templates; `none` → none (trace everything).
+fn parse_ignore_routes(value: &str) -> Option<Vec<String>> {
+    if value.eq_ignore_ascii_case("none") {
+        return Some(Vec::new());
+    }
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(|r| r.starts_with('/').then(|| r.to_owned()))
+        .collect()
 }
 
 #[cfg(test)]

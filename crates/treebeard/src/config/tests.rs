@@ -460,3 +460,21 @@ fn the_dev_console_is_off_by_default_and_refused_in_production_unless_forced() {
         "true, false (also 1/0, yes/no, on/off) or force"
     );
 }
+
+#[test]
+fn probes_are_ignored_by_default_and_the_list_can_change() {
+    assert_eq!(build(&[]).unwrap().ignore_routes, ["/health", "/metrics"]);
+    let c = build(&[("MONITORING_IGNORE_ROUTES", " /ready , /internal/{job}")]).unwrap();
+    assert_eq!(c.ignore_routes, ["/ready", "/internal/{job}"]);
+    assert!(
+        build(&[("MONITORING_IGNORE_ROUTES", "NONE")])
+            .unwrap()
+            .ignore_routes
+            .is_empty()
+    );
+    let err = build(&[("MONITORING_IGNORE_ROUTES", "health")]).unwrap_err();
+    assert!(
+        err.to_string().contains("MONITORING_IGNORE_ROUTES"),
+        "{err}"
+    );
+}

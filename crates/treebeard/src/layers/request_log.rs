@@ -51,6 +51,7 @@ use crate::route::{REQUEST_LINE_TARGET, RequestUrl};
 pub struct RequestLogLayer {
     client_ip: Option<ClientIp>,
     header_tags: Option<Arc<[HeaderTag]>>,
+    ignored: Option<Arc<[Box<str>]>>,
 }
 
 /// Where the `http.client_ip` span tag comes from, when it is on.
@@ -77,6 +78,15 @@ impl RequestLogLayer {
         self
     }
 
+    /// Requests to these route templates (`/health`) get no span and no
+    /// request line (`MONITORING_IGNORE_ROUTES`): probes and scrapes.
+    #[must_use]
+    pub fn with_ignored_routes<R: AsRef<str>>(mut self, routes: &[R]) -> Self {
+        self.ignored =
+            (!routes.is_empty()).then(|| routes.iter().map(|r| Box::from(r.as_ref())).collect());
+        self
+    }
+
     /// Tags server spans with these request and response headers
     /// (`DD_TRACE_HEADER_TAGS`), their values PII-scrubbed.
     #[must_use]
@@ -94,6 +104,7 @@ impl<S> Layer<S> for RequestLogLayer {
             inner,
             client_ip: self.client_ip.clone(),
             header_tags: self.header_tags.clone(),
+            ignored: self.ignored.clone(),
         }
     }
 }
@@ -104,6 +115,7 @@ pub struct RequestLog<S> {
     inner: S,
     client_ip: Option<ClientIp>,
     header_tags: Option<Arc<[HeaderTag]>>,
+    ignored: Option<Arc<[Box<str>]>>,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequestLog<S>
@@ -124,6 +136,15 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let start = Instant::now();
         let route = route_of(&req);
+        if let Some(ignored) = &self.ignored
+            && ignored.iter().any(|r| **r == *route.as_str())
+        {
+            // A probe or a scrape: no span, no line.
+            return ResponseFuture {
+                inner: self.inner.call(req),
+                pending: None,
+            };
+        }
         // Scrubbed like every tag and line: a client-chosen ID may carry an
         // e-mail or a token, and span tags go to the agent as they are.
         // (Generated UUIDs take the scrubber's fast path.)

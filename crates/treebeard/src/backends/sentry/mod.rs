@@ -95,7 +95,10 @@ pub(crate) fn install(config: &Config) -> Option<SentryBackend> {
     let mut options = ClientOptions::new()
         .dsn(dsn.expose())
         .release(sentry.release.clone())
-        .traces_sample_rate(sentry.traces_sample_rate as f32)
+        .traces_sampler(traces_sampler(
+            sentry.traces_sample_rate as f32,
+            config.ignore_routes.clone(),
+        ))
         .send_default_pii(send_pii)
         .server_name(config.service.clone())
         .before_send(move |mut event| {
@@ -137,6 +140,23 @@ pub(crate) fn install(config: &Config) -> Option<SentryBackend> {
     Some(SentryBackend {
         client: Some(client),
     })
+}
+
+/// `SENTRY_TRACES_SAMPLE_RATE`, but never for `MONITORING_IGNORE_ROUTES`
+/// (probes and scrapes), and a caller's decision kept as sentry's fixed rate
+/// keeps it. Transactions are named `<METHOD> <route>`.
+fn traces_sampler(
+    rate: f32,
+    ignored: Vec<String>,
+) -> impl Fn(&::sentry::TransactionContext) -> f32 + Send + Sync + 'static {
+    move |ctx| {
+        let route = ctx.name().split_once(' ').map_or(ctx.name(), |(_, r)| r);
+        if ignored.iter().any(|ignored| ignored == route) {
+            0.0
+        } else {
+            ctx.sampled().map_or(rate, f32::from)
+        }
+    }
 }
 
 fn random_key() -> Vec<u8> {
