@@ -191,7 +191,7 @@ variables! {
         "Prefix of every metric name (`<namespace>.<component>.<metric>`): letters, digits, `_` and `.`, starting with a letter (set it to an empty string in code for no prefix).";
     /// DogStatsD flush interval.
     METRICS_FLUSH_INTERVAL = "METRICS_FLUSH_INTERVAL", default: Some("3s"), secret: false, read_by: Library,
-        "How often aggregated DogStatsD metrics are sent (`500ms`, `3s`, `1m`; from 10ms to 1h).";
+        "How often aggregated DogStatsD metrics are sent (`500ms`, `3s`, `1m`; from 10ms to 1h). At shutdown the last ones go out at the next tick, which shutdown waits for within its 5 s budget: with a longer interval they may be lost (a WARN says so).";
     /// Histogram memory bound.
     METRICS_HISTOGRAM_RESERVOIR = "METRICS_HISTOGRAM_RESERVOIR", default: Some("1024"), secret: false, read_by: Library,
         "Values kept per DogStatsD histogram between two flushes (1-65536, about 16 bytes each); beyond it values are sampled and sent with `|@rate`. `1` sends one value per line, for plain StatsD servers that reject multi-value lines.";

@@ -88,6 +88,13 @@ impl Backend for MetricsHandle {
         // The DogStatsD forwarder has no flush call: it sends what is
         // pending at its next tick, so wait for that tick, within budget.
         let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if self.final_flush > left {
+            tracing::warn!(
+                flush_interval_ms = self.final_flush.as_millis() as u64,
+                budget_ms = left.as_millis() as u64,
+                "metrics recorded since the last flush may be lost: METRICS_FLUSH_INTERVAL is longer than what is left of the shutdown timeout"
+            );
+        }
         std::thread::sleep(self.final_flush.min(left));
     }
 }
