@@ -55,7 +55,13 @@ async fn serve(
     let recommender_url = settings
         .recommender_url
         .unwrap_or_else(|| format!("http://{address}/internal/score"));
-    let state = AppState::new(Db::open_seeded()?, recommender_url)?;
+    // Work outside any request gets a trace of its own (type `worker`).
+    let db = treebeard::apm::background_job("db.seed").in_scope(|| {
+        let db = Db::open_seeded();
+        tracing::info!(ok = db.is_ok(), "database seeded");
+        db
+    })?;
+    let state = AppState::new(db, recommender_url)?;
     tracing::info!(%address, "listening");
     if console {
         tracing::info!(url = %format_args!("http://{address}/_treebeard"), "dev console");

@@ -79,6 +79,25 @@ impl RequestId {
     pub fn current() -> Option<Self> {
         CURRENT.try_with(Clone::clone).ok()
     }
+
+    /// Runs `future` with this ID as its [`current`](Self::current) one: for
+    /// a task a handler spawns, together with the request's span (its log
+    /// lines then carry the request ID and trace IDs too).
+    ///
+    /// ```no_run
+    /// use tracing::Instrument;
+    /// # async fn handler() {
+    /// if let Some(id) = treebeard::RequestId::current() {
+    ///     tokio::spawn(id.scope(async { /* ... */ }).in_current_span());
+    /// }
+    /// # }
+    /// ```
+    pub fn scope<F: std::future::Future>(
+        self,
+        future: F,
+    ) -> impl std::future::Future<Output = F::Output> {
+        CURRENT.scope(self, future)
+    }
 }
 
 impl fmt::Display for RequestId {

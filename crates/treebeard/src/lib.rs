@@ -68,6 +68,11 @@ pub use config::Config;
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;
+
+/// Compiles docs/background.md's examples as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/background.md")]
+struct BackgroundDoctests;
 pub use self::sentry::{capture_exception, capture_message};
 pub use init::{DEFAULT_SHUTDOWN_TIMEOUT, InitError, MonitoringGuard, init};
 pub use request_id::RequestId;

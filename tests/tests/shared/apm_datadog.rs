@@ -655,3 +655,24 @@ async fn probes_get_no_span_by_default() {
         "{spans:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_background_job_is_a_trace_of_its_own() {
+    let agent = TestAgent::start();
+    let api = start(&env(&agent, &[]));
+    // The example seeds its database at start-up in a `background_job`.
+    let spans = agent
+        .wait_for_spans(|s| s["resource"] == "db.seed", |s| !s.is_empty())
+        .await;
+    let job = &spans[0];
+    assert_eq!(job["type"], "worker", "{job:#}");
+    // A root (dd-trace-rs leaves a zero parent out).
+    assert_eq!(job["parent_id"].as_u64().unwrap_or(0), 0, "{job:#}");
+    let line = api.wait_for_log(|l| l["message"] == "database seeded");
+    assert_eq!(line["job"], "db.seed", "{line}");
+    assert_eq!(
+        line["dd.trace_id"].as_str().unwrap(),
+        job["trace_id"].as_u64().unwrap().to_string(),
+        "the line is correlated with the job's trace"
+    );
+}

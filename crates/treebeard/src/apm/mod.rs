@@ -124,6 +124,39 @@ pub fn database_query(operation: &str, table: &str, db_system: &str, query: &str
     span
 }
 
+/// The root span of work outside a request (a queue consumer's message, a
+/// cron-style loop's run, a job at start-up), as a request's server span
+/// is for a request: a trace of its own, DataDog operation and resource
+/// `<name>`, type `worker`; every line logged inside carries `job` and the
+/// trace IDs, and its ERROR lines become Sentry events as anywhere.
+///
+/// ```
+/// use tracing::Instrument;
+/// # async fn refresh() {}
+/// # async fn run() {
+/// loop {
+///     refresh().instrument(treebeard::apm::background_job("cache.refresh")).await;
+///     # break;
+/// }
+/// # }
+/// ```
+pub fn background_job(name: &str) -> Span {
+    // No parent: a job started from a request is its own trace (to stay in
+    // the request's, spawn it with `.in_current_span()` instead).
+    let span = tracing::info_span!(
+        parent: None,
+        "job",
+        otel.name = name,
+        otel.kind = "internal",
+        operation.name = name,
+        resource.name = name,
+        span.type = "worker",
+        job = name,
+    );
+    attach_ids(&span);
+    span
+}
+
 /// A span for a call to an external API, like the reference's
 /// `trace_external_api('claude', '/v1/messages')`: DataDog type `http`,
 /// resource `<target> <endpoint>`, tag `peer.service = <target>`.
