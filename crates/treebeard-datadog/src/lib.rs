@@ -69,6 +69,11 @@ mod tracer;
 #[cfg(feature = "export")]
 mod transport;
 
+/// DataDog's Python tracer as the reference of the differential tests.
+#[cfg(test)]
+#[path = "../../../tests/peers/ddtrace_reference.rs"]
+mod reference;
+
 pub use config::{PropagationStyle, SamplingRule};
 pub use headers::has_trace_headers;
 pub use stats::ExportStats;

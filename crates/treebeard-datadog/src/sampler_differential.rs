@@ -11,13 +11,12 @@
 //! maker of a *keep*).
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
 use super::*;
+
+use crate::reference;
 
 struct Case {
     trace_id: u64,
@@ -105,13 +104,6 @@ fn corpus() -> Vec<Case> {
 }
 
 fn python(cases: &[Case]) -> Vec<Value> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let py = root.join(".venv/bin/python");
-    assert!(
-        py.exists(),
-        "{} is missing: run `make peers-install` (creates .venv from tests/peers/requirements.txt)",
-        py.display()
-    );
     let input: Vec<Value> = cases
         .iter()
         .map(|c| {
@@ -140,25 +132,7 @@ fn python(cases: &[Case]) -> Vec<Value> {
             })
         })
         .collect();
-    let mut child = Command::new(py)
-        .arg(root.join("tests/peers/ddtrace_sampling.py"))
-        .env("DD_TRACE_AGENT_URL", "http://127.0.0.1:9")
-        .env("DD_REMOTE_CONFIGURATION_ENABLED", "false")
-        .env("DD_INSTRUMENTATION_TELEMETRY_ENABLED", "false")
-        .env("DD_TRACE_STARTUP_LOGS", "false")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin
-        .write_all(json!(input).to_string().as_bytes())
-        .unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "ddtrace_sampling.py failed");
-    serde_json::from_slice(&out.stdout).unwrap()
+    reference::run("ddtrace_sampling.py", &[], &json!(input))
 }
 
 #[test]

@@ -3,13 +3,12 @@
 //! headers: each header of DataDog's list alone, several at once, lists
 //! with private and public addresses, `Forwarded` elements, IPv6, garbage.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-
 use serde_json::{Value, json};
 
 use super::*;
+
+#[path = "../../../tests/peers/ddtrace_reference.rs"]
+mod reference;
 
 fn corpus() -> Vec<(Vec<(&'static str, &'static str)>, &'static str)> {
     let mut cases = Vec::new();
@@ -60,13 +59,6 @@ fn corpus() -> Vec<(Vec<(&'static str, &'static str)>, &'static str)> {
 }
 
 fn python(cases: &[(Vec<(&str, &str)>, &str)]) -> Vec<Value> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let py = root.join(".venv/bin/python");
-    assert!(
-        py.exists(),
-        "{} is missing: run `make peers-install` (creates .venv from tests/peers/requirements.txt)",
-        py.display()
-    );
     let input: Vec<Value> = cases
         .iter()
         .map(|(headers, peer)| {
@@ -77,24 +69,7 @@ fn python(cases: &[(Vec<(&str, &str)>, &str)]) -> Vec<Value> {
             json!({"headers": headers, "peer": peer})
         })
         .collect();
-    let mut child = Command::new(py)
-        .arg(root.join("tests/peers/ddtrace_client_ip.py"))
-        .env("DD_TRACE_AGENT_URL", "http://127.0.0.1:9")
-        .env("DD_REMOTE_CONFIGURATION_ENABLED", "false")
-        .env("DD_INSTRUMENTATION_TELEMETRY_ENABLED", "false")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin
-        .write_all(json!(input).to_string().as_bytes())
-        .unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "ddtrace_client_ip.py failed");
-    serde_json::from_slice(&out.stdout).unwrap()
+    reference::run("ddtrace_client_ip.py", &[], &json!(input))
 }
 
 #[test]

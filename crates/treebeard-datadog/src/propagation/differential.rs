@@ -20,14 +20,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write as _;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use http::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
 use super::*;
+
+use crate::reference;
 
 /// Our child span's ID in injected headers.
 const OUR_SPAN: u64 = 0x0123_4567_89ab_cdef;
@@ -369,37 +368,15 @@ fn styles_of(env: &str) -> Vec<PropagationStyle> {
 }
 
 fn python(styles: &str, cases: &[&Case]) -> Vec<Value> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let py = root.join(".venv/bin/python");
-    assert!(
-        py.exists(),
-        "{} is missing: run `make peers-install` (creates .venv from tests/peers/requirements.txt)",
-        py.display()
-    );
     let input: Vec<BTreeMap<&str, &str>> = cases
         .iter()
         .map(|c| c.headers.iter().map(|(k, v)| (*k, v.as_str())).collect())
         .collect();
-    let mut child = Command::new(py)
-        .arg(root.join("tests/peers/ddtrace_propagation.py"))
-        .env("DD_TRACE_PROPAGATION_STYLE", styles)
-        .env("DD_TRACE_AGENT_URL", "http://127.0.0.1:9")
-        .env("DD_REMOTE_CONFIGURATION_ENABLED", "false")
-        .env("DD_INSTRUMENTATION_TELEMETRY_ENABLED", "false")
-        .env("DD_TRACE_STARTUP_LOGS", "false")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin
-        .write_all(json!(input).to_string().as_bytes())
-        .unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "ddtrace script failed");
-    serde_json::from_slice(&out.stdout).unwrap()
+    reference::run(
+        "ddtrace_propagation.py",
+        &[("DD_TRACE_PROPAGATION_STYLE", styles)],
+        &json!(input),
+    )
 }
 
 /// The `_dd.*` tags DataDog records for a context, as strings.
