@@ -3,9 +3,7 @@
 //! a background job's lines carry `job`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
@@ -16,42 +14,13 @@ use treebeard::config::Config;
 use treebeard::log::JsonLogLayer;
 use treebeard::{MonitoringLayer, RequestId};
 
-#[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Vec<u8>>>);
+#[path = "common/lines.rs"]
+mod lines;
+use lines::Lines;
 
-impl Write for Lines {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Lines {
-    type Writer = Lines;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-impl Lines {
-    async fn line(&self, message: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
-            if let Some(line) = text
-                .lines()
-                .map(|l| serde_json::from_str::<Value>(l).unwrap())
-                .find(|l| l["message"] == message)
-            {
-                return line;
-            }
-            assert!(Instant::now() < deadline, "no line {message:?} in {text}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
+/// The line with `message`, waiting for it.
+async fn line_of(lines: &Lines, message: &str) -> Value {
+    lines.wait_for(message, |l| l["message"] == message).await
 }
 
 /// The handler answers at once and leaves the work to a spawned task.
@@ -93,7 +62,7 @@ async fn spawned_tasks_and_jobs_keep_their_context() {
         .unwrap();
     assert_eq!(response.text().await.unwrap(), "accepted");
     // Logged after the response, from another task: the request's context.
-    let line = lines.line("order confirmed by e-mail").await;
+    let line = line_of(&lines, "order confirmed by e-mail").await;
     assert_eq!(line["request_id"], "order-42", "{line}");
     assert_eq!(line["http.route"], "/orders", "{line}");
     assert_eq!(line["seen"], "order-42", "RequestId::current() in the task");
@@ -104,7 +73,7 @@ async fn spawned_tasks_and_jobs_keep_their_context() {
     }
     .instrument(treebeard::apm::background_job("cache.refresh"))
     .await;
-    let line = lines.line("cache refresh slow").await;
+    let line = line_of(&lines, "cache refresh slow").await;
     assert_eq!(line["job"], "cache.refresh", "{line}");
     assert!(line.get("request_id").is_none(), "{line}");
 }

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,55 +22,17 @@ use treebeard::MonitoringLayer;
 use treebeard::config::Config;
 use treebeard::log::JsonLogLayer;
 
-/// Log lines written to memory.
-#[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Vec<u8>>>);
+#[path = "common/lines.rs"]
+mod lines;
+use lines::Lines;
 
-impl Write for Lines {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Lines {
-    type Writer = Lines;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-impl Lines {
-    fn json(&self) -> Vec<Value> {
-        String::from_utf8(self.0.lock().unwrap().clone())
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-
-    /// The request line of `route` (the one with an `http.status_code`), waiting for it.
-    async fn request_line(&self, route: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(line) = self
-                .json()
-                .into_iter()
-                .find(|l| l["http.route"] == route && l.get("http.status_code").is_some())
-            {
-                return line;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no request line for {route}: {:?}",
-                self.json()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
+/// The request line of `route` (the one with an `http.status_code`), waiting for it.
+async fn request_line(lines: &Lines, route: &str) -> Value {
+    lines
+        .wait_for(route, |l| {
+            l["http.route"] == route && l.get("http.status_code").is_some()
+        })
+        .await
 }
 
 /// A closed request span: how long it was open and the fields it got.
@@ -208,7 +169,7 @@ async fn the_stack_in_a_real_app() {
     }
     assert_eq!(body, b"one two three ");
     assert!(head_after < Duration::from_millis(250), "{head_after:?}");
-    let line = lines.request_line("/stream").await;
+    let line = request_line(&lines, "/stream").await;
     assert_eq!(line["http.status_code"], 200);
     assert!(line["latency_ms"].as_f64().unwrap() >= 500.0, "{line}");
     assert!(line["head_ms"].as_f64().unwrap() < 250.0, "{line}");
@@ -242,7 +203,7 @@ async fn the_stack_in_a_real_app() {
         },
     }
     assert!(failed, "the client must see a truncated body");
-    let line = lines.request_line("/broken-stream").await;
+    let line = request_line(&lines, "/broken-stream").await;
     assert_eq!(line["level"], "ERROR", "{line}");
     assert_eq!(line["error.kind"], "body_error", "{line}");
     assert!(
@@ -263,7 +224,7 @@ async fn the_stack_in_a_real_app() {
         .send()
         .await;
     assert!(abandoned.is_err());
-    let line = lines.request_line("/slow").await;
+    let line = request_line(&lines, "/slow").await;
     assert_eq!(line["http.status_code"], 499, "{line}");
     assert_eq!(line["level"], "WARN", "{line}");
     let span = spans.closed("/slow").await;
@@ -280,8 +241,8 @@ async fn the_stack_in_a_real_app() {
     // 4. Honest levels: 5xx lines at ERROR, 4xx at INFO.
     client.get(format!("{base}/fail")).send().await.unwrap();
     client.get(format!("{base}/missing")).send().await.unwrap();
-    assert_eq!(lines.request_line("/fail").await["level"], "ERROR");
-    assert_eq!(lines.request_line("/missing").await["level"], "INFO");
+    assert_eq!(request_line(&lines, "/fail").await["level"], "ERROR");
+    assert_eq!(request_line(&lines, "/missing").await["level"], "INFO");
 
     // 5. Requests no route matched but a mounted service served (with
     // `nest_service` or `fallback_service`) are named `/*`; real 404s,
@@ -300,7 +261,7 @@ async fn the_stack_in_a_real_app() {
         .await
         .unwrap();
     assert_eq!(response.status(), 404);
-    let line = lines.request_line("unmatched").await;
+    let line = request_line(&lines, "unmatched").await;
     assert_eq!(line["http.status_code"], 404, "{line}");
     assert_eq!(
         spans.closed("unmatched").await.fields["http.status_code"],
