@@ -5,32 +5,10 @@
 //! the DataDog agent itself, not by our layers) are listed in
 //! [`AGENT_METRICS`] and documented in `docs/alerting.md`.
 
-use treebeard_conventions::{
-    api, cache, database, external, host, metric_name, process, recommendations, runtime, tracer,
-};
+use treebeard_conventions::{host, metric_name};
 
 /// Every `<component>.<metric>` suffix defined by `treebeard-conventions`.
-pub const CONVENTION_METRICS: &[&str] = &[
-    api::REQUESTS,
-    api::REQUEST_DURATION,
-    api::ERRORS,
-    database::QUERY_DURATION,
-    cache::HIT_RATE,
-    recommendations::GENERATED,
-    recommendations::DURATION,
-    external::REQUEST_DURATION,
-    external::ERRORS,
-    process::CPU_PERCENT,
-    process::MEMORY_RSS,
-    process::MEMORY_PERCENT,
-    process::OPEN_FDS,
-    process::THREADS,
-    runtime::WORKERS,
-    runtime::GLOBAL_QUEUE_DEPTH,
-    runtime::BUSY_RATIO,
-    tracer::SPANS_DROPPED,
-    tracer::PAYLOADS_RETRIED,
-];
+pub const CONVENTION_METRICS: &[&str] = treebeard_conventions::ALL_METRICS;
 
 /// Metrics the DataDog agent reports on its own (no namespace).
 pub const AGENT_METRICS: &[&str] = &[

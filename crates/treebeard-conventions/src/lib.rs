@@ -34,6 +34,31 @@ pub fn valid_namespace(namespace: &str) -> bool {
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
 }
 
+/// Every `<component>.<metric>` name this crate defines: what alert
+/// queries and dashboards may use (treebeard-alerting checks them, and a
+/// test ties each to an emitter).
+pub const ALL_METRICS: &[&str] = &[
+    api::REQUESTS,
+    api::REQUEST_DURATION,
+    api::ERRORS,
+    database::QUERY_DURATION,
+    cache::HIT_RATE,
+    recommendations::GENERATED,
+    recommendations::DURATION,
+    external::REQUEST_DURATION,
+    external::ERRORS,
+    process::CPU_PERCENT,
+    process::MEMORY_RSS,
+    process::MEMORY_PERCENT,
+    process::OPEN_FDS,
+    process::THREADS,
+    runtime::WORKERS,
+    runtime::GLOBAL_QUEUE_DEPTH,
+    runtime::BUSY_RATIO,
+    tracer::SPANS_DROPPED,
+    tracer::PAYLOADS_RETRIED,
+];
+
 /// Joins a namespace and a `<component>.<metric>` suffix with a dot.
 ///
 /// ```

@@ -8,34 +8,11 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use treebeard::metrics::conventions::{
-    DEFAULT_NAMESPACE, api, cache, database, external, metric_name, process, recommendations,
-    runtime, tracer,
-};
+use treebeard::metrics::conventions::{self, DEFAULT_NAMESPACE, metric_name};
 
 /// `<component>.<metric>` names treebeard's layers, samplers and helpers
-/// record (through these constants), under the default namespace.
-const EMITTED: &[&str] = &[
-    api::REQUESTS,
-    api::REQUEST_DURATION,
-    api::ERRORS,
-    database::QUERY_DURATION,
-    cache::HIT_RATE,
-    recommendations::GENERATED,
-    recommendations::DURATION,
-    external::REQUEST_DURATION,
-    external::ERRORS,
-    process::CPU_PERCENT,
-    process::MEMORY_RSS,
-    process::MEMORY_PERCENT,
-    process::OPEN_FDS,
-    process::THREADS,
-    runtime::WORKERS,
-    runtime::GLOBAL_QUEUE_DEPTH,
-    runtime::BUSY_RATIO,
-    tracer::SPANS_DROPPED,
-    tracer::PAYLOADS_RETRIED,
-];
+/// record (through the conventions' constants), under the default namespace.
+const EMITTED: &[&str] = conventions::ALL_METRICS;
 
 /// Metrics that do not come from treebeard: the DataDog agent reports the
 /// host's `system.*` metrics on its own, and computes `trace.*` metrics from
