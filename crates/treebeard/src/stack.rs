@@ -167,7 +167,10 @@ impl<S, H: Clone> Layer<S> for MonitoringLayer<H> {
 
 /// The service [`MonitoringLayer`] makes: the whole stack, or the inner
 /// service untouched when monitoring is disabled.
+///
+/// Non-exhaustive: a variant depends on the `dev-console` feature.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Monitored<S, H = ()> {
     /// Monitoring on.
     Enabled(MonitoredService<S, H>),
