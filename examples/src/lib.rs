@@ -30,6 +30,7 @@ pub fn app(state: AppState, monitoring: MonitoringLayer) -> Router {
         .route("/demo/error", get(routes::demo::error))
         .route("/demo/panic", get(routes::demo::panic))
         .route("/demo/stream", get(routes::stream::stream))
+        .route("/demo/broken-stream", get(routes::stream::broken))
         .route("/demo/echo-error/{user}", post(routes::demo::echo_error))
         .merge(treebeard::metrics::prometheus_router())
         .with_state(state);

@@ -289,3 +289,52 @@ async fn with_traces_sampled_requests_send_transactions_and_errors_keep_their_co
     assert_eq!(panic.len(), 1, "{panic:#?}");
     assert_common(panic[0], &api, "tx-panic", "/demo/panic");
 }
+
+#[tokio::test]
+async fn a_body_that_fails_mid_stream_is_one_event_with_the_requests_context() {
+    let spotlight = Spotlight::start();
+    let api = start(&spotlight, &[]);
+    // The head says 200; the body breaks after its first line.
+    let response = client()
+        .get(api.url("/demo/broken-stream"))
+        .header("x-request-id", "e2e-broken-body")
+        .send()
+        .await;
+    if let Ok(response) = response {
+        assert_eq!(response.status(), 200);
+        assert!(response.bytes().await.is_err(), "a truncated body");
+    }
+    let events = spotlight.wait_for("the body error", |events| {
+        !with_request_id(events, "e2e-broken-body").is_empty()
+    });
+    let found = with_request_id(&events, "e2e-broken-body");
+    assert_eq!(found.len(), 1, "one event: {found:#?}");
+    let event = found[0];
+    let exception = &event["exception"]["values"][0];
+    assert_eq!(exception["type"], "ResponseBodyError", "{event:#}");
+    assert!(
+        exception["value"]
+            .as_str()
+            .unwrap()
+            .contains("the export source went away"),
+        "{event:#}"
+    );
+    assert_eq!(event["tags"]["http.route"], "/demo/broken-stream");
+    assert_eq!(event["request"]["method"], "GET", "the request's context");
+    assert_eq!(
+        event["fingerprint"],
+        serde_json::json!(["ResponseBodyError", "/demo/broken-stream"])
+    );
+    let line = api.wait_for_log(|l| {
+        l["request_id"] == "e2e-broken-body" && l["message"] == "response body failed"
+    });
+    assert_eq!(
+        event["tags"]["dd.trace_id"], line["dd.trace_id"],
+        "{event:#}"
+    );
+    assert_eq!(
+        normalizer_errors(std::slice::from_ref(event)),
+        [serde_json::json!([])],
+        "relay rejects {event:#}"
+    );
+}

@@ -160,6 +160,7 @@ const TREEBEARD: Checked = Checked {
                     "escape",
                     "ids",
                     "privacy",
+                    "body",
                     "client_ip",
                     "query",
                     "response_error",

@@ -34,6 +34,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 // Leaves: depend on nothing else in the crate (docs/architecture.md).
+mod body;
 mod client_ip;
 pub mod config;
 mod error;

@@ -246,7 +246,8 @@ pin_project! {
     enum Either<E, D> {
         Enabled { #[pin] inner: E },
         Disabled { #[pin] inner: D },
-        #[cfg(feature = "dev-console")]
+        // Not behind `cfg`: pin-project-lite's projections have none (only
+        // the dev console makes it).
         Console { response: Option<Response<axum::body::Body>> },
     }
 }
@@ -268,7 +269,6 @@ where
                 inner.poll(cx).map_ok(|r| r.map(axum::body::Body::new))
             }
             // Answered when called; polled again after that, an empty 200.
-            #[cfg(feature = "dev-console")]
             EitherProj::Console { response } => {
                 Poll::Ready(Ok(response.take().unwrap_or_default()))
             }

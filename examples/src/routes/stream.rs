@@ -1,7 +1,9 @@
 //! `GET /demo/stream`: a chunked download that takes about a second, one
 //! line every 200 ms, to see a streaming response timed to its last byte
 //! (the request line's `latency_ms` and the span) rather than its head
-//! (`head_ms`).
+//! (`head_ms`). `GET /demo/broken-stream`: a download that fails after its
+//! first line, as a stream whose source goes away does (an ERROR line, an
+//! error span and a Sentry event, though the status says 200).
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -30,5 +32,17 @@ pub async fn stream() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         Body::from_stream(lines),
+    )
+}
+
+/// One line, then the source fails: the client gets a truncated body.
+pub async fn broken() -> impl IntoResponse {
+    let chunks = futures_util::stream::iter([
+        Ok::<_, std::io::Error>("line 1 of 5\n".to_owned()),
+        Err(std::io::Error::other("the export source went away")),
+    ]);
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        Body::from_stream(chunks),
     )
 }

@@ -37,6 +37,7 @@ pub(crate) struct TracerStats(
 
 impl TracerStats {
     /// Counters read by `read`.
+    #[cfg_attr(not(feature = "datadog"), allow(dead_code))]
     pub(crate) fn new(
         read: impl Fn() -> treebeard_datadog::ExportStats + Send + Sync + 'static,
     ) -> Self {

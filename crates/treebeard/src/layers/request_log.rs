@@ -36,6 +36,7 @@ use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 use tracing::{Span, field};
 
+use crate::body::in_memory;
 use crate::config::HeaderTag;
 use crate::ids::RequestId;
 use crate::response_error::ResponseError;
@@ -460,21 +461,6 @@ where
             }
         }
     }
-}
-
-/// Bodies of a known size up to this many bytes are in memory already (a
-/// JSON document, a page): sending them is the server's write, so their
-/// request ends with the head, as before any body was watched. Streams and
-/// larger bodies are watched to their end.
-const IN_MEMORY_BODY: u64 = 64 * 1024;
-
-/// Whether `body` is done or in memory (see [`IN_MEMORY_BODY`]).
-fn in_memory(body: &impl Body) -> bool {
-    body.is_end_stream()
-        || body
-            .size_hint()
-            .exact()
-            .is_some_and(|len| len <= IN_MEMORY_BODY)
 }
 
 pin_project! {

@@ -34,6 +34,9 @@ const MAX_HELD_EVENTS: usize = 8;
 /// Mechanism of the events made from failed responses.
 const RESPONSE_MECHANISM: &str = "treebeard.response";
 
+/// Exception type of a streamed response body that failed after its head.
+pub const BODY_ERROR_TYPE: &str = "ResponseBodyError";
+
 /// Exception type of a failed response that carries no [`ResponseError`].
 pub const HTTP_ERROR_TYPE: &str = "HttpError";
 
@@ -139,8 +142,10 @@ impl<S> std::fmt::Debug for ErrorCapture<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ErrorCapture<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    ResBody::Error: std::fmt::Display + Into<axum::BoxError>,
 {
-    type Response = S::Response;
+    type Response = Response<axum::body::Body>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 
@@ -243,25 +248,49 @@ pin_project! {
 impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: std::fmt::Display + Into<axum::BoxError>,
 {
-    type Output = F::Output;
+    type Output = Result<Response<axum::body::Body>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = match this.inner.project() {
-            KindProj::Passthrough { future } => return future.poll(cx),
+            KindProj::Passthrough { future } => {
+                let result = std::task::ready!(future.poll(cx));
+                return Poll::Ready(result.map(|r| r.map(axum::body::Body::new)));
+            }
             KindProj::Captured { future } => std::task::ready!(future.poll(cx)),
         };
-        if let Some(capture) = this.capture.take() {
-            match &result {
-                Ok(response) => capture.finish(
-                    Some(response.status()),
-                    response.extensions().get::<ResponseError>(),
-                ),
-                Err(_) => capture.finish(None, None),
+        let Some(capture) = this.capture.take() else {
+            return Poll::Ready(result.map(|r| r.map(axum::body::Body::new)));
+        };
+        let response = match result {
+            Ok(response) => response,
+            Err(error) => {
+                capture.finish(None, None);
+                return Poll::Ready(Err(error));
             }
-        }
-        Poll::Ready(result)
+        };
+        let status = response.status();
+        // A stream may still fail after the head: keep what reporting that
+        // needs (the hub decorates with the request as for any event).
+        let report = (!crate::body::in_memory(response.body())).then(|| {
+            let (hub, route) = (capture.hub.clone(), capture.shared.info.route.clone());
+            // On the request's hub: its scope adds the request's context.
+            Box::new(move |message: &str| {
+                let mut event = response_event(BODY_ERROR_TYPE, message, status, &[]);
+                event.fingerprint =
+                    to_fingerprint(vec![BODY_ERROR_TYPE.to_owned(), route.as_str().to_owned()]);
+                hub.capture_event(event);
+            }) as Box<dyn FnOnce(&str) + Send>
+        });
+        capture.finish(Some(status), response.extensions().get::<ResponseError>());
+        Poll::Ready(Ok(match report {
+            Some(report) => response
+                .map(|inner| axum::body::Body::new(crate::body::OnError::new(inner, report))),
+            None => response.map(axum::body::Body::new),
+        }))
     }
 }
 
