@@ -17,7 +17,8 @@ use crate::trace_context;
 /// JSON logs on stdout through a non-blocking writer (filtered by
 /// `RUST_LOG`), a panic hook that logs panics as JSON, and one warning per
 /// unsupported setting. Returns the guard to keep alive until shutdown;
-/// [`MonitoringGuard::layer`] gives the layer for your router.
+/// [`MonitoringGuard::apply`] wraps your router in the layers
+/// ([`MonitoringGuard::layer`] gives them as a `tower::Layer`).
 ///
 /// ```no_run
 /// use axum::{routing::get, Router};
@@ -25,9 +26,7 @@ use crate::trace_context;
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let config = treebeard::Config::from_env()?;
 /// let monitoring = treebeard::init(&config)?;
-/// let app: Router = Router::new()
-///     .route("/health", get(|| async { "ok" }))
-///     .layer(monitoring.layer());
+/// let app: Router = monitoring.apply(Router::new().route("/health", get(|| async { "ok" })));
 /// # Ok(()) }
 /// ```
 pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
@@ -185,8 +184,32 @@ pub struct MonitoringGuard {
 
 impl MonitoringGuard {
     /// The layer stack for a router, wired to what `init` set up.
+    ///
+    /// Prefer [`apply`](Self::apply) for an axum `Router`: with
+    /// `MONITORING_ENABLED=false`, `Router::layer` still boxes every route
+    /// again for the pass-through.
     pub fn layer(&self) -> MonitoringLayer {
         self.layer.clone()
+    }
+
+    /// Wraps `router` in the layer stack, or returns it untouched when
+    /// monitoring is disabled (see [`MonitoringLayer::apply`]): what the
+    /// README shows, and the cheapest wiring either way.
+    ///
+    /// ```no_run
+    /// use axum::{routing::get, Router};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = treebeard::Config::from_env()?;
+    /// let monitoring = treebeard::init(&config)?;
+    /// let app: Router = monitoring.apply(Router::new().route("/health", get(|| async { "ok" })));
+    /// # Ok(()) }
+    /// ```
+    pub fn apply<S>(&self, router: axum::Router<S>) -> axum::Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        self.layer.clone().apply(router)
     }
 
     /// Sets the total time the guard waits for exporters to flush on drop
