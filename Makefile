@@ -7,7 +7,7 @@ VENV  := .venv
 PEERS := tests/peers
 PY    := $(VENV)/bin/python
 
-.PHONY: help run build test test-rust lint fmt architecture peers-install bench soak bench-tools clean publish-check
+.PHONY: help run build test test-rust lint fmt architecture peers-install bench soak bench-tools valgrind perf-guard clean publish-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
@@ -20,7 +20,7 @@ run: ## Run the example API on 127.0.0.1:8080 with local defaults
 build: ## Build every crate and the binaries the tests drive
 	cargo build --workspace --bins
 
-test: peers-install lint build test-rust ## Install test peers, lint, and run every test
+test: peers-install lint build test-rust perf-guard ## Install test peers, lint, and run every test
 
 test-rust:
 	cargo test --workspace --all-targets
@@ -47,6 +47,13 @@ soak: $(VENV)/.installed bench-tools ## 5 minutes of load on the example, agent 
 
 bench-tools:
 	@command -v wrk >/dev/null && command -v valgrind >/dev/null || apt-get install -y wrk valgrind
+
+valgrind:
+	@command -v valgrind >/dev/null || apt-get install -y valgrind
+
+# Counts the debug bench-driver that `build` made: no compilation of its own.
+perf-guard: valgrind build ## Instructions per request of the full stack (callgrind) against benches/guard-baseline.txt (+5 %)
+	benches/guard.sh
 
 # Python peers go into a venv under the repo, npm peers under tests/peers;
 # both from pinned files, re-installed only when those files change.
