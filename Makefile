@@ -7,7 +7,7 @@ VENV  := .venv
 PEERS := tests/peers
 PY    := $(VENV)/bin/python
 
-.PHONY: help run build test test-rust lint fmt architecture peers-install bench soak bench-tools browser-tools dev-console-screenshot clean publish-check
+.PHONY: help run build test test-rust lint fmt architecture peers-install bench soak bench-tools browser-tools dev-console-screenshot valgrind perf-guard clean publish-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
@@ -21,7 +21,7 @@ run: ## Run the example API on 127.0.0.1:8080 with local defaults and the dev co
 build: ## Build every crate and the binaries the tests drive
 	cargo build --workspace --bins
 
-test: peers-install browser-tools lint build test-rust ## Install test peers, lint, and run every test
+test: peers-install browser-tools lint build test-rust perf-guard ## Install test peers, lint, and run every test
 
 test-rust:
 	cargo test --workspace --all-targets
@@ -58,6 +58,13 @@ browser-tools:
 dev-console-screenshot: browser-tools ## Screenshot of the dev console into docs/dev-console.png
 	cargo build -p example-api
 	cargo test -p treebeard-e2e --test dev_console -- --ignored --exact screenshot
+
+valgrind:
+	@command -v valgrind >/dev/null || apt-get install -y valgrind
+
+# Counts the debug bench-driver that `build` made: no compilation of its own.
+perf-guard: valgrind build ## Instructions per request of the full stack (callgrind) against benches/guard-baseline.txt (+5 %)
+	benches/guard.sh
 
 # Python peers go into a venv under the repo, npm peers under tests/peers;
 # both from pinned files, re-installed only when those files change.

@@ -8,7 +8,9 @@
 #   example    example-api's GET /users/{id}: monitoring on vs MONITORING_ENABLED=false
 #              (served for wrk; in-process through bench-driver example-on/-off)
 #
-# Writes target/bench/results.md (and the raw callgrind/wrk output beside it).
+# Writes target/bench/results.md (and the raw callgrind/wrk output beside it),
+# ending with the targets: measured value, limit, PASS or FAIL
+# (benches/targets.py).
 # Knobs: BENCH_VARIANTS, BENCH_N1, BENCH_N2, BENCH_DURATION, BENCH_CONNECTIONS,
 # BENCH_REPEAT (wrk runs per server, the median is kept; default 3),
 # BENCH_INSTR_ONLY=1 (instructions and profiles only: no load, no example).
@@ -25,7 +27,7 @@ N2=${BENCH_N2:-2500}
 DURATION=${BENCH_DURATION:-5s}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
 REPEAT=${BENCH_REPEAT:-3}
-VARIANTS=${BENCH_VARIANTS:-"bare hand-assembled treebeard-full treebeard-full-otel treebeard-sentry-traces treebeard-disabled layer-request-id layer-request-log layer-catch-panic layer-apm layer-metrics layer-sentry"}
+VARIANTS=${BENCH_VARIANTS:-"bare hand-assembled treebeard-full treebeard-full-otel treebeard-sentry-traces treebeard-disabled treebeard-disabled-layer layer-request-id layer-request-log layer-catch-panic layer-apm layer-metrics layer-sentry"}
 PROFILED="treebeard-full hand-assembled"
 INSTR_ONLY=${BENCH_INSTR_ONLY:-}
 
@@ -147,6 +149,8 @@ done
 
 if [[ -n $INSTR_ONLY ]]; then
     column -t "$ROWS"
+    # The targets this run measured (the load figures need a full run).
+    python3 "$ROOT/benches/targets.py" "$ROWS" | tee "$OUT/targets.md"
     exit 0
 fi
 
@@ -179,5 +183,11 @@ echo "sinks received: $(sink_counts)" >"$OUT/sinks.txt"
 elapsed=$((SECONDS - started))
 python3 "$ROOT/benches/report.py" "$ROWS" "$N1" "$N2" "$DURATION" "$CONNECTIONS" "$elapsed" \
     "$LOADAVG_BEFORE" "$REPEAT" >"$OUT/results.md"
+{
+    echo
+    echo "## Targets"
+    echo
+    python3 "$ROOT/benches/targets.py" "$ROWS"
+} >>"$OUT/results.md"
 cat "$OUT/results.md"
 echo "results: $OUT/results.md; profiles: $OUT/*.inclusive.txt" >&2

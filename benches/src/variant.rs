@@ -35,8 +35,12 @@ pub enum Variant {
     /// The full stack with Sentry transactions too
     /// (`SENTRY_TRACES_SAMPLE_RATE=1.0`), like the hand-assembled stack.
     TreebeardSentryTraces,
-    /// The same with `MONITORING_ENABLED=false`.
+    /// The same with `MONITORING_ENABLED=false`, wired as the README shows
+    /// (`guard.apply(router)`).
     TreebeardDisabled,
+    /// `MONITORING_ENABLED=false` wired with `router.layer(guard.layer())`:
+    /// axum boxes every route again, even for a pass-through layer.
+    TreebeardDisabledLayer,
     /// `RequestIdLayer` alone, no subscriber.
     LayerRequestId,
     /// `RequestLogLayer` alone, with TreeBeard's JSON log layer (APM off).
@@ -61,13 +65,14 @@ pub enum Variant {
 
 impl Variant {
     /// Every variant, in table order.
-    pub const ALL: [Variant; 14] = [
+    pub const ALL: [Variant; 15] = [
         Variant::Bare,
         Variant::HandAssembled,
         Variant::TreebeardFull,
         Variant::TreebeardFullOtel,
         Variant::TreebeardSentryTraces,
         Variant::TreebeardDisabled,
+        Variant::TreebeardDisabledLayer,
         Variant::LayerRequestId,
         Variant::LayerRequestLog,
         Variant::LayerCatchPanic,
@@ -86,6 +91,7 @@ impl Variant {
             Variant::TreebeardFull => "treebeard-full",
             Variant::TreebeardSentryTraces => "treebeard-sentry-traces",
             Variant::TreebeardDisabled => "treebeard-disabled",
+            Variant::TreebeardDisabledLayer => "treebeard-disabled-layer",
             Variant::LayerRequestId => "layer-request-id",
             Variant::LayerRequestLog => "layer-request-log",
             Variant::LayerCatchPanic => "layer-catch-panic",
@@ -132,7 +138,11 @@ impl Variant {
             }
             Variant::TreebeardDisabled => {
                 let guard = init(Overrides::DISABLED);
-                Stack::new(guard.layer().apply(routes), guard)
+                Stack::new(guard.apply(routes), guard)
+            }
+            Variant::TreebeardDisabledLayer => {
+                let guard = init(Overrides::DISABLED);
+                Stack::new(routes.layer(guard.layer()), guard)
             }
             Variant::LayerRequestId => Stack::new(routes.layer(RequestIdLayer::new()), ()),
             Variant::LayerRequestLog => {

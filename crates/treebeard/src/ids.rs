@@ -12,6 +12,19 @@ pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id"
 /// Longest incoming request ID kept, in bytes.
 pub const MAX_REQUEST_ID_LEN: usize = 128;
 
+const UUID_LEN: usize = uuid::fmt::Hyphenated::LENGTH;
+
+/// Generated IDs cut from one chunk.
+const IDS_PER_CHUNK: usize = 64;
+
+thread_local! {
+    /// Generated IDs are cut from a shared chunk of this thread: a clone of
+    /// one is a reference count, and a chunk is one allocation per
+    /// [`IDS_PER_CHUNK`] requests instead of one per request. A chunk stays
+    /// alive while any ID cut from it does (2.3 kB at most per chunk).
+    static ID_POOL: std::cell::RefCell<bytes::BytesMut> = std::cell::RefCell::new(bytes::BytesMut::new());
+}
+
 tokio::task_local! {
     /// The request ID of the request being served on this task.
     pub(crate) static CURRENT: RequestId;
@@ -22,13 +35,25 @@ tokio::task_local! {
 pub struct RequestId(HeaderValue);
 
 impl RequestId {
-    /// A fresh random UUID (v4). Uses a thread-local RNG: no syscall per ID.
+    /// A fresh random UUID (v4). Uses a thread-local RNG: no syscall per ID,
+    /// and no allocation per ID either (see [`ID_POOL`]).
     pub fn generate() -> Self {
-        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let mut text = [0u8; UUID_LEN];
         uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
-        // One allocation that every clone shares: a `Vec`-backed value (what
-        // `from_str` makes) allocates again on its first clone.
-        let shared = bytes::Bytes::from_owner(text);
+        let shared = ID_POOL
+            .try_with(|pool| {
+                let mut pool = pool.try_borrow_mut().ok()?;
+                if pool.capacity() < UUID_LEN {
+                    // Reuses the chunk when every ID cut from it is gone.
+                    pool.reserve(UUID_LEN * IDS_PER_CHUNK);
+                }
+                pool.extend_from_slice(&text);
+                Some(pool.split().freeze())
+            })
+            .ok()
+            .flatten()
+            // Only while the thread is being torn down.
+            .unwrap_or_else(|| bytes::Bytes::copy_from_slice(&text));
         // A hyphenated UUID is always a valid header value.
         Self(
             HeaderValue::from_maybe_shared(shared)

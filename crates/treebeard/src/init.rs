@@ -2,14 +2,20 @@
 
 use std::time::Duration;
 
-use tracing_subscriber::layer::SubscriberExt;
+use tracing::subscriber::Interest;
+use tracing::{Metadata, Subscriber, span};
+use tracing_subscriber::Layer;
+use tracing_subscriber::Registry;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::layer::{self, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::backends::{self, Backend};
 use crate::config::{ApmProvider, Config};
 pub use crate::error::InitError;
 use crate::layers::catch_panic::panic_message;
-use crate::log::output::LogOutput;
+use crate::log::output::{LogFilter, LogOutput};
 use crate::stack::MonitoringLayer;
 use crate::trace_context;
 
@@ -17,7 +23,8 @@ use crate::trace_context;
 /// JSON logs on stdout through a non-blocking writer (filtered by
 /// `RUST_LOG`), a panic hook that logs panics as JSON, and one warning per
 /// unsupported setting. Returns the guard to keep alive until shutdown;
-/// [`MonitoringGuard::layer`] gives the layer for your router.
+/// [`MonitoringGuard::apply`] wraps your router in the layers
+/// ([`MonitoringGuard::layer`] gives them as a `tower::Layer`).
 ///
 /// ```no_run
 /// use axum::{routing::get, Router};
@@ -25,9 +32,7 @@ use crate::trace_context;
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let config = treebeard::Config::from_env()?;
 /// let monitoring = treebeard::init(&config)?;
-/// let app: Router = Router::new()
-///     .route("/health", get(|| async { "ok" }))
-///     .layer(monitoring.layer());
+/// let app: Router = monitoring.apply(Router::new().route("/health", get(|| async { "ok" })));
 /// # Ok(()) }
 /// ```
 pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
@@ -39,20 +44,35 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
         crate::query::set(obfuscation);
     }
     let mut backends: Vec<Box<dyn Backend>> = Vec::new();
-    let (json, log) = crate::log::output::stdout(config)?;
+    let (json, filter, log) = crate::log::output::stdout(config)?;
     let native = keep(backends::datadog::install(config)?, &mut backends);
     let otel = keep(backends::otel::install(config)?, &mut backends);
+    let lines = LogLines {
+        json,
+        filter,
+        sentry: backends::sentry::tracing_layer_for(config),
+    };
+    // The OpenTelemetry layer has a per-layer filter: with one in the stack,
+    // the registry enables only what some per-layer filter enables, so the
+    // log lines need theirs too. Without it, they filter for the whole
+    // subscriber (see `LogLines`).
+    let lines: Box<dyn Layer<Registry> + Send + Sync> = if otel.is_some() {
+        let (filter, sentry) = (lines.filter.clone(), lines.sentry.is_some());
+        let filter = filter_fn(move |meta| wants(&filter, sentry, meta));
+        Box::new(lines.with_filter(filter))
+    } else {
+        Box::new(lines)
+    };
     // None unless TREEBEARD_DEV_CONSOLE is on: then no layer, no buffer.
     #[cfg(feature = "dev-console")]
     let console = crate::console::install(config);
     #[cfg(not(feature = "dev-console"))]
     let console: Option<tracing_subscriber::layer::Identity> = None;
     tracing_subscriber::registry()
-        .with(json)
+        .with(lines)
         .with(console)
         .with(native)
         .with(otel)
-        .with(backends::sentry::tracing_layer_for(config))
         .try_init()
         .map_err(InitError::SubscriberAlreadySet)?;
     install_panic_hook();
@@ -76,6 +96,97 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
         tracer_stats,
         log,
     })
+}
+
+/// The JSON log layer and the Sentry layer, as one `tracing` layer that
+/// decides for the whole subscriber what is recorded: spans and events
+/// either of them wants (spans at `SPAN_LEVEL` and above always, which the
+/// tracers need), each then handed only what it wants.
+///
+/// Not two layers with per-layer filters: a filtered layer looks the span up
+/// in the registry on every span enter, exit, record and close (12 lookups
+/// a request), although the JSON layer only needs spans' creation, records
+/// and close and the Sentry layer wants no spans.
+struct LogLines<J, E> {
+    json: J,
+    filter: LogFilter,
+    sentry: Option<E>,
+}
+
+impl<J, E> LogLines<J, E> {
+    /// What the subscriber records, per callsite. Only the exporters' rate
+    /// limit changes per event; it is applied in `on_event`.
+    fn wants(&self, meta: &Metadata<'_>) -> bool {
+        wants(&self.filter, self.sentry.is_some(), meta)
+    }
+}
+
+fn wants(filter: &LogFilter, sentry: bool, meta: &Metadata<'_>) -> bool {
+    if meta.is_span() {
+        filter.span(meta)
+    } else {
+        filter.event_callsite(meta) || sentry && backends::sentry::wants_event(meta)
+    }
+}
+
+impl<S, J, E> Layer<S> for LogLines<J, E>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    J: Layer<S>,
+    E: Layer<S>,
+{
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        if self.wants(meta) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>, _: layer::Context<'_, S>) -> bool {
+        self.wants(meta)
+    }
+
+    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: layer::Context<'_, S>) {
+        // Every span recorded is one the JSON layer wants (see `wants`).
+        self.json.on_new_span(attrs, id, ctx);
+    }
+
+    fn on_record(&self, id: &span::Id, values: &span::Record<'_>, ctx: layer::Context<'_, S>) {
+        self.json.on_record(id, values, ctx);
+    }
+
+    fn on_follows_from(&self, id: &span::Id, follows: &span::Id, ctx: layer::Context<'_, S>) {
+        self.json.on_follows_from(id, follows, ctx);
+    }
+
+    fn on_enter(&self, id: &span::Id, ctx: layer::Context<'_, S>) {
+        self.json.on_enter(id, ctx);
+    }
+
+    fn on_exit(&self, id: &span::Id, ctx: layer::Context<'_, S>) {
+        self.json.on_exit(id, ctx);
+    }
+
+    fn on_close(&self, id: span::Id, ctx: layer::Context<'_, S>) {
+        self.json.on_close(id, ctx);
+    }
+
+    fn on_id_change(&self, old: &span::Id, new: &span::Id, ctx: layer::Context<'_, S>) {
+        self.json.on_id_change(old, new, ctx);
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: layer::Context<'_, S>) {
+        let meta = event.metadata();
+        if self.filter.event_callsite(meta) && self.filter.event_now(meta) {
+            self.json.on_event(event, ctx.clone());
+        }
+        if let Some(sentry) = &self.sentry
+            && backends::sentry::wants_event(meta)
+        {
+            sentry.on_event(event, ctx);
+        }
+    }
 }
 
 /// Keeps an installed backend for the guard, and returns its layer.
@@ -208,8 +319,32 @@ pub struct MonitoringGuard {
 
 impl MonitoringGuard {
     /// The layer stack for a router, wired to what `init` set up.
+    ///
+    /// Prefer [`apply`](Self::apply) for an axum `Router`: with
+    /// `MONITORING_ENABLED=false`, `Router::layer` still boxes every route
+    /// again for the pass-through.
     pub fn layer(&self) -> MonitoringLayer {
         self.layer.clone()
+    }
+
+    /// Wraps `router` in the layer stack, or returns it untouched when
+    /// monitoring is disabled (see [`MonitoringLayer::apply`]): what the
+    /// README shows, and the cheapest wiring either way.
+    ///
+    /// ```no_run
+    /// use axum::{routing::get, Router};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = treebeard::Config::from_env()?;
+    /// let monitoring = treebeard::init(&config)?;
+    /// let app: Router = monitoring.apply(Router::new().route("/health", get(|| async { "ok" })));
+    /// # Ok(()) }
+    /// ```
+    pub fn apply<S>(&self, router: axum::Router<S>) -> axum::Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        self.layer.clone().apply(router)
     }
 
     /// Sets the total time the guard waits for exporters to flush on drop

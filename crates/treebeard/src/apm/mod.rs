@@ -18,7 +18,10 @@
 pub mod client;
 mod sql;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::future::Future;
+use std::rc::Rc;
 
 use tracing::{Instrument, Span};
 
@@ -105,16 +108,16 @@ pub async fn trace_async<F: Future>(
 /// let user = span.in_scope(|| { /* run the query */ 42 });
 /// ```
 pub fn database_query(operation: &str, table: &str, db_system: &str, query: &str) -> Span {
-    let resource = obfuscate_sql(query);
+    let resource = query_resource(query);
     // Given at creation: each later `record` is one more trip through
     // every layer.
-    let name = format!("{db_system}.query");
+    let name = query_operation(db_system);
     let span = tracing::info_span!(
         "db.query",
-        otel.name = name.as_str(),
+        otel.name = name.as_ref(),
         otel.kind = "client",
-        operation.name = name.as_str(),
-        resource.name = resource.as_ref(),
+        operation.name = name.as_ref(),
+        resource.name = &*resource,
         span.type = "sql",
         db.system = db_system,
         db.sql.table = table,
@@ -155,6 +158,73 @@ pub fn background_job(name: &str) -> Span {
     );
     attach_ids(&span);
     span
+}
+
+/// Queries whose resource a thread keeps (see [`query_resource`]).
+const RESOURCE_CACHE_ENTRIES: usize = 64;
+
+/// Longer queries are obfuscated on every call rather than kept.
+const RESOURCE_CACHE_MAX_QUERY: usize = 4 * 1024;
+
+thread_local! {
+    /// The obfuscated resource of each query text this thread ran lately.
+    static RESOURCES: RefCell<HashMap<Box<str>, Rc<str>>> = RefCell::new(HashMap::new());
+}
+
+/// The resource of `query`: [`obfuscate_sql`] once per query text and
+/// thread, then a lookup. An application runs the same few query texts over
+/// and over (placeholders, not literals), and obfuscating one costs far more
+/// than the rest of its span (about 25k instructions for the example's
+/// `SELECT`). Keyed by the text itself, not its address: a query built at run
+/// time may be freed and another one allocated in its place.
+fn query_resource(query: &str) -> Rc<str> {
+    if query.len() > RESOURCE_CACHE_MAX_QUERY {
+        return Rc::from(obfuscate_sql(query).as_ref());
+    }
+    let cached = RESOURCES.try_with(|cache| {
+        let mut cache = cache.try_borrow_mut().ok()?;
+        if let Some(resource) = cache.get(query) {
+            return Some(resource.clone());
+        }
+        // Queries with literals inlined are all different: start over
+        // rather than grow without bound.
+        if cache.len() >= RESOURCE_CACHE_ENTRIES {
+            cache.clear();
+        }
+        let resource: Rc<str> = Rc::from(obfuscate_sql(query).as_ref());
+        cache.insert(query.into(), resource.clone());
+        Some(resource)
+    });
+    cached
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| Rc::from(obfuscate_sql(query).as_ref()))
+}
+
+/// `<db_system>.query`: a constant for the systems DataDog names, so that a
+/// query span formats no `String`.
+fn query_operation(db_system: &str) -> std::borrow::Cow<'static, str> {
+    macro_rules! known {
+        ($($system:literal),*) => {
+            match db_system {
+                $($system => std::borrow::Cow::Borrowed(concat!($system, ".query")),)*
+                other => std::borrow::Cow::Owned(format!("{other}.query")),
+            }
+        };
+    }
+    known!(
+        "sqlite",
+        "postgresql",
+        "mysql",
+        "mariadb",
+        "mssql",
+        "oracle",
+        "redis",
+        "mongodb",
+        "cassandra",
+        "elasticsearch",
+        "clickhouse"
+    )
 }
 
 /// A span for a call to an external API, like the reference's
@@ -227,4 +297,28 @@ pub(crate) fn external_api_of(span: &Span) -> Option<ExternalApi> {
             .find_map(|s| s.extensions().get::<ExternalApi>().cloned())
     })
     .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_resources_are_the_obfuscated_query() {
+        let queries: Vec<String> = (0..RESOURCE_CACHE_ENTRIES * 2 + 3)
+            .map(|i| format!("SELECT * FROM t{} WHERE id = {i} AND x = 'v{i}'", i % 5))
+            .collect();
+        // Twice over, past the cache's size: hits, misses and a reset.
+        for query in queries.iter().chain(&queries) {
+            assert_eq!(&*query_resource(query), obfuscate_sql(query));
+        }
+        let long = format!("SELECT '{}'", "x".repeat(RESOURCE_CACHE_MAX_QUERY));
+        assert_eq!(&*query_resource(&long), "SELECT ?");
+    }
+
+    #[test]
+    fn query_operation_names() {
+        assert_eq!(query_operation("sqlite"), "sqlite.query");
+        assert_eq!(query_operation("cockroachdb"), "cockroachdb.query");
+    }
 }

@@ -96,6 +96,11 @@ pub(crate) mod sentry {
         None
     }
 
+    /// Sentry is compiled out: it wants nothing.
+    pub(crate) fn wants_event(_: &tracing::Metadata<'_>) -> bool {
+        false
+    }
+
     /// Sentry is compiled out: no client.
     pub(crate) fn install(_: &crate::config::Config) -> Option<super::Disabled> {
         None

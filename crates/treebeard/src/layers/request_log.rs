@@ -322,7 +322,9 @@ impl Pending {
                     http.useragent = user_agent,
                     network.client.ip = client_ip,
                     $($($extra)+,)?
-                    $message
+                    // A `&str`, not `format_args!`: the same line, without
+                    // formatting a constant through `Debug` for every request.
+                    message = $message
                 )
             };
         }

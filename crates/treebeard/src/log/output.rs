@@ -1,13 +1,13 @@
 //! The log output [`init`](crate::init()) installs: JSON lines on stdout
-//! through a non-blocking writer thread, filtered by `RUST_LOG`.
+//! through a non-blocking writer thread, filtered by `RUST_LOG` (the filter
+//! is applied where `init` composes the subscriber).
 
 use std::str::FromStr;
 use std::sync::Arc;
 
-use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
-use tracing_subscriber::Layer;
+use tracing::Metadata;
+use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::filter::Targets;
-use tracing_subscriber::registry::LookupSpan;
 
 use super::rate_limit::RateLimit;
 use super::{JsonLogLayer, LOG_BUFFER_LINES};
@@ -27,14 +27,38 @@ pub(crate) struct LogOutput {
     pub(crate) _writer: WorkerGuard,
 }
 
-/// The JSON log layer writing to stdout, with its `RUST_LOG` filter.
-pub(crate) fn stdout<S>(
+/// Which spans and events the JSON log layer writes: `RUST_LOG`, spans at
+/// [`SPAN_LEVEL`] and above always (they carry traces and the request fields
+/// of lines, so `RUST_LOG=warn` keeps them), and exporters' lines rate-limited.
+#[derive(Debug, Clone)]
+pub(crate) struct LogFilter {
+    targets: Targets,
+    limit: Arc<RateLimit>,
+}
+
+impl LogFilter {
+    /// Whether the layer keeps this span.
+    pub(crate) fn span(&self, meta: &Metadata<'_>) -> bool {
+        *meta.level() <= SPAN_LEVEL || self.targets.would_enable(meta.target(), meta.level())
+    }
+
+    /// Whether `RUST_LOG` lets this event's callsite through (fixed per callsite).
+    pub(crate) fn event_callsite(&self, meta: &Metadata<'_>) -> bool {
+        self.targets.would_enable(meta.target(), meta.level())
+    }
+
+    /// Whether this event, of a callsite [`event_callsite`](Self::event_callsite)
+    /// lets through, is written now (the exporters' rate limit).
+    pub(crate) fn event_now(&self, meta: &Metadata<'_>) -> bool {
+        self.limit.allow(meta.target())
+    }
+}
+
+/// The JSON log layer writing to stdout, and its [`LogFilter`].
+pub(crate) fn stdout(
     config: &Config,
-) -> Result<(impl Layer<S> + Send + Sync, LogOutput), InitError>
-where
-    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
-{
-    let filter = Targets::from_str(&config.log_filter).map_err(|source| InitError::LogFilter {
+) -> Result<(JsonLogLayer<NonBlocking>, LogFilter, LogOutput), InitError> {
+    let targets = Targets::from_str(&config.log_filter).map_err(|source| InitError::LogFilter {
         filter: config.log_filter.clone(),
         source,
     })?;
@@ -50,21 +74,15 @@ where
             std::io::stdout(),
         ));
     let dropped_lines = writer.error_counter();
-    // RUST_LOG filters log lines only. Spans at INFO and above are always
-    // seen, so `RUST_LOG=warn` keeps traces and the request fields on lines.
     let exporter_lines = Arc::new(RateLimit::default());
-    let limit = exporter_lines.clone();
-    let json_filter = tracing_subscriber::filter::dynamic_filter_fn(move |meta, _| {
-        if meta.is_span() {
-            return *meta.level() <= SPAN_LEVEL || filter.would_enable(meta.target(), meta.level());
-        }
-        filter.would_enable(meta.target(), meta.level()) && limit.allow(meta.target())
-    });
-    let layer = JsonLogLayer::from_config(config)
-        .with_writer(writer)
-        .with_filter(json_filter);
+    let filter = LogFilter {
+        targets,
+        limit: exporter_lines.clone(),
+    };
+    let layer = JsonLogLayer::from_config(config).with_writer(writer);
     Ok((
         layer,
+        filter,
         LogOutput {
             dropped_lines,
             exporter_lines,

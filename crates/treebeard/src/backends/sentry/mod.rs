@@ -7,7 +7,6 @@ use std::time::Duration;
 use ::sentry::ClientOptions;
 use tracing_core::{Level as TracingLevel, Metadata, Subscriber};
 use tracing_subscriber::Layer;
-use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::config::Config;
@@ -173,11 +172,22 @@ where
     (config.enabled && config.sentry.dsn.is_some()).then(tracing_layer)
 }
 
+/// Whether the Sentry layer wants events of this callsite (INFO and above);
+/// it wants no spans.
+pub(crate) fn wants_event(meta: &Metadata<'_>) -> bool {
+    meta.is_event() && *meta.level() <= TracingLevel::INFO
+}
+
 /// `tracing` events become Sentry data: ERROR events become events (held
 /// per request, see [`super::ErrorCaptureLayer`]), INFO and above become
 /// breadcrumbs. TreeBeard's own ERROR lines (the panic log, a failed
 /// request) are only breadcrumbs: panics and failed responses are
 /// reported by the panic integration and the request layer.
+///
+/// Events only, and no per-layer filter: a filtered layer looks the span up
+/// in the registry on every span enter, exit, record and close, and these
+/// layers want no spans at all (`init` puts the level in the subscriber's
+/// filter with [`wants_event`]).
 pub(crate) fn tracing_layer<S>() -> impl Layer<S> + Send + Sync
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -185,18 +195,13 @@ where
     // The request line itself is no breadcrumb: the event has the request.
     let breadcrumbs = EventsWhere {
         layer: sentry_tracing::BreadcrumbLayer::new(),
-        wanted: |meta| meta.target() != crate::route::REQUEST_LINE_TARGET,
+        wanted: |meta| wants_event(meta) && meta.target() != crate::route::REQUEST_LINE_TARGET,
     };
     let errors = EventsWhere {
         layer: sentry_tracing::ErrorLayer::new(),
         wanted: is_captured_error,
     };
-    // One per-layer filter for both: each filtered layer costs a span
-    // registry lookup on every span enter, exit, record and close, and
-    // these layers want no spans at all.
-    breadcrumbs.and_then(errors).with_filter(filter_fn(|meta| {
-        meta.is_event() && *meta.level() <= TracingLevel::INFO
-    }))
+    breadcrumbs.and_then(errors)
 }
 
 /// Forwards the events `wanted` accepts to `layer`; nothing else (the
