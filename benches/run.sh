@@ -27,7 +27,7 @@ N2=${BENCH_N2:-2500}
 DURATION=${BENCH_DURATION:-5s}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
 REPEAT=${BENCH_REPEAT:-3}
-VARIANTS=${BENCH_VARIANTS:-"bare hand-assembled treebeard-full treebeard-full-otel treebeard-sentry-traces treebeard-disabled treebeard-disabled-layer layer-request-id layer-request-log layer-catch-panic layer-apm layer-metrics layer-sentry"}
+VARIANTS=${BENCH_VARIANTS:-"bare hand-assembled treebeard-full treebeard-full-otel treebeard-sentry-traces treebeard-console treebeard-disabled treebeard-disabled-layer layer-request-id layer-request-log layer-catch-panic layer-apm layer-metrics layer-sentry"}
 PROFILED="treebeard-full hand-assembled"
 INSTR_ONLY=${BENCH_INSTR_ONLY:-}
 

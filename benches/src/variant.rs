@@ -61,16 +61,20 @@ pub enum Variant {
     /// The full stack with DataDog spans through OpenTelemetry and
     /// dd-trace-rs (`APM_PROVIDER=datadog-otel`) instead of treebeard's own.
     TreebeardFullOtel,
+    /// The full stack with the dev console recording every request
+    /// (`TREEBEARD_DEV_CONSOLE`); `treebeard-full` is the console off.
+    TreebeardConsole,
 }
 
 impl Variant {
     /// Every variant, in table order.
-    pub const ALL: [Variant; 15] = [
+    pub const ALL: [Variant; 16] = [
         Variant::Bare,
         Variant::HandAssembled,
         Variant::TreebeardFull,
         Variant::TreebeardFullOtel,
         Variant::TreebeardSentryTraces,
+        Variant::TreebeardConsole,
         Variant::TreebeardDisabled,
         Variant::TreebeardDisabledLayer,
         Variant::LayerRequestId,
@@ -101,6 +105,7 @@ impl Variant {
             Variant::ExampleOn => "example-on",
             Variant::ExampleOff => "example-off",
             Variant::TreebeardFullOtel => "treebeard-full-otel",
+            Variant::TreebeardConsole => "treebeard-console",
         }
     }
 
@@ -134,6 +139,10 @@ impl Variant {
             }
             Variant::TreebeardSentryTraces => {
                 let guard = init(Overrides::SENTRY_TRACES);
+                Stack::new(guard.layer().apply(routes), guard)
+            }
+            Variant::TreebeardConsole => {
+                let guard = init(Overrides::CONSOLE);
                 Stack::new(guard.layer().apply(routes), guard)
             }
             Variant::TreebeardDisabled => {
@@ -225,6 +234,12 @@ impl Overrides {
         ("MONITORING_ENABLED", Some("true")),
         ("DD_LOGS_INJECTION", Some("true")),
         ("APM_PROVIDER", Some("datadog-otel")),
+    ]);
+    /// [`Self::FULL`] with the dev console on (`force`: whatever DD_ENV says).
+    const CONSOLE: Self = Self(&[
+        ("MONITORING_ENABLED", Some("true")),
+        ("DD_LOGS_INJECTION", Some("true")),
+        ("TREEBEARD_DEV_CONSOLE", Some("force")),
     ]);
     const DISABLED: Self = Self(&[("MONITORING_ENABLED", Some("false"))]);
     /// The JSON log layer only: no exporter of any kind.
