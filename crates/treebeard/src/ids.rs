@@ -36,7 +36,7 @@ pub struct RequestId(HeaderValue);
 
 impl RequestId {
     /// A fresh random UUID (v4). Uses a thread-local RNG: no syscall per ID,
-    /// and no allocation per ID either (see [`ID_POOL`]).
+    /// and no allocation per ID either (see `ID_POOL`).
     pub fn generate() -> Self {
         let mut text = [0u8; UUID_LEN];
         uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
