@@ -226,7 +226,8 @@ pub(crate) fn start(
     agent: Agent,
     process: Process,
     buffer_max_bytes: usize,
-    (rates, origin): (Arc<AgentRates>, Vec<(HeaderName, HeaderValue)>),
+    rates: Arc<AgentRates>,
+    origin: Vec<(HeaderName, HeaderValue)>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let (started, start_result) = std::sync::mpsc::sync_channel(1);
     let thread = std::thread::Builder::new()
@@ -843,7 +844,8 @@ mod tests {
             agent_at,
             process,
             1 << 20,
-            (AgentRates::new(""), Vec::new()),
+            AgentRates::new(""),
+            Vec::new(),
         )
         .unwrap();
         queue.push(trace_of(2));
@@ -1270,7 +1272,8 @@ mod tests {
             tcp_agent(agent.port),
             process,
             1 << 20,
-            (AgentRates::new(""), Vec::new()),
+            AgentRates::new(""),
+            Vec::new(),
         )
         .unwrap();
         // Spans finish steadily, as under load, while the agent goes away
@@ -1423,7 +1426,8 @@ mod tests {
             agent,
             process,
             1 << 20,
-            (AgentRates::new(""), Vec::new()),
+            AgentRates::new(""),
+            Vec::new(),
         )
         .unwrap();
         for id in 1..=5 {
@@ -1456,7 +1460,8 @@ mod tests {
             tcp_agent(port),
             process,
             0,
-            (AgentRates::new(""), Vec::new()),
+            AgentRates::new(""),
+            Vec::new(),
         )
         .unwrap();
         queue.push_one(span_with_id(1));

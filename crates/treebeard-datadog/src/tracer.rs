@@ -273,7 +273,8 @@ pub fn install(config: &DatadogConfig) -> Result<(DatadogLayer, Exporter), Insta
         agent,
         process,
         config.buffer_max_bytes,
-        (rates.clone(), origin),
+        rates.clone(),
+        origin,
     )
     .map_err(InstallError::Thread)?;
     let rules = &config.sampling_rules;

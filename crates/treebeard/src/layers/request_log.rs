@@ -195,7 +195,7 @@ where
             http.status_code = field::Empty,
             error.type = field::Empty,
             error.message = field::Empty,
-            // Log lines show http.method and http.route as `method`, `route`.
+            // Log lines show http.method, http.route and request_id too.
             request_id = request_id.as_deref(),
         );
         if url.is_some()
