@@ -163,6 +163,7 @@ const TREEBEARD: Checked = Checked {
                     "body",
                     "client_ip",
                     "query",
+                    "request_line",
                     "response_error",
                     "route",
                     "trace_context",

@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use tracing::subscriber::Interest;
-use tracing::{Metadata, Subscriber, span};
+use tracing::{Level, Metadata, Subscriber, span};
 use tracing_subscriber::Layer;
 use tracing_subscriber::Registry;
 use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{self, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -15,7 +16,9 @@ use crate::backends::{self, Backend};
 use crate::config::{ApmProvider, Config};
 pub use crate::error::InitError;
 use crate::layers::catch_panic::panic_message;
+use crate::log::JsonLogLayer;
 use crate::log::output::{LogFilter, LogOutput};
+use crate::request_line::DirectLines;
 use crate::stack::MonitoringLayer;
 use crate::trace_context;
 
@@ -48,8 +51,8 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
     let native = keep(backends::datadog::install(config)?, &mut backends);
     let otel = keep(backends::otel::install(config)?, &mut backends);
     let lines = LogLines {
-        json,
-        filter,
+        json: json.clone(),
+        filter: filter.clone(),
         sentry: backends::sentry::tracing_layer_for(config),
     };
     // The OpenTelemetry layer has a per-layer filter: with one in the stack,
@@ -68,11 +71,15 @@ pub fn init(config: &Config) -> Result<MonitoringGuard, InitError> {
     let console = crate::console::install(config);
     #[cfg(not(feature = "dev-console"))]
     let console: Option<tracing_subscriber::layer::Identity> = None;
+    // The request line without a `tracing` event, when no layer reads it
+    // as one (the console shows lines, OpenTelemetry makes span events).
+    let direct = (otel.is_none() && console.is_none()).then(|| direct_lines(&json, &filter));
     tracing_subscriber::registry()
         .with(lines)
         .with(console)
         .with(native)
         .with(otel)
+        .with(direct)
         .try_init()
         .map_err(InitError::SubscriberAlreadySet)?;
     install_panic_hook();
@@ -187,6 +194,26 @@ where
             sentry.on_event(event, ctx);
         }
     }
+}
+
+/// The request line's direct path to `json` (see [`crate::request_line`]),
+/// with `RUST_LOG`'s verdict on its three levels taken once.
+fn direct_lines<W>(json: &JsonLogLayer<W>, filter: &LogFilter) -> DirectLines
+where
+    W: for<'w> MakeWriter<'w> + Clone + Send + Sync + 'static,
+{
+    let json = json.clone();
+    let [error, warn, info] =
+        [Level::ERROR, Level::WARN, Level::INFO].map(|level| filter.request_line(&level));
+    DirectLines::new(move |dispatch, id, line| {
+        let wanted = match line.level() {
+            Level::ERROR => error,
+            Level::WARN => warn,
+            _ => info,
+        };
+        // Filtered out, the line is done with: nothing else reads it.
+        !wanted || json.write_request_line(dispatch, id, line)
+    })
 }
 
 /// Keeps an installed backend for the guard, and returns its layer.
@@ -429,8 +456,146 @@ const _: () = {
 };
 
 #[cfg(test)]
+// Test helpers outside #[test] fns unwrap too.
+#[allow(clippy::unwrap_used)]
 mod tests {
+    use std::convert::Infallible;
+    use std::io::Write;
+    use std::net::SocketAddr;
+    use std::str::FromStr;
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::extract::ConnectInfo;
+    use axum::routing::get;
+    use http::{Request, StatusCode};
+    use tower::ServiceExt;
+    use tracing_subscriber::filter::Targets;
+
     use super::*;
+    use crate::layers::request_log::RequestLogLayer;
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Capture {
+        type Writer = Capture;
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    /// The lines of `requests` served by an app with the request layer,
+    /// with or without the direct path, their timings blanked.
+    async fn request_lines(direct: bool, filter: &str) -> Vec<String> {
+        let out = Capture::default();
+        let json = JsonLogLayer::new()
+            .with_correlation("svc", Some("test"), "1.0")
+            .with_writer(out.clone());
+        let filter = LogFilter::new(Targets::from_str(filter).unwrap());
+        let direct = direct.then(|| direct_lines(&json, &filter));
+        let subscriber = tracing_subscriber::registry().with(json).with(direct);
+        let _default = tracing::subscriber::set_default(subscriber);
+        let app = Router::new()
+            .route("/users/{id}", get(|| async { "alice" }))
+            .route(
+                "/fail",
+                get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "down") }),
+            )
+            .route("/slow", get(std::future::pending::<&str>))
+            .route(
+                "/stream",
+                get(|| async {
+                    let chunks = ["a", "b"].map(Ok::<_, Infallible>);
+                    Body::from_stream(futures_util::stream::iter(chunks))
+                }),
+            )
+            .layer(RequestLogLayer::new());
+        for path in [
+            "/users/7?email=bob@example.com",
+            "/fail",
+            "/stream",
+            "/nope",
+        ] {
+            let mut req = Request::get(path)
+                .header("user-agent", "curl/8 (alice@example.com)")
+                .body(Body::empty())
+                .unwrap();
+            req.extensions_mut()
+                .insert(ConnectInfo("192.0.2.7:4000".parse::<SocketAddr>().unwrap()));
+            let response = app.clone().oneshot(req).await.unwrap();
+            axum::body::to_bytes(response.into_body(), 1024)
+                .await
+                .unwrap();
+        }
+        // The client leaves before the response.
+        let slow = app.oneshot(Request::get("/slow").body(Body::empty()).unwrap());
+        let timeout = tokio::time::timeout(std::time::Duration::from_millis(20), slow);
+        assert!(timeout.await.is_err());
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        text.lines().map(blank_timings).collect()
+    }
+
+    /// `line` with the values of its time fields replaced by `_`.
+    fn blank_timings(line: &str) -> String {
+        let mut line = line.to_owned();
+        for key in [
+            "\"timestamp\":",
+            "\"duration\":",
+            "\"latency_ms\":",
+            "\"head_ms\":",
+        ] {
+            if let Some(start) = line.find(key).map(|i| i + key.len()) {
+                let end = start + line[start..].find(',').unwrap();
+                line.replace_range(start..end, "_");
+            }
+        }
+        line
+    }
+
+    #[tokio::test]
+    async fn the_direct_request_line_is_the_event_line_byte_for_byte() {
+        let direct = request_lines(true, "info").await;
+        let event = request_lines(false, "info").await;
+        assert_eq!(direct, event);
+        // Served, failed, streamed (timed to its end), unmatched, abandoned.
+        assert_eq!(direct.len(), 5, "{direct:#?}");
+        for expected in [
+            r#""level":"INFO","logger.name":"treebeard::request_log","http.status_code":200,"duration":_,"latency_ms":_,"http.url_details.path":"/users/7","http.useragent":"curl/8 ([EMAIL])","network.client.ip":"192.0.2.7","message":"request completed""#,
+            r#""level":"ERROR","logger.name":"treebeard::request_log","http.status_code":503"#,
+            r#""head_ms":_"#,
+            r#""http.status_code":404"#,
+            r#""level":"WARN","logger.name":"treebeard::request_log","http.status_code":499"#,
+        ] {
+            assert!(
+                direct.iter().any(|line| line.contains(expected)),
+                "no line has {expected}: {direct:#?}"
+            );
+        }
+        for line in &direct {
+            assert!(line.contains(r#""dd.service":"svc""#), "{line}");
+            assert!(line.contains(r#""http.method":"GET""#), "{line}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_direct_request_line_follows_rust_log() {
+        // Only the 5xx line is at ERROR.
+        let direct = request_lines(true, "warn,treebeard::request_log=error").await;
+        assert_eq!(direct.len(), 1, "{direct:#?}");
+        assert!(direct[0].contains(r#""http.status_code":503"#));
+    }
 
     #[test]
     fn long_stacks_are_cut_at_a_line_end_and_say_so() {

@@ -42,6 +42,7 @@ mod escape;
 mod ids;
 pub mod privacy;
 mod query;
+mod request_line;
 mod response_error;
 mod route;
 mod trace_context;

@@ -39,6 +39,7 @@ use tracing::{Span, field};
 use crate::body::in_memory;
 use crate::config::HeaderTag;
 use crate::ids::RequestId;
+use crate::request_line::{self, Outcome, RequestLine};
 use crate::response_error::ResponseError;
 use crate::trace_context;
 
@@ -278,11 +279,11 @@ enum End<'a> {
 impl Pending {
     /// Writes the request line and closes the span (dropped with `self`).
     fn finish(self, end: End<'_>) {
-        let _entered = self.span.enter();
         self.write_line(end, self.status, self.head_ms);
     }
 
-    /// Writes the request line; the span must be entered.
+    /// Writes the request line, and records on the span how the request
+    /// ended.
     ///
     /// Its fields are DataDog's standard attributes, so its log views and
     /// facets read them: `http.status_code`, `duration` (nanoseconds),
@@ -297,72 +298,34 @@ impl Pending {
             self.span.record("http.route", route.as_str());
         }
         let elapsed = self.start.elapsed();
-        let duration = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        // Whole microseconds, so the JSON shows `1.234`, not float noise.
-        let latency_ms = elapsed.as_micros() as f64 / 1000.0;
-        let path = crate::route::shown_path(self.client.uri.path(), self.route.as_str());
-        let user_agent = self
-            .client
-            .user_agent
-            .as_ref()
-            .and_then(|ua| ua.to_str().ok());
-        let client_ip = self.client.ip.map(field::display);
-        // One field list for every kind of line: only the level, the
-        // message and the error fields differ.
-        macro_rules! line {
-            ($level:ident, $code:expr, $message:literal $(, $($extra:tt)+)?) => {
-                tracing::event!(
-                    target: REQUEST_LINE_TARGET,
-                    tracing::Level::$level,
-                    http.status_code = $code,
-                    duration,
-                    latency_ms,
-                    head_ms,
-                    http.url_details.path = path.as_ref(),
-                    http.useragent = user_agent,
-                    network.client.ip = client_ip,
-                    $($($extra)+,)?
-                    // A `&str`, not `format_args!`: the same line, without
-                    // formatting a constant through `Debug` for every request.
-                    message = $message
-                )
-            };
-        }
-        match (end, status) {
-            (End::Complete, Some(status)) => {
-                let code = status.as_u16();
-                if status.is_server_error() {
-                    line!(ERROR, code, "request completed");
-                } else {
-                    line!(INFO, code, "request completed");
-                }
-            }
-            (End::BodyError(error), status) => {
-                let code = status.map_or(500, |s| s.as_u16());
-                let message = crate::privacy::scrubber()
+        // A body error's message, scrubbed once for the span and the line.
+        let body_error;
+        let (outcome, status_code) = match (end, status) {
+            (End::Complete, Some(status)) => (Outcome::Served, status.as_u16()),
+            (End::Complete, None) => return,
+            (End::BodyError(error), _) => {
+                body_error = crate::privacy::scrubber()
                     .scrub(&error.to_string())
                     .into_owned();
                 self.span.record("otel.status_code", "error");
                 self.span.record("error.type", "body_error");
-                self.span.record("error.message", message.as_str());
-                line!(
-                    ERROR,
-                    code,
-                    "response body failed",
-                    error.kind = "body_error",
-                    error.message = message
-                );
+                self.span.record("error.message", body_error.as_str());
+                let failed = Outcome::Failed {
+                    message: "response body failed",
+                    kind: "body_error",
+                    error: &body_error,
+                };
+                (failed, status.map_or(500, |s| s.as_u16()))
             }
             (End::ServiceError(error), _) => {
                 self.span.record("otel.status_code", "error");
                 self.span.record("error.type", "service_error");
-                line!(
-                    ERROR,
-                    500u16,
-                    "request failed",
-                    error.kind = "service_error",
-                    error.message = %error
-                );
+                let failed = Outcome::Failed {
+                    message: "request failed",
+                    kind: "service_error",
+                    error,
+                };
+                (failed, 500)
             }
             (End::ClientClosed, status) => {
                 // The status the handler chose, if it got that far, stays on
@@ -376,15 +339,65 @@ impl Pending {
                     "error.message",
                     "the client closed the connection before the response was complete",
                 );
-                line!(
-                    WARN,
-                    CLIENT_CLOSED_REQUEST.as_u16(),
-                    "client closed request",
-                    handler_status = status.map(|s| s.as_u16())
-                );
+                let handler_status = status.map(|s| s.as_u16());
+                let closed = Outcome::ClientClosed { handler_status };
+                (closed, CLIENT_CLOSED_REQUEST.as_u16())
             }
-            (End::Complete, None) => {}
+        };
+        let line = RequestLine {
+            status_code,
+            duration: u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
+            // Whole microseconds, so the JSON shows `1.234`, not float noise.
+            latency_ms: elapsed.as_micros() as f64 / 1000.0,
+            head_ms,
+            path: &crate::route::shown_path(self.client.uri.path(), self.route.as_str()),
+            user_agent: self
+                .client
+                .user_agent
+                .as_ref()
+                .and_then(|ua| ua.to_str().ok()),
+            client_ip: self.client.ip,
+            outcome,
+        };
+        if !request_line::write(&self.span, &line) {
+            let _entered = self.span.enter();
+            emit(&line);
         }
+    }
+}
+
+/// Emits the request line as a `tracing` event, in the current span (the
+/// request's): for subscribers without the direct path.
+fn emit(line: &RequestLine<'_>) {
+    let client_ip = line.client_ip.map(field::display);
+    // One field list for every kind of line: only the level and the error
+    // fields differ. The direct path writes the same fields in this order.
+    macro_rules! line {
+        ($level:ident $(, $($extra:tt)+)?) => {
+            tracing::event!(
+                target: REQUEST_LINE_TARGET,
+                tracing::Level::$level,
+                http.status_code = line.status_code,
+                duration = line.duration,
+                latency_ms = line.latency_ms,
+                head_ms = line.head_ms,
+                http.url_details.path = line.path,
+                http.useragent = line.user_agent,
+                network.client.ip = client_ip,
+                $($($extra)+,)?
+                // A `&str`, not `format_args!`: the same line, without
+                // formatting a constant through `Debug` for every request.
+                message = line.message()
+            )
+        };
+    }
+    match line.outcome {
+        Outcome::Served if line.level() == tracing::Level::ERROR => line!(ERROR),
+        Outcome::Served => line!(INFO),
+        Outcome::Failed { kind, error, .. } => {
+            line!(ERROR, error.kind = kind, error.message = %error);
+        }
+        Outcome::ClientClosed { handler_status } => line!(WARN, handler_status),
     }
 }
 
@@ -422,8 +435,10 @@ where
             let result = std::task::ready!(this.inner.poll(cx));
             return Poll::Ready(result.map(|r| r.map(axum::body::Body::new)));
         };
-        let entered = pending.span.enter();
-        let result = std::task::ready!(this.inner.poll(cx));
+        let result = {
+            let _entered = pending.span.enter();
+            std::task::ready!(this.inner.poll(cx))
+        };
         match result {
             Ok(response) => {
                 let status = response.status();
@@ -438,15 +453,12 @@ where
                     response.extensions().get::<ResponseError>(),
                 );
                 if pending.head_only || in_memory(response.body()) {
-                    // Logged in the span already entered; the span closes
-                    // as `pending` drops, and the body passes as it is (an
-                    // axum body is not boxed again).
+                    // The span closes as `pending` drops, and the body
+                    // passes as it is (an axum body is not boxed again).
                     pending.write_line(End::Complete, Some(status), None);
-                    drop(entered);
                     this.pending.take();
                     return Poll::Ready(Ok(response.map(axum::body::Body::new)));
                 }
-                drop(entered);
                 pending.status = Some(status);
                 pending.head_ms = Some(pending.start.elapsed().as_micros() as f64 / 1000.0);
                 // The body holds the span from here to its end.
@@ -457,7 +469,6 @@ where
             }
             Err(error) => {
                 pending.write_line(End::ServiceError(&error), None, None);
-                drop(entered);
                 this.pending.take();
                 Poll::Ready(Err(error))
             }

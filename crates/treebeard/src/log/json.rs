@@ -31,14 +31,17 @@ use std::time::SystemTime;
 
 use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Id, Record};
-use tracing_core::{Event, Subscriber};
+use tracing_core::{Event, Metadata, Subscriber};
+use tracing_subscriber::Registry;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer};
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::registry::{LookupSpan, Scope};
 
 use crate::config::Config;
 pub use crate::escape::write_str;
 use crate::escape::{Escaper, push_escaped};
+use crate::request_line::{Outcome, RequestLine};
+use crate::route::REQUEST_LINE_TARGET;
 use crate::trace_context::TraceIds;
 use treebeard_pii::Scrubber;
 
@@ -139,22 +142,24 @@ impl<W> JsonLogLayer<W> {
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         let meta = event.metadata();
-        line.push_str("{\"timestamp\":\"");
-        let _ = write!(
-            line,
-            "{}",
-            humantime::format_rfc3339_micros(SystemTime::now())
-        );
-        line.push_str("\",\"level\":\"");
-        line.push_str(meta.level().as_str());
-        line.push_str("\",\"logger.name\":");
-        write_str(line, meta.target());
-        event.record(&mut JsonVisitor {
+        write_head(line, meta.level(), meta.target());
+        event.record(&mut self.visitor(line));
+        self.write_tail(ctx.event_scope(event), line);
+    }
+
+    /// A visitor writing event fields into `line`.
+    fn visitor<'a>(&'a self, line: &'a mut String) -> JsonVisitor<'a> {
+        JsonVisitor {
             out: line,
             skip_apm: false,
             scrubber: self.scrubber,
-        });
+        }
+    }
 
+    /// Writes what follows a line's own fields: the trace IDs and fields
+    /// of the spans it is in (`scope`, leaf first), then the `dd.*` fields
+    /// that never change, and closes the line.
+    fn write_tail<'a, R: LookupSpan<'a>>(&self, scope: Option<Scope<'a, R>>, line: &mut String) {
         let mut in_span = false;
         let mut ids_written = false;
         let tracer = if self.logs_injection {
@@ -162,7 +167,7 @@ impl<W> JsonLogLayer<W> {
         } else {
             None
         };
-        if let Some(scope) = ctx.event_scope(event) {
+        if let Some(scope) = scope {
             // Leaf first, so the innermost span's trace IDs win.
             for span in scope {
                 in_span = true;
@@ -182,6 +187,104 @@ impl<W> JsonLogLayer<W> {
         line.push_str(&self.dd_static);
         line.push_str("}\n");
     }
+}
+
+impl<W: for<'w> MakeWriter<'w>> JsonLogLayer<W> {
+    /// Writes the request line of the request span `id` of `dispatch`'s
+    /// registry: the same line as for the event `RequestLog` would emit
+    /// inside that span (see [`crate::request_line`]). False when the
+    /// subscriber has no registry or the span is gone.
+    pub(crate) fn write_request_line(
+        &self,
+        dispatch: &tracing::Dispatch,
+        id: &Id,
+        request: &RequestLine<'_>,
+    ) -> bool {
+        let Some(span) = dispatch
+            .downcast_ref::<Registry>()
+            .and_then(|registry| registry.span(id))
+        else {
+            return false;
+        };
+        self.write_line(None, |line| {
+            write_head(line, &request.level(), REQUEST_LINE_TARGET);
+            // The event's fields, in the order `RequestLog` declares them.
+            let mut fields = self.visitor(line);
+            fields.u64("http.status_code", u64::from(request.status_code));
+            fields.u64("duration", request.duration);
+            fields.f64("latency_ms", request.latency_ms);
+            if let Some(head_ms) = request.head_ms {
+                fields.f64("head_ms", head_ms);
+            }
+            fields.str("http.url_details.path", request.path);
+            if let Some(user_agent) = request.user_agent {
+                fields.str("http.useragent", user_agent);
+            }
+            if let Some(ip) = request.client_ip {
+                fields.debug("network.client.ip", &format_args!("{ip}"));
+            }
+            match request.outcome {
+                Outcome::Served => {}
+                Outcome::Failed { kind, error, .. } => {
+                    fields.str("error.kind", kind);
+                    fields.debug("error.message", &format_args!("{error}"));
+                }
+                Outcome::ClientClosed { handler_status } => {
+                    if let Some(status) = handler_status {
+                        fields.u64("handler_status", u64::from(status));
+                    }
+                }
+            }
+            fields.str("message", request.message());
+            self.write_tail(Some(span.scope()), line);
+        });
+        true
+    }
+
+    /// Formats a line with `format` into a reused buffer and writes it
+    /// (to the writer for `meta`, when the line is an event's).
+    fn write_line(&self, meta: Option<&Metadata<'_>>, format: impl FnOnce(&mut String)) {
+        let write = |line: &mut String| {
+            line.clear();
+            format(line);
+            let mut writer = match meta {
+                Some(meta) => self.make_writer.make_writer_for(meta),
+                None => self.make_writer.make_writer(),
+            };
+            // A failed write must not fail the caller: the line is lost, and
+            // the non-blocking writer counts what it drops.
+            let _ = writer.write_all(line.as_bytes());
+            if line.capacity() > MAX_RETAINED_BUFFER {
+                *line = String::with_capacity(512);
+            }
+        };
+        // Re-entrant use (a Debug impl that logs) gets a fresh buffer.
+        let mut write = Some(write);
+        let _ = LINE.try_with(|cell| {
+            if let Ok(mut line) = cell.try_borrow_mut()
+                && let Some(write) = write.take()
+            {
+                write(&mut line);
+            }
+        });
+        if let Some(write) = write {
+            write(&mut String::new());
+        }
+    }
+}
+
+/// Writes `{"timestamp":...,"level":...,"logger.name":...`.
+fn write_head(line: &mut String, level: &tracing::Level, target: &str) {
+    line.push_str("{\"timestamp\":\"");
+    let _ = write!(
+        line,
+        "{}",
+        humantime::format_rfc3339_micros(SystemTime::now())
+    );
+    line.push_str("\",\"level\":\"");
+    line.push_str(level.as_str());
+    line.push_str("\",\"logger.name\":");
+    write_str(line, target);
 }
 
 /// JSON of a span's fields (`,"key":value...`), rendered once per span.
@@ -283,30 +386,9 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let write = |line: &mut String| {
-            line.clear();
+        self.write_line(Some(event.metadata()), |line| {
             self.format_event(event, &ctx, line);
-            // A failed write must not fail the caller: the line is lost, and
-            // the non-blocking writer counts what it drops.
-            let _ = self
-                .make_writer
-                .make_writer_for(event.metadata())
-                .write_all(line.as_bytes());
-            if line.capacity() > MAX_RETAINED_BUFFER {
-                *line = String::with_capacity(512);
-            }
-        };
-        // Re-entrant use (a Debug impl that logs) gets a fresh buffer.
-        let reused = LINE.try_with(|cell| match cell.try_borrow_mut() {
-            Ok(mut line) => {
-                write(&mut line);
-                true
-            }
-            Err(_) => false,
         });
-        if reused != Ok(true) {
-            write(&mut String::new());
-        }
     }
 }
 
@@ -326,11 +408,11 @@ thread_local! {
 impl JsonVisitor<'_> {
     /// Writes `value` as a JSON string: scrubbed, or `[REDACTED]` when the
     /// field's name is sensitive (`password`, `token`, ...).
-    fn text(&mut self, field: &Field, value: &str) {
+    fn text(&mut self, name: &'static str, value: &str) {
         let Some(scrubber) = self.scrubber else {
             return write_str(self.out, value);
         };
-        match field.name() {
+        match name {
             // The method and the route template come from code, not input.
             "http.method" | "http.route" => write_str(self.out, value),
             name if is_sensitive_name(scrubber, name) => {
@@ -373,19 +455,71 @@ fn is_sensitive_name(scrubber: &Scrubber, name: &'static str) -> bool {
 impl JsonVisitor<'_> {
     /// Writes the key and returns true, or returns false to skip the field.
     #[must_use]
-    fn key(&mut self, field: &Field) -> bool {
+    fn key(&mut self, name: &'static str) -> bool {
         let name = if self.skip_apm {
-            match log_name(field.name()) {
+            match log_name(name) {
                 Some(name) => name,
                 None => return false,
             }
         } else {
-            field.name()
+            name
         };
         self.out.push_str(",\"");
         push_escaped(self.out, name);
         self.out.push_str("\":");
         true
+    }
+
+    /// Writes an unsigned field.
+    fn u64(&mut self, name: &'static str, value: u64) {
+        if self.key(name) {
+            self.out.push_str(itoa::Buffer::new().format(value));
+        }
+    }
+
+    /// Writes a float field (`null` when not finite).
+    fn f64(&mut self, name: &'static str, value: f64) {
+        if !self.key(name) {
+            return;
+        }
+        if !value.is_finite() {
+            self.out.push_str("null");
+        } else if !push_millis(self.out, value) {
+            self.out.push_str(ryu::Buffer::new().format_finite(value));
+        }
+    }
+
+    /// Writes a text field, scrubbed (see [`JsonVisitor::text`]).
+    fn str(&mut self, name: &'static str, value: &str) {
+        if self.key(name) {
+            self.text(name, value);
+        }
+    }
+
+    /// Writes a field formatted with `Debug` as text, scrubbed.
+    fn debug(&mut self, name: &'static str, value: &dyn fmt::Debug) {
+        if !self.key(name) {
+            return;
+        }
+        if self.scrubber.is_none() {
+            self.out.push('"');
+            let _ = write!(Escaper(self.out), "{value:?}");
+            self.out.push('"');
+            return;
+        }
+        // Formatted once into a reused buffer, then scrubbed and escaped.
+        let reused = DEBUG_BUF.try_with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => {
+                buf.clear();
+                let _ = write!(buf, "{value:?}");
+                self.text(name, &buf);
+                true
+            }
+            Err(_) => false,
+        });
+        if reused != Ok(true) {
+            self.text(name, &format!("{value:?}"));
+        }
     }
 }
 
@@ -420,56 +554,39 @@ fn push_millis(out: &mut String, value: f64) -> bool {
 
 impl Visit for JsonVisitor<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        if !self.key(field) {
-            return;
-        }
-        if !value.is_finite() {
-            self.out.push_str("null");
-        } else if !push_millis(self.out, value) {
-            self.out.push_str(ryu::Buffer::new().format_finite(value));
-        }
+        self.f64(field.name(), value);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        if !self.key(field) {
-            return;
+        if self.key(field.name()) {
+            self.out.push_str(itoa::Buffer::new().format(value));
         }
-        self.out.push_str(itoa::Buffer::new().format(value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        if !self.key(field) {
-            return;
-        }
-        self.out.push_str(itoa::Buffer::new().format(value));
+        self.u64(field.name(), value);
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
-        if !self.key(field) {
-            return;
+        if self.key(field.name()) {
+            self.out.push_str(itoa::Buffer::new().format(value));
         }
-        self.out.push_str(itoa::Buffer::new().format(value));
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
-        if !self.key(field) {
-            return;
+        if self.key(field.name()) {
+            self.out.push_str(itoa::Buffer::new().format(value));
         }
-        self.out.push_str(itoa::Buffer::new().format(value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        if !self.key(field) {
-            return;
+        if self.key(field.name()) {
+            self.out.push_str(if value { "true" } else { "false" });
         }
-        self.out.push_str(if value { "true" } else { "false" });
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        if !self.key(field) {
-            return;
-        }
-        self.text(field, value);
+        self.str(field.name(), value);
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
@@ -477,28 +594,7 @@ impl Visit for JsonVisitor<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if !self.key(field) {
-            return;
-        }
-        if self.scrubber.is_none() {
-            self.out.push('"');
-            let _ = write!(Escaper(self.out), "{value:?}");
-            self.out.push('"');
-            return;
-        }
-        // Formatted once into a reused buffer, then scrubbed and escaped.
-        let reused = DEBUG_BUF.try_with(|cell| match cell.try_borrow_mut() {
-            Ok(mut buf) => {
-                buf.clear();
-                let _ = write!(buf, "{value:?}");
-                self.text(field, &buf);
-                true
-            }
-            Err(_) => false,
-        });
-        if reused != Ok(true) {
-            self.text(field, &format!("{value:?}"));
-        }
+        self.debug(field.name(), value);
     }
 }
 

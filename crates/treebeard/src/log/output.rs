@@ -37,6 +37,14 @@ pub(crate) struct LogFilter {
 }
 
 impl LogFilter {
+    /// `RUST_LOG`'s targets, with the exporters' lines rate-limited.
+    pub(crate) fn new(targets: Targets) -> Self {
+        Self {
+            targets,
+            limit: Arc::new(RateLimit::default()),
+        }
+    }
+
     /// Whether the layer keeps this span.
     pub(crate) fn span(&self, meta: &Metadata<'_>) -> bool {
         *meta.level() <= SPAN_LEVEL || self.targets.would_enable(meta.target(), meta.level())
@@ -45,6 +53,12 @@ impl LogFilter {
     /// Whether `RUST_LOG` lets this event's callsite through (fixed per callsite).
     pub(crate) fn event_callsite(&self, meta: &Metadata<'_>) -> bool {
         self.targets.would_enable(meta.target(), meta.level())
+    }
+
+    /// Whether `RUST_LOG` lets the request line through at `level`.
+    pub(crate) fn request_line(&self, level: &tracing::Level) -> bool {
+        self.targets
+            .would_enable(crate::route::REQUEST_LINE_TARGET, level)
     }
 
     /// Whether this event, of a callsite [`event_callsite`](Self::event_callsite)
@@ -74,11 +88,8 @@ pub(crate) fn stdout(
             std::io::stdout(),
         ));
     let dropped_lines = writer.error_counter();
-    let exporter_lines = Arc::new(RateLimit::default());
-    let filter = LogFilter {
-        targets,
-        limit: exporter_lines.clone(),
-    };
+    let filter = LogFilter::new(targets);
+    let exporter_lines = filter.limit.clone();
     let layer = JsonLogLayer::from_config(config).with_writer(writer);
     Ok((
         layer,
