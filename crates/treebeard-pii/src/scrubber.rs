@@ -1,7 +1,9 @@
 //! [`Scrubber`]: finds PII in text and replaces it with markers.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use regex::{Regex, RegexSet};
 
@@ -49,6 +51,43 @@ pub struct Scrubber {
     headers: Vec<String>,
     /// No user patterns: canonical UUIDs need no scan (see [`is_uuid`]).
     skip_uuids: bool,
+    /// Tells this scrubber's entries of the clean-text cache from other
+    /// scrubbers' (clones share it: same detectors).
+    id: u64,
+}
+
+/// Clean texts up to this many bytes are remembered, per thread.
+const CLEAN_MAX_LEN: usize = 192;
+
+/// Slots of the per-thread clean-text cache (direct-mapped by hash).
+const CLEAN_SLOTS: usize = 64;
+
+/// The next [`Scrubber`]'s cache identity.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// Texts found clean, by hash slot, with the scrubber that found them.
+    /// The same user agents, paths and messages come back request after
+    /// request, and a hit costs a hash and a compare instead of the
+    /// detectors' scan (about a fifth). Slots reuse their buffers: no
+    /// allocation once warm.
+    static CLEAN: RefCell<Vec<(u64, String)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The cache slot of `s`: a multiply-xor hash over 8-byte words.
+fn clean_slot(s: &str) -> usize {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = s.len() as u64;
+    let mut words = s.as_bytes().chunks_exact(8);
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    let mut tail = [0u8; 8];
+    tail[..words.remainder().len()].copy_from_slice(words.remainder());
+    h = (h.rotate_left(5) ^ u64::from_le_bytes(tail)).wrapping_mul(K);
+    (h >> 58) as usize % CLEAN_SLOTS
 }
 
 impl Default for Scrubber {
@@ -100,13 +139,51 @@ impl Scrubber {
             keys,
             headers,
             skip_uuids,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         }
+    }
+
+    /// Whether this scrubber found `s` clean before, on this thread.
+    fn known_clean(&self, slot: usize, s: &str) -> bool {
+        CLEAN
+            .try_with(|cache| {
+                cache
+                    .try_borrow()
+                    .ok()
+                    .and_then(|cache| {
+                        cache
+                            .get(slot)
+                            .map(|(id, text)| *id == self.id && text == s)
+                    })
+                    .unwrap_or(false)
+            })
+            .unwrap_or(false)
+    }
+
+    /// Remembers that `s` is clean for this scrubber, on this thread.
+    fn remember_clean(&self, slot: usize, s: &str) {
+        let _ = CLEAN.try_with(|cache| {
+            let Ok(mut cache) = cache.try_borrow_mut() else {
+                return;
+            };
+            if cache.is_empty() {
+                cache.resize_with(CLEAN_SLOTS, || (0, String::new()));
+            }
+            if let Some((id, text)) = cache.get_mut(slot) {
+                *id = self.id;
+                text.clear();
+                text.push_str(s);
+            }
+        });
     }
 
     /// Replaces the PII in `s` with markers.
     ///
     /// Returns `s` borrowed when nothing matched, which costs one pass of
-    /// a DFA over the text and no allocation. Scrubbing is idempotent:
+    /// a DFA over the text and no allocation; clean texts up to 192 bytes
+    /// are remembered per thread (64 of them), so the user agents and
+    /// paths that come back request after request cost a hash and a
+    /// compare. Scrubbing is idempotent:
     /// `scrub(scrub(s)) == scrub(s)`.
     ///
     /// ```
@@ -121,7 +198,16 @@ impl Scrubber {
         if self.skip_uuids && is_uuid(s) {
             return Cow::Borrowed(s);
         }
+        let slot = (s.len() <= CLEAN_MAX_LEN).then(|| clean_slot(s));
+        if let Some(slot) = slot
+            && self.known_clean(slot, s)
+        {
+            return Cow::Borrowed(s);
+        }
         let Some((mut out, mut unsettled)) = self.scrub_once(s) else {
+            if let Some(slot) = slot {
+                self.remember_clean(slot, s);
+            }
             return Cow::Borrowed(s);
         };
         let mut passes = 1;
@@ -296,13 +382,31 @@ impl Scrubber {
 /// candidate. A user pattern might target them, so it is only a shortcut
 /// without user patterns.
 fn is_uuid(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        })
+    let Ok(b) = <&[u8; 36]>::try_from(s.as_bytes()) else {
+        return false;
+    };
+    // The four groups' dashes, then every other byte a hex digit: one
+    // table load and no index match per byte (request IDs come here twice
+    // a request).
+    b[8] == b'-'
+        && b[13] == b'-'
+        && b[18] == b'-'
+        && b[23] == b'-'
+        && [&b[..8], &b[9..13], &b[14..18], &b[19..23], &b[24..]]
+            .iter()
+            .all(|group| group.iter().all(|c| HEX_DIGIT[usize::from(*c)]))
 }
+
+/// Which bytes are ASCII hex digits.
+static HEX_DIGIT: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = (i as u8).is_ascii_hexdigit();
+        i += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -311,6 +415,54 @@ mod tests {
     #[test]
     fn defaults_build() {
         assert!(ScrubberBuilder::new().build().is_ok());
+    }
+
+    #[test]
+    fn clean_texts_remembered_by_one_scrubber_are_scanned_by_another() {
+        let default = Scrubber::global();
+        let strict = Scrubber::builder()
+            .with_pattern("order", r"ORD-\d+")
+            .unwrap()
+            .build()
+            .unwrap();
+        for _ in 0..3 {
+            assert!(matches!(
+                default.scrub("order ORD-123456789"),
+                Cow::Borrowed(_)
+            ));
+            assert_eq!(strict.scrub("order ORD-123456789"), "order [ORDER]");
+        }
+        // A clone shares the verdicts: it has the same detectors.
+        let clone = strict.clone();
+        assert_eq!(clone.scrub("order ORD-123456789"), "order [ORDER]");
+    }
+
+    #[test]
+    fn the_clean_text_cache_never_changes_a_result() {
+        // Many texts, clean and not, share the 64 slots; each is scrubbed
+        // three times and must give what the detectors give.
+        let scrubber = Scrubber::global();
+        let texts: Vec<String> = (0..500)
+            .map(|i| match i % 4 {
+                0 => format!("/users/{i}"),
+                1 => format!("user{i}@example.com"),
+                2 => format!("Mozilla/5.0 build {i} (X11; Linux x86_64)"),
+                _ => format!("call +44 20 7946 {:04}", i % 10_000),
+            })
+            .collect();
+        for round in 0..3 {
+            for text in &texts {
+                let expected = scrubber.scrub_once(text).map(|(out, _)| out);
+                let got = scrubber.scrub(text);
+                match expected {
+                    None => assert!(matches!(got, Cow::Borrowed(_)), "{round}: {text}"),
+                    Some(out) => assert_eq!(got, scrubber.scrub(&out), "{round}: {text}"),
+                }
+            }
+        }
+        // Longer texts are not remembered, and still scrubbed.
+        let long = format!("{} bob@example.com", "x".repeat(CLEAN_MAX_LEN));
+        assert!(scrubber.scrub(&long).ends_with("[EMAIL]"));
     }
 
     #[test]
@@ -325,6 +477,22 @@ mod tests {
         assert!(matches!(Scrubber::global().scrub(id), Cow::Borrowed(_)));
         assert!(!is_uuid("55512345-6789-4abc-8def-01234567890"));
         assert!(!is_uuid("55512345x6789-4abc-8def-012345678901"));
+        // Every position, every byte: the same verdict as the definition.
+        let reference = |b: &[u8]| {
+            b.len() == 36
+                && b.iter().enumerate().all(|(i, c)| match i {
+                    8 | 13 | 18 | 23 => *c == b'-',
+                    _ => c.is_ascii_hexdigit(),
+                })
+        };
+        for i in 0..36 {
+            for byte in 0..128u8 {
+                let mut b = id.as_bytes().to_vec();
+                b[i] = byte;
+                let s = String::from_utf8(b).unwrap();
+                assert_eq!(is_uuid(&s), reference(s.as_bytes()), "{s:?}");
+            }
+        }
         let custom = Scrubber::builder()
             .with_pattern("trace_ref", "[0-9a-f]{8}-[0-9a-f]{4}")
             .unwrap()

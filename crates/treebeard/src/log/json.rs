@@ -276,15 +276,55 @@ impl<W: for<'w> MakeWriter<'w>> JsonLogLayer<W> {
 /// Writes `{"timestamp":...,"level":...,"logger.name":...`.
 fn write_head(line: &mut String, level: &tracing::Level, target: &str) {
     line.push_str("{\"timestamp\":\"");
-    let _ = write!(
-        line,
-        "{}",
-        humantime::format_rfc3339_micros(SystemTime::now())
-    );
+    push_timestamp(line, SystemTime::now());
     line.push_str("\",\"level\":\"");
     line.push_str(level.as_str());
     line.push_str("\",\"logger.name\":");
     write_str(line, target);
+}
+
+thread_local! {
+    /// The current second as RFC 3339 without the `Z`, and its Unix time:
+    /// formatted once a second instead of for every line.
+    static SECOND: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
+}
+
+/// Writes `now` as `2026-11-27T10:00:00.123456Z` (UTC, microseconds), as
+/// `humantime::format_rfc3339_micros` does.
+fn push_timestamp(line: &mut String, now: SystemTime) {
+    let Ok(since_epoch) = now.duration_since(SystemTime::UNIX_EPOCH) else {
+        let _ = write!(line, "{}", humantime::format_rfc3339_micros(now));
+        return;
+    };
+    let seconds = since_epoch.as_secs();
+    let cached = SECOND.try_with(|cell| {
+        let Ok(mut cell) = cell.try_borrow_mut() else {
+            return false;
+        };
+        let (second, text) = &mut *cell;
+        if *second != seconds || text.is_empty() {
+            text.clear();
+            let _ = write!(text, "{}", humantime::format_rfc3339_seconds(now));
+            text.pop(); // the `Z`
+            *second = seconds;
+        }
+        line.push_str(text);
+        true
+    });
+    if cached != Ok(true) {
+        let _ = write!(line, "{}", humantime::format_rfc3339_micros(now));
+        return;
+    }
+    let micros = since_epoch.subsec_micros();
+    let mut digits = [b'0'; 8];
+    digits[0] = b'.';
+    let mut rest = micros;
+    for digit in digits[1..7].iter_mut().rev() {
+        *digit = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    digits[7] = b'Z';
+    line.push_str(std::str::from_utf8(&digits).unwrap_or_default());
 }
 
 /// JSON of a span's fields (`,"key":value...`), rendered once per span.
@@ -300,11 +340,13 @@ fn write_ids(ids: TraceIds, line: &mut String) {
     line.push_str(r#"","dd.span_id":""#);
     line.push_str(itoa::Buffer::new().format(ids.span_id));
     line.push_str(r#"","otel.trace_id":""#);
-    // Into a buffer first: one copy instead of 32 pushes.
+    // Into a buffer first: one copy instead of 32 pushes; a byte (two
+    // digits) at a time.
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut hex = [0u8; 32];
-    for (i, digit) in hex.iter_mut().enumerate() {
-        *digit = HEX[((ids.trace_id >> (124 - 4 * i)) & 0xf) as usize];
+    for (pair, byte) in hex.chunks_exact_mut(2).zip(ids.trace_id.to_be_bytes()) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0xf)];
     }
     line.push_str(std::str::from_utf8(&hex).unwrap_or_default());
     line.push('"');
@@ -687,6 +729,27 @@ mod tests {
         }
         assert_eq!(inside["dd.env"], "prod");
         assert_eq!(inside["dd.version"], "1.2");
+    }
+
+    #[test]
+    fn timestamps_are_written_as_humantime_writes_them() {
+        let start = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_796_000_000);
+        // Within one second, across seconds, and back in time.
+        let mut times: Vec<SystemTime> = (0..3000u64)
+            .map(|i| start + std::time::Duration::from_micros(i * 977))
+            .collect();
+        times.push(start);
+        times.push(SystemTime::UNIX_EPOCH);
+        times.push(SystemTime::now());
+        for time in times {
+            let mut ours = String::new();
+            push_timestamp(&mut ours, time);
+            assert_eq!(
+                ours,
+                humantime::format_rfc3339_micros(time).to_string(),
+                "{time:?}"
+            );
+        }
     }
 
     #[test]
