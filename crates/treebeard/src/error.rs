@@ -20,6 +20,13 @@ pub enum InitError {
         #[source]
         source: tracing_subscriber::filter::ParseError,
     },
+    /// The log writer thread could not be started.
+    #[error("could not start the log writer thread")]
+    LogWriter {
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
     /// The configuration asks for a backend whose cargo feature is off.
     #[error(
         "{what} needs the `{feature}` cargo feature of treebeard, which this build does not enable"

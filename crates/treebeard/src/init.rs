@@ -396,7 +396,7 @@ impl MonitoringGuard {
 
     /// Log lines dropped so far because the writer could not keep up.
     pub fn dropped_log_lines(&self) -> usize {
-        self.log.dropped_lines.dropped_lines()
+        self.log.dropped_lines.get()
     }
 }
 

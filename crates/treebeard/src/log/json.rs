@@ -93,8 +93,8 @@ impl Default for JsonLogLayer<fn() -> std::io::Stdout> {
 }
 
 impl<W> JsonLogLayer<W> {
-    /// Writes lines to `make_writer` (such as a
-    /// [`tracing_appender::non_blocking::NonBlocking`]).
+    /// Writes lines to `make_writer` (such as tracing-appender's
+    /// `NonBlocking`). Each line is one `write` call.
     pub fn with_writer<W2>(self, make_writer: W2) -> JsonLogLayer<W2>
     where
         W2: for<'w> MakeWriter<'w> + 'static,

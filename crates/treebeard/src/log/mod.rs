@@ -1,8 +1,10 @@
-//! JSON logging: the line formatter and the non-blocking writer set-up.
+//! JSON logging: the line formatter, and the writer thread that takes
+//! lines to stdout.
 
 pub mod json;
 pub(crate) mod output;
 pub mod rate_limit;
+mod writer;
 
 pub use json::JsonLogLayer;
 

@@ -1,30 +1,27 @@
 //! The log output [`init`](crate::init()) installs: JSON lines on stdout
-//! through a non-blocking writer thread, filtered by `RUST_LOG` (the filter
+//! through a writer thread ([`super::writer`]), filtered by `RUST_LOG` (the filter
 //! is applied where `init` composes the subscriber).
 
 use std::str::FromStr;
 use std::sync::Arc;
 
 use tracing::Metadata;
-use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::filter::Targets;
 
 use super::rate_limit::RateLimit;
+use super::writer::{self, DroppedLines, LineWriter, WriterGuard};
 use super::{JsonLogLayer, LOG_BUFFER_LINES};
 use crate::config::Config;
 use crate::error::InitError;
 use crate::trace_context::SPAN_LEVEL;
 
-/// Bytes of log lines the writer thread gathers before a write to stdout.
-const LOG_WRITE_BUFFER: usize = 64 * 1024;
-
 /// What the guard keeps of the log output: the writer thread (flushed when
 /// dropped) and the counts of lost lines it reports.
 #[derive(Debug)]
 pub(crate) struct LogOutput {
-    pub(crate) dropped_lines: ErrorCounter,
+    pub(crate) dropped_lines: DroppedLines,
     pub(crate) exporter_lines: Arc<RateLimit>,
-    pub(crate) _writer: WorkerGuard,
+    pub(crate) _writer: WriterGuard,
 }
 
 /// Which spans and events the JSON log layer writes: `RUST_LOG`, spans at
@@ -71,23 +68,15 @@ impl LogFilter {
 /// The JSON log layer writing to stdout, and its [`LogFilter`].
 pub(crate) fn stdout(
     config: &Config,
-) -> Result<(JsonLogLayer<NonBlocking>, LogFilter, LogOutput), InitError> {
+) -> Result<(JsonLogLayer<LineWriter>, LogFilter, LogOutput), InitError> {
     let targets = Targets::from_str(&config.log_filter).map_err(|source| InitError::LogFilter {
         filter: config.log_filter.clone(),
         source,
     })?;
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(true)
-        .buffered_lines_limit(LOG_BUFFER_LINES)
-        .thread_name("treebeard-log-writer")
-        // The writer thread flushes whenever it has drained the queue, so a
-        // buffer costs no latency when idle and turns a burst of lines into
-        // one write(2) instead of one per line.
-        .finish(std::io::BufWriter::with_capacity(
-            LOG_WRITE_BUFFER,
-            std::io::stdout(),
-        ));
-    let dropped_lines = writer.error_counter();
+    // The writer thread writes whatever has gathered whenever it wakes, so
+    // an idle service's lines go out at once and a burst in few writes.
+    let (writer, dropped_lines, guard) = writer::spawn(std::io::stdout(), LOG_BUFFER_LINES)
+        .map_err(|source| InitError::LogWriter { source })?;
     let filter = LogFilter::new(targets);
     let exporter_lines = filter.limit.clone();
     let layer = JsonLogLayer::from_config(config).with_writer(writer);
