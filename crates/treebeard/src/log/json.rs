@@ -396,16 +396,25 @@ where
     W: for<'w> MakeWriter<'w> + 'static,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        // A span of APM fields only (a query's, an outgoing call's) adds
+        // nothing to lines: no visit, no buffer (a later record of a log
+        // field starts one, in `on_record`).
+        let fields = attrs.metadata().fields();
+        if !fields.iter().any(|f| log_name(f.name()).is_some()) {
+            return;
+        }
         let Some(span) = ctx.span(id) else { return };
         // Sized once for what the span declares, rather than grown 4 or 5
         // times from empty: fields render to about 30 bytes each.
-        let mut fields = String::with_capacity(32 * attrs.metadata().fields().len());
+        let mut rendered = String::with_capacity(32 * fields.len());
         attrs.record(&mut JsonVisitor {
-            out: &mut fields,
+            out: &mut rendered,
             skip_apm: true,
             scrubber: self.scrubber,
         });
-        span.extensions_mut().insert(SpanFields(fields));
+        if !rendered.is_empty() {
+            span.extensions_mut().insert(SpanFields(rendered));
+        }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
@@ -418,6 +427,9 @@ where
         }
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
+        if extensions.get_mut::<SpanFields>().is_none() {
+            extensions.insert(SpanFields(String::new()));
+        }
         if let Some(fields) = extensions.get_mut::<SpanFields>() {
             values.record(&mut JsonVisitor {
                 out: &mut fields.0,
@@ -851,6 +863,36 @@ mod tests {
                 .all(|k| !k.starts_with("dd."))
         );
         assert_eq!(lines[0]["request_id"], "r");
+    }
+
+    #[test]
+    fn spans_of_apm_fields_add_nothing_until_a_log_field_is_recorded() {
+        let lines = capture(JsonLogLayer::new(), || {
+            let query = tracing::info_span!(
+                "db.query",
+                db.system = "sqlite",
+                otel.kind = "client",
+                http.status_code = tracing::field::Empty,
+                order = tracing::field::Empty,
+            );
+            let _e = query.enter();
+            tracing::info!("before");
+            query.record("http.status_code", 200_u64);
+            tracing::info!("after an APM record");
+            query.record("order", "ORD-1");
+            tracing::info!("after a log record");
+        });
+        let keys = |line: &serde_json::Value| {
+            let mut keys: Vec<String> = line.as_object().unwrap().keys().cloned().collect();
+            keys.sort();
+            keys
+        };
+        assert_eq!(
+            keys(&lines[0]),
+            ["level", "logger.name", "message", "timestamp"]
+        );
+        assert_eq!(keys(&lines[0]), keys(&lines[1]));
+        assert_eq!(lines[2]["order"], "ORD-1");
     }
 
     #[test]
