@@ -505,8 +505,11 @@ impl RequestInfo {
             tags.insert("request_id".to_owned(), id.as_str().to_owned());
         }
         if let Some(ids) = self.datadog_ids {
-            tags.insert("dd.trace_id".to_owned(), ids.datadog_trace_id().to_string());
-            tags.insert("dd.span_id".to_owned(), ids.span_id.to_string());
+            let mut digits = itoa::Buffer::new();
+            let trace_id = digits.format(ids.datadog_trace_id()).to_owned();
+            tags.insert("dd.trace_id".to_owned(), trace_id);
+            let span_id = digits.format(ids.span_id).to_owned();
+            tags.insert("dd.span_id".to_owned(), span_id);
         }
         tags.insert("http.route".to_owned(), self.route.as_str().to_owned());
     }
@@ -527,7 +530,10 @@ impl RequestInfo {
         let scrubber = treebeard_pii::Scrubber::global();
         let host = crate::route::request_host(&self.headers, &self.uri);
         let path = self.uri.path();
-        let url = format!("http://{host}{path}");
+        let mut url = String::with_capacity(7 + host.len() + path.len());
+        url.push_str("http://");
+        url.push_str(host);
+        url.push_str(path);
         // A route without parameters is code, not input (see
         // `route::shown_path`): only userinfo in the host would need scrubbing.
         let url = if scrub && (path != self.route.as_str() || host.contains('@')) {
@@ -537,7 +543,7 @@ impl RequestInfo {
         };
         SentryRequest {
             url: url.parse().ok(),
-            method: Some(self.method.to_string()),
+            method: Some(self.method.as_str().to_owned()),
             query_string: self
                 .uri
                 .query()
