@@ -551,7 +551,7 @@ impl RequestInfo {
             headers: self
                 .headers
                 .iter()
-                .filter(|(name, _)| !scrubber.is_sensitive_header(name.as_str()))
+                .filter(|(name, _)| !is_sensitive_header(name))
                 .filter_map(|(name, value)| {
                     let value = value.to_str().ok()?;
                     let value = if scrub {
@@ -565,6 +565,33 @@ impl RequestInfo {
             ..Default::default()
         }
     }
+}
+
+/// At most this many header names have their sensitivity remembered: a
+/// client may send any names, the memory stays bounded.
+const MAX_KNOWN_HEADERS: usize = 128;
+
+/// Whether the scrubber leaves header `name` out, remembered per name: its
+/// key matcher costs ~1.7k instructions a name (`make bench`), and requests
+/// repeat the same few names. The global scrubber never changes.
+fn is_sensitive_header(name: &http::HeaderName) -> bool {
+    static KNOWN: std::sync::OnceLock<
+        std::sync::RwLock<std::collections::HashMap<http::HeaderName, bool>>,
+    > = std::sync::OnceLock::new();
+    let known = KNOWN.get_or_init(Default::default);
+    if let Some(&sensitive) = known
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(name)
+    {
+        return sensitive;
+    }
+    let sensitive = treebeard_pii::Scrubber::global().is_sensitive_header(name.as_str());
+    let mut known = known.write().unwrap_or_else(PoisonError::into_inner);
+    if known.len() < MAX_KNOWN_HEADERS {
+        known.insert(name.clone(), sensitive);
+    }
+    sensitive
 }
 
 fn to_fingerprint(

@@ -3,7 +3,7 @@
 use ::sentry::protocol::{Context, Event, Exception, Map};
 use http::StatusCode;
 
-use super::{fingerprint, is_failed, response_event};
+use super::{fingerprint, is_failed, is_sensitive_header, response_event};
 
 #[test]
 fn exceptions_group_by_type_and_route_not_by_message_or_request() {
@@ -49,6 +49,42 @@ fn tracing_messages_group_by_call_site_and_route() {
         ..Default::default()
     };
     assert_eq!(fingerprint(&plain, "/a"), None);
+}
+
+#[test]
+fn remembered_header_sensitivity_is_the_scrubbers() {
+    let scrubber = treebeard_pii::Scrubber::global();
+    let names = [
+        "authorization",
+        "cookie",
+        "x-api-key",
+        "x-csrf-token",
+        "accept",
+        "x-request-id",
+    ];
+    for _ in 0..2 {
+        for name in names {
+            let header = http::HeaderName::from_static(name);
+            assert_eq!(
+                is_sensitive_header(&header),
+                scrubber.is_sensitive_header(name),
+                "{name}"
+            );
+        }
+    }
+    assert!(is_sensitive_header(&http::HeaderName::from_static(
+        "authorization"
+    )));
+    assert!(!is_sensitive_header(&http::HeaderName::from_static(
+        "accept"
+    )));
+    // Past the bound, names are still answered, only not remembered.
+    for i in 0..300 {
+        let name = http::HeaderName::try_from(format!("x-token-{i}")).unwrap();
+        assert!(is_sensitive_header(&name), "x-token-{i}");
+        let name = http::HeaderName::try_from(format!("x-plain-{i}")).unwrap();
+        assert!(!is_sensitive_header(&name), "x-plain-{i}");
+    }
 }
 
 #[test]
