@@ -3,7 +3,7 @@
 use ::sentry::protocol::{Context, Event, Exception, Map};
 use http::StatusCode;
 
-use super::{fingerprint, is_failed, is_sensitive_header, response_event};
+use super::{fingerprint, is_failed, is_sensitive_header, request_url, response_event};
 
 #[test]
 fn exceptions_group_by_type_and_route_not_by_message_or_request() {
@@ -85,6 +85,22 @@ fn remembered_header_sensitivity_is_the_scrubbers() {
         let name = http::HeaderName::try_from(format!("x-plain-{i}")).unwrap();
         assert!(!is_sensitive_header(&name), "x-plain-{i}");
     }
+}
+
+#[test]
+fn request_urls_are_the_urls_a_full_parse_gives() {
+    for (host, path) in [
+        ("api.test", "/users/7"),
+        ("api.test", "/a b/%41/[EMAIL]/é"),
+        ("localhost:8080", "/"),
+        ("127.0.0.1:3000", "/x"),
+        ("[::1]:80", "/y"),
+        ("api.test", "/again"),
+    ] {
+        let full: url::Url = format!("http://{host}{path}").parse().unwrap();
+        assert_eq!(request_url(host, path), Some(full), "{host}{path}");
+    }
+    assert_eq!(request_url("bad host", "/"), None);
 }
 
 #[test]
