@@ -275,6 +275,7 @@ mod transactions {
                     .route("/users/{id}", get(|| async { "user" }))
                     .route("/health", get(|| async { "ok" }))
                     .route("/fail", get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
+                    .route("/hang", get(std::future::pending::<&str>))
                     .route(
                         "/report",
                         get(|| async {
@@ -284,10 +285,15 @@ mod transactions {
                     )
                     .route_layer(layer);
                 let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
                     .build()
                     .unwrap();
                 for request in requests {
-                    runtime.block_on(app.clone().oneshot(request)).unwrap();
+                    // A request that never answers is given up, as by a
+                    // client that went away.
+                    let call = app.clone().oneshot(request);
+                    let limit = std::time::Duration::from_millis(50);
+                    let _ = runtime.block_on(async { tokio::time::timeout(limit, call).await });
                 }
             },
             options,
@@ -398,5 +404,15 @@ mod transactions {
             Some(SPAN)
         );
         assert_ne!(unsampled.trace_id, linked.trace_id, "one trace per request");
+    }
+
+    #[test]
+    fn a_request_given_up_is_an_aborted_transaction() {
+        let sent = transactions(vec![get_("/hang", &[])]);
+        assert_eq!(sent.len(), 1, "{sent:#?}");
+        assert_eq!(sent[0].name.as_deref(), Some("GET /hang"));
+        let ctx = trace(&sent[0]);
+        assert_eq!(ctx.status, Some(SpanStatus::Aborted));
+        assert!(!ctx.data.contains_key("http.response.status_code"));
     }
 }
