@@ -251,6 +251,24 @@ async fn an_event_carries_its_own_requests_breadcrumbs_only() {
     }
 }
 
+/// The transaction of the request with tag `request_id` = `id`.
+fn transaction_of<'a>(transactions: &'a [Value], id: &str) -> &'a Value {
+    let found: Vec<&Value> = transactions
+        .iter()
+        .filter(|t| t["tags"]["request_id"] == id)
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "one transaction for {id}: {transactions:#?}"
+    );
+    found[0]
+}
+
+/// A caller's `sentry-trace`: trace ID, span ID, sampled flag.
+const CALLER_TRACE: &str = "771a43a4192642f0b136d5159a501700";
+const CALLER_SPAN: &str = "b7ad6b7169203331";
+
 #[tokio::test]
 async fn with_traces_sampled_requests_send_transactions_and_errors_keep_their_context() {
     let spotlight = Spotlight::start();
@@ -259,11 +277,48 @@ async fn with_traces_sampled_requests_send_transactions_and_errors_keep_their_co
     assert_eq!(get(&api, "/health", "tx-probe").await, 200);
     assert_eq!(get(&api, "/users/1", "tx-ok").await, 200);
     assert_eq!(get(&api, "/demo/panic", "tx-panic").await, 500);
+    assert_eq!(get(&api, "/users/999", "tx-404").await, 404);
+    // A caller's trace is continued, and its "not sampled" is kept.
+    let traced = |path: &str, id: &str, sampled: &str| {
+        client()
+            .get(api.url(path))
+            .header("x-request-id", id)
+            .header(
+                "sentry-trace",
+                format!("{CALLER_TRACE}-{CALLER_SPAN}-{sampled}"),
+            )
+            .header(
+                "baggage",
+                "sentry-trace_id=771a43a4192642f0b136d5159a501700,other=1",
+            )
+            .send()
+    };
+    assert_eq!(
+        traced("/users/2", "tx-continued", "1")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        traced("/users/3", "tx-unsampled", "0")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        traced("/demo/error", "tx-error", "1")
+            .await
+            .unwrap()
+            .status(),
+        500
+    );
 
-    // One transaction per request but the probe, named by sentry-tower
-    // after the route.
+    // One transaction per request but the probe and the caller's unsampled
+    // one, named after the method and route template.
     let transactions =
-        spotlight.wait_for_items("transaction", "both transactions", |t| t.len() >= 2);
+        spotlight.wait_for_items("transaction", "five transactions", |t| t.len() >= 5);
     let mut names: Vec<&str> = transactions
         .iter()
         .filter_map(|t| t["transaction"].as_str())
@@ -271,23 +326,136 @@ async fn with_traces_sampled_requests_send_transactions_and_errors_keep_their_co
     names.sort_unstable();
     assert_eq!(
         names,
-        ["GET /demo/panic", "GET /users/{id}"],
+        [
+            "GET /demo/error",
+            "GET /demo/panic",
+            "GET /users/{id}",
+            "GET /users/{id}",
+            "GET /users/{id}"
+        ],
         "{transactions:#?}"
     );
-    let failed = transactions
-        .iter()
-        .find(|t| t["transaction"] == "GET /demo/panic")
-        .unwrap();
-    assert_eq!(failed["contexts"]["trace"]["status"], "internal_error");
 
-    // The panic inside the transaction is still one event with the
-    // request's context.
-    let events = spotlight.wait_for("the panic", |events| {
+    let ok = transaction_of(&transactions, "tx-ok");
+    let trace = &ok["contexts"]["trace"];
+    assert_eq!(trace["op"], "http.server", "{ok:#}");
+    assert_eq!(trace["status"], "ok");
+    assert_eq!(trace["data"]["http.response.status_code"], 200);
+    assert_eq!(ok["release"], "example-api@1.2.3");
+    assert_eq!(ok["environment"], "e2e");
+    assert_eq!(ok["tags"]["http.route"], "/users/{id}");
+    // The request span's DataDog IDs, as on the request line; the new
+    // trace's Sentry IDs are the same IDs.
+    let line = api.request_line("tx-ok");
+    assert_eq!(ok["tags"]["dd.trace_id"], line["dd.trace_id"], "{ok:#}");
+    assert_eq!(ok["tags"]["dd.span_id"], line["dd.span_id"]);
+    let span_id: u64 = line["dd.span_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(trace["span_id"], format!("{span_id:016x}"));
+    assert!(
+        trace.get("parent_span_id").is_none(),
+        "a new trace: {trace:#}"
+    );
+    // Start as seconds, end as RFC 3339: as sentry-types writes them.
+    assert!(ok["start_timestamp"].as_f64().unwrap() > 0.0, "{ok:#}");
+    assert!(ok["timestamp"].as_str().unwrap().ends_with('Z'), "{ok:#}");
+    // The request, scrubbed: no credentials.
+    let request = &ok["request"];
+    assert_eq!(request["method"], "GET");
+    assert!(
+        request["url"].as_str().unwrap().ends_with("/users/1"),
+        "{request:#}"
+    );
+    assert!(
+        !ok.to_string().contains("sekr3t"),
+        "a secret leaked: {ok:#}"
+    );
+
+    let failed = transaction_of(&transactions, "tx-panic");
+    assert_eq!(failed["contexts"]["trace"]["status"], "internal_error");
+    let missing = transaction_of(&transactions, "tx-404");
+    assert_eq!(missing["contexts"]["trace"]["status"], "not_found");
+    assert_eq!(missing["transaction"], "GET /users/{id}");
+
+    // The caller's trace goes on: its trace ID, its span the parent.
+    let continued = transaction_of(&transactions, "tx-continued");
+    assert_eq!(continued["contexts"]["trace"]["trace_id"], CALLER_TRACE);
+    assert_eq!(
+        continued["contexts"]["trace"]["parent_span_id"],
+        CALLER_SPAN
+    );
+    assert!(
+        transactions.iter().all(|t| !["tx-probe", "tx-unsampled"]
+            .contains(&t["tags"]["request_id"].as_str().unwrap_or(""))),
+        "{transactions:#?}"
+    );
+
+    // Errors inside a transaction: one event each, with the request's
+    // context and the transaction's trace, so Sentry links them.
+    let events = spotlight.wait_for("the panic and the error", |events| {
         !with_request_id(events, "tx-panic").is_empty()
+            && !with_request_id(events, "tx-error").is_empty()
     });
     let panic = with_request_id(&events, "tx-panic");
     assert_eq!(panic.len(), 1, "{panic:#?}");
     assert_common(panic[0], &api, "tx-panic", "/demo/panic");
+    for (event, transaction) in [
+        (panic[0], failed),
+        (
+            with_request_id(&events, "tx-error")[0],
+            transaction_of(&transactions, "tx-error"),
+        ),
+    ] {
+        let (event_trace, trace) = (
+            &event["contexts"]["trace"],
+            &transaction["contexts"]["trace"],
+        );
+        assert_eq!(event_trace["trace_id"], trace["trace_id"], "{event:#}");
+        assert_eq!(event_trace["span_id"], trace["span_id"], "{event:#}");
+    }
+    let error = with_request_id(&events, "tx-error")[0];
+    assert_eq!(error["contexts"]["trace"]["trace_id"], CALLER_TRACE);
+
+    // Every transaction is valid for Sentry itself.
+    for (transaction, errors) in transactions.iter().zip(normalizer_errors(&transactions)) {
+        assert_eq!(
+            errors,
+            serde_json::json!([]),
+            "relay rejects {transaction:#}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_transaction_carries_the_user_its_handler_set_hashed() {
+    let spotlight = Spotlight::start();
+    let api = start(&spotlight, &[("SENTRY_TRACES_SAMPLE_RATE", "1.0")]);
+    let status = client()
+        .post(api.url("/demo/echo-error/alice@example.com?card=4111111111111111"))
+        .header("x-request-id", "tx-user")
+        .body("{}")
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 500);
+    let transactions =
+        spotlight.wait_for_items("transaction", "the transaction", |t| !t.is_empty());
+    let transaction = transaction_of(&transactions, "tx-user");
+    assert_eq!(transaction["transaction"], "POST /demo/echo-error/{user}");
+    let user = transaction["user"]["id"].as_str().unwrap();
+    assert_eq!(user.len(), 32, "a keyed hash: {transaction:#}");
+    let text = transaction.to_string();
+    for secret in ["alice", "4111111111111111"] {
+        assert!(!text.contains(secret), "{secret} leaked: {transaction:#}");
+    }
+    // Its error event belongs to the same user and trace.
+    let events = spotlight.wait_for("the error", |e| !with_request_id(e, "tx-user").is_empty());
+    let event = with_request_id(&events, "tx-user")[0];
+    assert_eq!(event["user"]["id"], user);
+    assert_eq!(
+        event["contexts"]["trace"]["trace_id"],
+        transaction["contexts"]["trace"]["trace_id"]
+    );
 }
 
 #[tokio::test]

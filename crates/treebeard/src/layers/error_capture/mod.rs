@@ -3,6 +3,7 @@
 
 #[cfg(test)]
 mod tests;
+mod transaction;
 
 use std::future::Future;
 use std::ops::RangeInclusive;
@@ -14,10 +15,9 @@ use ::sentry::protocol::{Event, Exception, Level, Mechanism, Request as SentryRe
 use ::sentry::{Hub, SentryFutureExt};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
 use pin_project_lite::pin_project;
-use sentry_tower::{SentryHttpFuture, SentryHttpLayer, SentryHttpService};
-use tower::util::Either;
 use tower::{Layer, Service};
 
+use self::transaction::{Finished, Outcome, RequestTrace};
 use crate::config::Config;
 use crate::ids::RequestId;
 use crate::response_error::ResponseError;
@@ -52,6 +52,8 @@ pub const HTTP_ERROR_TYPE: &str = "HttpError";
 /// - tags `request_id`, `dd.trace_id`, `dd.span_id` (the request span's
 ///   DataDog IDs, decimal) and `http.route`,
 /// - the transaction: the route template (`/users/{id}`),
+/// - with `SENTRY_TRACES_SAMPLE_RATE` above 0, the `trace` context of the
+///   request's transaction, which links the event to it,
 /// - a fingerprint of error type and route, so issues do not split per
 ///   request.
 ///
@@ -62,6 +64,13 @@ pub const HTTP_ERROR_TYPE: &str = "HttpError";
 /// `tracing` ERROR events of a request are held until its response: when
 /// the response fails they are folded into its event (as breadcrumbs and
 /// the `logged_errors` extra), otherwise they are sent as they are.
+///
+/// With `SENTRY_TRACES_SAMPLE_RATE` above 0 every request has a place in a
+/// Sentry trace: the one of its `sentry-trace` header, else a new one with
+/// the request span's DataDog IDs. A request the client's traces sampler
+/// keeps is sent as a transaction `<METHOD> <route template>` (op
+/// `http.server`, its status from the response's), with the request's
+/// context and tags; `MONITORING_IGNORE_ROUTES` are never sampled.
 ///
 /// Without a Sentry client (no `SENTRY_DSN`) the layer is a pass-through.
 #[derive(Debug, Clone)]
@@ -106,18 +115,11 @@ impl<S> Layer<S> for ErrorCaptureLayer {
     type Service = ErrorCapture<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        // sentry-tower's layer only for transactions: its request context
-        // would repeat (unscrubbed, and per request) what `RequestInfo` adds
-        // when an event is actually captured.
-        let inner = if self.active && self.transactions {
-            Either::Left(SentryHttpLayer::new().enable_transaction().layer(inner))
-        } else {
-            Either::Right(inner)
-        };
         ErrorCapture {
             inner,
             active: self.active,
             statuses: self.statuses.clone(),
+            transactions: self.active && self.transactions,
         }
     }
 }
@@ -125,9 +127,10 @@ impl<S> Layer<S> for ErrorCaptureLayer {
 /// The service made by [`ErrorCaptureLayer`].
 #[derive(Clone)]
 pub struct ErrorCapture<S> {
-    inner: Either<SentryHttpService<S>, S>,
+    inner: S,
     active: bool,
     statuses: Arc<[RangeInclusive<u16>]>,
+    transactions: bool,
 }
 
 impl<S> std::fmt::Debug for ErrorCapture<S> {
@@ -135,6 +138,7 @@ impl<S> std::fmt::Debug for ErrorCapture<S> {
         f.debug_struct("ErrorCapture")
             .field("active", &self.active)
             .field("statuses", &self.statuses)
+            .field("transactions", &self.transactions)
             .finish_non_exhaustive()
     }
 }
@@ -157,16 +161,31 @@ where
         if !self.active {
             return ResponseFuture {
                 inner: Kind::Passthrough {
-                    future: self.call_inner(req),
+                    future: self.inner.call(req),
                 },
                 capture: None,
             };
         }
+        let hub = Arc::new(Hub::new_from_top(Hub::current()));
+        let info = RequestInfo::of(&req);
+        let trace = if self.transactions {
+            hub.client().map(|client| {
+                RequestTrace::start(
+                    &client,
+                    &info.headers,
+                    &info.method,
+                    &info.route,
+                    info.datadog_ids,
+                )
+            })
+        } else {
+            None
+        };
         let shared = Arc::new(Shared {
-            info: RequestInfo::of(&req),
+            info,
+            trace,
             state: Mutex::new(State::default()),
         });
-        let hub = Arc::new(Hub::new_from_top(Hub::current()));
         hub.configure_scope(|scope| {
             // The request's breadcrumbs are its own. Inherited ones would be
             // shared with the process hub, and the first breadcrumb would
@@ -175,55 +194,15 @@ where
             let shared = shared.clone();
             scope.add_event_processor(move |event| shared.process(event));
         });
-        let future = Hub::run(hub.clone(), || self.call_inner(req)).bind_hub(hub.clone());
+        let future = Hub::run(hub.clone(), || self.inner.call(req)).bind_hub(hub.clone());
         ResponseFuture {
             inner: Kind::Captured { future },
             capture: Some(Capture {
+                transaction: trace.is_some_and(|t| t.sample_rate.is_some()),
                 shared,
                 hub,
                 statuses: self.statuses.clone(),
             }),
-        }
-    }
-}
-
-impl<S> ErrorCapture<S> {
-    fn call_inner<ReqBody, ResBody>(&mut self, req: Request<ReqBody>) -> Inner<S::Future>
-    where
-        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    {
-        match &mut self.inner {
-            // Boxed: sentry-tower's future is ~400 bytes, and the future of
-            // every request would carry that space, transactions or not.
-            Either::Left(service) => Inner::Transaction {
-                future: Box::pin(service.call(req)),
-            },
-            Either::Right(service) => Inner::Plain {
-                future: service.call(req),
-            },
-        }
-    }
-}
-
-pin_project! {
-    /// The inner service's future, within sentry-tower's transaction or not.
-    #[project = InnerProj]
-    enum Inner<F> {
-        Plain { #[pin] future: F },
-        Transaction { future: Pin<Box<SentryHttpFuture<F>>> },
-    }
-}
-
-impl<F, B, E> Future for Inner<F>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            InnerProj::Plain { future } => future.poll(cx),
-            InnerProj::Transaction { future } => future.as_mut().poll(cx),
         }
     }
 }
@@ -240,8 +219,8 @@ pin_project! {
 pin_project! {
     #[project = KindProj]
     enum Kind<F> {
-        Passthrough { #[pin] future: Inner<F> },
-        Captured { #[pin] future: ::sentry::SentryFuture<Inner<F>> },
+        Passthrough { #[pin] future: F },
+        Captured { #[pin] future: ::sentry::SentryFuture<F> },
     }
 }
 
@@ -295,15 +274,19 @@ where
 }
 
 /// What the response future needs to report the outcome. Dropped without
-/// `finish` (the client went away), it still sends the held events.
+/// `finish` (the client went away), it still sends the held events and
+/// the transaction.
 struct Capture {
     shared: Arc<Shared>,
     hub: Arc<Hub>,
     statuses: Arc<[RangeInclusive<u16>]>,
+    /// The request's transaction is sampled and not sent yet.
+    transaction: bool,
 }
 
 impl Capture {
-    fn finish(self, status: Option<StatusCode>, error: Option<&ResponseError>) {
+    fn finish(mut self, status: Option<StatusCode>, error: Option<&ResponseError>) {
+        self.finish_transaction(status.map_or(Outcome::Error, Outcome::Response));
         let (held, reported) = self.shared.finish();
         let failed = status.is_some_and(|s| is_failed(&self.statuses, s));
         if !failed {
@@ -336,8 +319,37 @@ impl Capture {
     }
 }
 
+impl Capture {
+    /// Sends the transaction, once, after the handler's last scope change.
+    fn finish_transaction(&mut self, outcome: Outcome) {
+        let Some(transaction) = self.shared.trace.filter(|_| self.transaction) else {
+            return;
+        };
+        self.transaction = false;
+        let info = &self.shared.info;
+        let mut route = info.route.clone();
+        route.settle(match outcome {
+            Outcome::Response(status) => Some(status),
+            Outcome::Error | Outcome::Aborted => None,
+        });
+        let mut tags = ::sentry::protocol::Map::new();
+        info.tag(&mut tags);
+        transaction.finish(
+            &self.hub,
+            Finished {
+                method: &info.method,
+                route: &route,
+                outcome,
+                request: info.transaction_request(),
+                tags,
+            },
+        );
+    }
+}
+
 impl Drop for Capture {
     fn drop(&mut self) {
+        self.finish_transaction(Outcome::Aborted);
         let (held, _) = self.shared.finish();
         send_held(&self.hub, held);
     }
@@ -405,6 +417,8 @@ pub(crate) fn response_event(
 /// response future.
 struct Shared {
     info: RequestInfo,
+    /// The request's place in a Sentry trace, with transactions on.
+    trace: Option<RequestTrace>,
     state: Mutex<State>,
 }
 
@@ -428,6 +442,12 @@ impl Shared {
     /// The hub's event processor: decorates, then holds or passes the event.
     fn process(&self, mut event: Event<'static>) -> Option<Event<'static>> {
         self.info.decorate(&mut event);
+        if let Some(trace) = &self.trace {
+            // Over the scope's own trace, which every request inherits.
+            event
+                .contexts
+                .insert("trace".to_owned(), trace.context().into());
+        }
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if state.finished || event.level < Level::Error {
             return Some(event);
@@ -470,20 +490,7 @@ impl RequestInfo {
         if event.request.is_none() {
             event.request = Some(self.sentry_request());
         }
-        if let Some(id) = &self.request_id {
-            event
-                .tags
-                .insert("request_id".to_owned(), id.as_str().to_owned());
-        }
-        if let Some(ids) = self.datadog_ids {
-            event
-                .tags
-                .insert("dd.trace_id".to_owned(), ids.datadog_trace_id().to_string());
-            event
-                .tags
-                .insert("dd.span_id".to_owned(), ids.span_id.to_string());
-        }
-        event.tags.insert("http.route".to_owned(), route.to_owned());
+        self.tag(&mut event.tags);
         event.transaction = Some(route.to_owned());
         if is_default_fingerprint(&event.fingerprint)
             && let Some(fingerprint) = fingerprint(event, route)
@@ -492,15 +499,58 @@ impl RequestInfo {
         }
     }
 
+    /// Tags `request_id`, `dd.trace_id`, `dd.span_id` and `http.route`.
+    fn tag(&self, tags: &mut ::sentry::protocol::Map<String, String>) {
+        if let Some(id) = &self.request_id {
+            tags.insert("request_id".to_owned(), id.as_str().to_owned());
+        }
+        if let Some(ids) = self.datadog_ids {
+            let mut digits = itoa::Buffer::new();
+            let trace_id = digits.format(ids.datadog_trace_id()).to_owned();
+            tags.insert("dd.trace_id".to_owned(), trace_id);
+            let span_id = digits.format(ids.span_id).to_owned();
+            tags.insert("dd.span_id".to_owned(), span_id);
+        }
+        tags.insert("http.route".to_owned(), self.route.as_str().to_owned());
+    }
+
     /// The request as Sentry shows it: sensitive headers are left out
     /// here, and `before_send` scrubs URL, query and values.
     fn sentry_request(&self) -> SentryRequest {
+        self.request(false)
+    }
+
+    /// The request of a transaction, scrubbed here in one pass as
+    /// `before_send` scrubs an event's (transactions skip it).
+    fn transaction_request(&self) -> SentryRequest {
+        self.request(true)
+    }
+
+    fn request(&self, scrub: bool) -> SentryRequest {
         let scrubber = treebeard_pii::Scrubber::global();
         let host = crate::route::request_host(&self.headers, &self.uri);
-        let url = format!("http://{host}{}", self.uri.path());
+        let path = self.uri.path();
+        let url = if is_plain_host(host) {
+            // A route without parameters is code, not input (see
+            // `route::shown_path`); the host has no userinfo to scrub.
+            let path = if scrub && path != self.route.as_str() {
+                scrubber.scrub_url(path)
+            } else {
+                std::borrow::Cow::Borrowed(path)
+            };
+            request_url(host, &path)
+        } else {
+            let url = format!("http://{host}{path}");
+            let url = if scrub {
+                scrubber.scrub_url(&url)
+            } else {
+                std::borrow::Cow::Borrowed(url.as_str())
+            };
+            url.parse().ok()
+        };
         SentryRequest {
-            url: url.parse().ok(),
-            method: Some(self.method.to_string()),
+            url,
+            method: Some(self.method.as_str().to_owned()),
             query_string: self
                 .uri
                 .query()
@@ -508,15 +558,76 @@ impl RequestInfo {
             headers: self
                 .headers
                 .iter()
-                .filter(|(name, _)| !scrubber.is_sensitive_header(name.as_str()))
+                .filter(|(name, _)| !is_sensitive_header(name))
                 .filter_map(|(name, value)| {
                     let value = value.to_str().ok()?;
-                    Some((name.as_str().to_owned(), value.to_owned()))
+                    let value = if scrub {
+                        scrubber.scrub(value).into_owned()
+                    } else {
+                        value.to_owned()
+                    };
+                    Some((name.as_str().to_owned(), value))
                 })
                 .collect(),
             ..Default::default()
         }
     }
+}
+
+/// Whether `host` is a plain `name[:port]` (or IP literal): nothing in it
+/// would change how a URL made with it parses.
+fn is_plain_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']')
+        })
+}
+
+/// `http://<host><path>`, with the scheme and host parsed once per thread
+/// and host and the path set on a copy: a full parse costs ~3.4k
+/// instructions, most of it the host (`make bench`).
+fn request_url(host: &str, path: &str) -> Option<url::Url> {
+    thread_local! {
+        static BASE: std::cell::RefCell<Option<(String, url::Url)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    BASE.with(|base| {
+        let mut base = base.borrow_mut();
+        if base.as_ref().is_none_or(|(known, _)| known != host) {
+            let url: url::Url = format!("http://{host}/").parse().ok()?;
+            *base = Some((host.to_owned(), url));
+        }
+        let mut url = base.as_ref()?.1.clone();
+        url.set_path(path);
+        Some(url)
+    })
+}
+
+/// At most this many header names have their sensitivity remembered: a
+/// client may send any names, the memory stays bounded.
+const MAX_KNOWN_HEADERS: usize = 128;
+
+/// Whether the scrubber leaves header `name` out, remembered per name: its
+/// key matcher costs ~1.7k instructions a name (`make bench`), and requests
+/// repeat the same few names. The global scrubber never changes.
+fn is_sensitive_header(name: &http::HeaderName) -> bool {
+    static KNOWN: std::sync::OnceLock<
+        std::sync::RwLock<std::collections::HashMap<http::HeaderName, bool>>,
+    > = std::sync::OnceLock::new();
+    let known = KNOWN.get_or_init(Default::default);
+    if let Some(&sensitive) = known
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(name)
+    {
+        return sensitive;
+    }
+    let sensitive = treebeard_pii::Scrubber::global().is_sensitive_header(name.as_str());
+    let mut known = known.write().unwrap_or_else(PoisonError::into_inner);
+    if known.len() < MAX_KNOWN_HEADERS {
+        known.insert(name.clone(), sensitive);
+    }
+    sensitive
 }
 
 fn to_fingerprint(
