@@ -68,6 +68,15 @@ impl Process {
     }
 }
 
+#[cfg(test)]
+impl Process {
+    /// The same with a fixed process ID (tests that pin bytes).
+    pub(crate) fn with_process_id(mut self, process_id: u32) -> Self {
+        self.process_id = process_id;
+        self
+    }
+}
+
 /// Appends one trace chunk (spans of one trace) to `out`.
 pub(crate) fn chunk(out: &mut Vec<u8>, process: &Process, spans: &[SpanData]) {
     let Some(trace) = spans.first().map(|s| &*s.trace) else {

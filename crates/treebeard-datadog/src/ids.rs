@@ -34,6 +34,12 @@ pub(crate) fn span_id() -> u64 {
     }
 }
 
+/// Makes this thread's IDs a fixed sequence (tests that pin bytes).
+#[cfg(test)]
+pub(crate) fn seed_for_test(seed: u64) {
+    STATE.set(seed);
+}
+
 /// A new 128-bit trace ID as DataDog makes them: the start second in the
 /// top 32 bits, then 32 zero bits, then 64 random bits.
 pub(crate) fn trace_id(start_ns: i64) -> u128 {

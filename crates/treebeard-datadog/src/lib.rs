@@ -52,6 +52,8 @@ mod config;
 mod encode;
 #[cfg(feature = "export")]
 mod exporter;
+#[cfg(all(test, feature = "export"))]
+mod golden_tests;
 mod headers;
 #[cfg(feature = "export")]
 mod ids;
