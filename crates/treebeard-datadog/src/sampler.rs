@@ -13,6 +13,7 @@
 //! coordinating.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -112,19 +113,39 @@ pub(crate) struct AgentRates {
     /// The `env` this process reports: only the agent's keys for it apply.
     env: String,
     by_service: RwLock<HashMap<Box<str>, f64>>,
+    /// The process's own service (`DD_SERVICE`; empty when not known),
+    /// whose rate is asked for by nearly every trace ...
+    service: Box<str>,
+    /// ... and is kept here too, read without a lock or a hash: the rate's
+    /// bits, or [`NO_RATE`].
+    service_rate: AtomicU64,
 }
+
+/// No rate in [`AgentRates::service_rate`]: a NaN, which no sanitized rate is.
+const NO_RATE: u64 = u64::MAX;
 
 impl AgentRates {
     /// No rates yet, for a process reporting `env` (empty when unset).
     pub(crate) fn new(env: &str) -> Arc<Self> {
+        Self::for_process("", env)
+    }
+
+    /// No rates yet, for a process of `service` reporting `env`.
+    pub(crate) fn for_process(service: &str, env: &str) -> Arc<Self> {
         Arc::new(Self {
             env: env.to_owned(),
             by_service: RwLock::default(),
+            service: service.into(),
+            service_rate: AtomicU64::new(NO_RATE),
         })
     }
 
     /// The agent's rate for `service`, if its last answer had one.
     fn rate(&self, service: &str) -> Option<f64> {
+        if !self.service.is_empty() && service == &*self.service {
+            let bits = self.service_rate.load(Ordering::Relaxed);
+            return (bits != NO_RATE).then(|| f64::from_bits(bits));
+        }
         let rates = self
             .by_service
             .read()
@@ -151,6 +172,10 @@ impl AgentRates {
                 Some((service.into(), sanitize_rate(*rate)))
             })
             .collect();
+        let own = rates
+            .get(&*self.service)
+            .map_or(NO_RATE, |rate| rate.to_bits());
+        self.service_rate.store(own, Ordering::Relaxed);
         *self
             .by_service
             .write()
@@ -397,6 +422,12 @@ impl Sampler {
                 prev_rate: None,
             }),
         }
+    }
+
+    /// Whether any rule is set: without one, only the root's service and
+    /// trace ID decide.
+    pub(crate) fn has_rules(&self) -> bool {
+        !self.rules.is_empty()
     }
 
     /// Decides whether the trace rooted at `root` is kept.
@@ -711,7 +742,13 @@ mod tests {
 
     #[test]
     fn without_a_rule_the_agent_rate_for_the_service_and_env_decides() {
-        let agent = AgentRates::new("prod");
+        // The process's own service takes the lock-free path: same answers.
+        for own in ["", "Checkout", "billing"] {
+            the_agent_rate_decides(AgentRates::for_process(own, "prod"));
+        }
+    }
+
+    fn the_agent_rate_decides(agent: Arc<AgentRates>) {
         let sampler = Sampler::new(&[], None, 1, agent.clone());
         // Until the agent answers: kept, priority 1, mechanism -0, no psr, no limiter.
         for id in ids(50) {
