@@ -184,7 +184,6 @@ pub(crate) fn chunk(out: &mut Vec<u8>, process: &Process, spans: &[SpanData]) {
     array_len(out, spans.len());
     let sampling = trace.sampling.get();
     let upstream = trace.upstream.as_deref();
-    let mut hex = [0u8; 16];
     for span in spans {
         let service = span.service_bytes();
         // service, name, resource, type, trace_id, span_id, parent_id,
@@ -252,7 +251,7 @@ pub(crate) fn chunk(out: &mut Vec<u8>, process: &Process, spans: &[SpanData]) {
             n += process.root.1;
             let high = (trace.id >> 64) as u64;
             if high != 0 {
-                tag(out, &mut n, "_dd.p.tid", hex16(&mut hex, high));
+                tag(out, &mut n, "_dd.p.tid", hex16(high));
             }
             match sampling.and_then(|s| s.decision) {
                 // The usual rate, without formatting it per trace.
@@ -273,7 +272,7 @@ pub(crate) fn chunk(out: &mut Vec<u8>, process: &Process, spans: &[SpanData]) {
                 tag(out, &mut n, "w3c.tracestate", others);
             }
             if let Some(parent) = upstream.and_then(|u| u.last_parent_id) {
-                tag(out, &mut n, "_dd.parent_id", hex16(&mut hex, parent));
+                tag(out, &mut n, "_dd.parent_id", hex16(parent));
             }
             let error = upstream.and_then(|u| u.propagation_error.as_deref());
             if let Some(error) = error.or_else(|| trace.inject_error.get().copied()) {
@@ -374,13 +373,15 @@ fn metric(out: &mut Vec<u8>, n: &mut u16, key: &str, value: f64) {
     *n += 1;
 }
 
-fn hex16(buf: &mut [u8; 16], value: u64) -> &str {
+/// `value` as 16 lowercase hex digits.
+fn hex16(value: u64) -> [u8; 16] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for (i, b) in buf.iter_mut().enumerate() {
-        *b = HEX[((value >> (60 - 4 * i)) & 0xf) as usize];
+    let mut out = [0u8; 16];
+    for (pair, byte) in out.chunks_exact_mut(2).zip(value.to_be_bytes()) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0xf)];
     }
-    // Only ASCII hex digits were written.
-    std::str::from_utf8(buf).unwrap_or_default()
+    out
 }
 
 // The fixed-size forms below are written by hand, one copy each (rmp
@@ -490,10 +491,9 @@ mod tests {
         let at = begin_map(&mut out);
         end_map(&mut out, at, 258);
         assert_eq!(&out[5..], &[0xde, 1, 2]);
-        assert_eq!(
-            hex16(&mut [0; 16], 0x6b09_27b5_0000_0000),
-            "6b0927b500000000"
-        );
+        assert_eq!(&hex16(0x6b09_27b5_0000_0000), b"6b0927b500000000");
+        assert_eq!(&hex16(0x0123_4567_89ab_cdef), b"0123456789abcdef");
+        assert_eq!(&hex16(u64::MAX), b"ffffffffffffffff");
     }
 
     #[test]

@@ -156,55 +156,53 @@ where
             return;
         }
         let Some(span) = ctx.span(id) else { return };
-        let mut fields = Fields::default();
-        attrs.record(&mut fields);
-        let start_ns = ids::now_ns();
         // The nearest traced ancestor: spans below SPAN_LEVEL are skipped.
         let parent = span.parent().and_then(|parent| {
-            parent.scope().find_map(|s| {
-                s.extensions().get::<SpanData>().map(|p| {
-                    let same_service = p.fields.same_service(&fields);
-                    (p.trace.clone(), p.span_id, same_service)
-                })
-            })
+            parent
+                .scope()
+                .find(|s| s.extensions().get::<SpanData>().is_some())
         });
-        let (trace, parent_id, local_root, top_level) = match parent {
-            Some((trace, parent_id, same_service)) => (trace, parent_id, false, !same_service),
-            None => (
-                Arc::new(Trace::new(
-                    if self.inner.trace_id_128 {
-                        ids::trace_id(start_ns)
-                    } else {
-                        u128::from(ids::span_id())
-                    },
-                    None,
-                )),
-                0,
-                true,
-                true,
-            ),
+        let parent = parent.as_ref().map(SpanRef::extensions);
+        let parent = parent.as_ref().and_then(|p| p.get::<SpanData>());
+        let start_ns = ids::now_ns();
+        let trace = match parent {
+            Some(parent) => parent.trace.clone(),
+            None => Arc::new(Trace::new(
+                if self.inner.trace_id_128 {
+                    ids::trace_id(start_ns)
+                } else {
+                    u128::from(ids::span_id())
+                },
+                None,
+            )),
         };
-        let span_id = ids::span_id();
-        LAST_SPAN.set(Some((
-            id.into_u64(),
-            TraceIds {
-                trace_id: trace.id,
-                span_id,
-            },
-        )));
-        // The JSON log layer reads the IDs for log correlation from here.
-        span.extensions_mut().insert(SpanData {
+        // Built in place and the fields recorded into it: the record is
+        // large (its fields are inline), so it is not moved more than once.
+        let mut data = SpanData {
             trace,
-            span_id,
-            parent_id,
-            local_root,
-            top_level,
+            span_id: ids::span_id(),
+            parent_id: parent.map_or(0, |p| p.span_id),
+            local_root: parent.is_none(),
+            top_level: true,
             start_ns,
             started: Instant::now(),
             duration_ns: 0,
             span_name: attrs.metadata().name(),
-            fields,
-        });
+            fields: Fields::default(),
+        };
+        attrs.record(&mut data.fields);
+        if let Some(parent) = parent {
+            data.top_level = !parent.fields.same_service(&data.fields);
+        }
+        LAST_SPAN.set(Some((
+            id.into_u64(),
+            TraceIds {
+                trace_id: data.trace.id,
+                span_id: data.span_id,
+            },
+        )));
+        // The JSON log layer reads the IDs for log correlation from here.
+        span.extensions_mut().insert(data);
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
