@@ -14,7 +14,7 @@ use crate::exporter::Queue;
 use crate::ids;
 use crate::propagation;
 use crate::sampler::{Root, Sampler};
-use crate::span::{Fields, Sampling, SpanData, Trace};
+use crate::span::{Fields, Sampling, SpanData, Trace, TraceRef};
 use crate::{SPAN_LEVEL, SpanIds as TraceIds, has_trace_headers};
 
 thread_local! {
@@ -138,7 +138,7 @@ impl DatadogLayer {
         let root = span.scope().find(|s| {
             s.extensions()
                 .get::<SpanData>()
-                .is_some_and(|d| d.local_root && Arc::ptr_eq(&d.trace, trace))
+                .is_some_and(|d| d.local_root && std::ptr::eq::<Trace>(&*d.trace, &**trace))
         })?;
         let extensions = root.extensions();
         let data = extensions.get::<SpanData>()?;
@@ -156,53 +156,52 @@ where
             return;
         }
         let Some(span) = ctx.span(id) else { return };
-        // The nearest traced ancestor: spans below SPAN_LEVEL are skipped.
-        let parent = span.parent().and_then(|parent| {
-            parent
-                .scope()
-                .find(|s| s.extensions().get::<SpanData>().is_some())
-        });
-        let parent = parent.as_ref().map(SpanRef::extensions);
-        let parent = parent.as_ref().and_then(|p| p.get::<SpanData>());
+        let mut fields = Fields::default();
+        attrs.record(&mut fields);
         let start_ns = ids::now_ns();
-        let trace = match parent {
-            Some(parent) => parent.trace.clone(),
-            None => Arc::new(Trace::new(
-                if self.inner.trace_id_128 {
-                    ids::trace_id(start_ns)
-                } else {
-                    u128::from(ids::span_id())
-                },
-                None,
-            )),
+        // The nearest traced ancestor: spans below SPAN_LEVEL are skipped.
+        let parent = span
+            .parent()
+            .and_then(|parent| parent.scope().find_map(|s| traced_parent(&s, &fields)));
+        let (trace, parent_id, local_root, top_level) = match parent {
+            Some((trace, parent_id, same_service)) => {
+                (TraceRef::Shared(trace), parent_id, false, !same_service)
+            }
+            None => (
+                TraceRef::Own(Trace::new(
+                    if self.inner.trace_id_128 {
+                        ids::trace_id(start_ns)
+                    } else {
+                        u128::from(ids::span_id())
+                    },
+                    None,
+                )),
+                0,
+                true,
+                true,
+            ),
         };
-        // Built in place and the fields recorded into it: the record is
-        // large (its fields are inline), so it is not moved more than once.
-        let mut data = SpanData {
+        let span_id = ids::span_id();
+        LAST_SPAN.set(Some((
+            id.into_u64(),
+            TraceIds {
+                trace_id: trace.id,
+                span_id,
+            },
+        )));
+        // The JSON log layer reads the IDs for log correlation from here.
+        span.extensions_mut().insert(SpanData {
             trace,
-            span_id: ids::span_id(),
-            parent_id: parent.map_or(0, |p| p.span_id),
-            local_root: parent.is_none(),
-            top_level: true,
+            span_id,
+            parent_id,
+            local_root,
+            top_level,
             start_ns,
             started: Instant::now(),
             duration_ns: 0,
             span_name: attrs.metadata().name(),
-            fields: Fields::default(),
-        };
-        attrs.record(&mut data.fields);
-        if let Some(parent) = parent {
-            data.top_level = !parent.fields.same_service(&data.fields);
-        }
-        LAST_SPAN.set(Some((
-            id.into_u64(),
-            TraceIds {
-                trace_id: data.trace.id,
-                span_id: data.span_id,
-            },
-        )));
-        // The JSON log layer reads the IDs for log correlation from here.
-        span.extensions_mut().insert(data);
+            fields,
+        });
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
@@ -240,8 +239,8 @@ where
             return;
         }
         // The record moves into its trace's list, which it holds: a handle
-        // of its own.
-        let trace = data.trace.clone();
+        // of its own (a span with a parent always shares its trace).
+        let trace = data.trace.share();
         let mut finished = trace
             .finished
             .lock()
@@ -262,6 +261,28 @@ where
             }
         }
     }
+}
+
+/// For a span below `parent`: `parent`'s trace (shared now if it was the
+/// record's own), its span ID, and whether it names the same service as
+/// the span's `fields`; `None` when `parent` is not traced.
+fn traced_parent<'a, R: LookupSpan<'a>>(
+    parent: &SpanRef<'a, R>,
+    fields: &Fields,
+) -> Option<(Arc<Trace>, u64, bool)> {
+    {
+        // Shared already (a second child): a read lock suffices.
+        let extensions = parent.extensions();
+        let data = extensions.get::<SpanData>()?;
+        if let TraceRef::Shared(trace) = &data.trace {
+            let same_service = data.fields.same_service(fields);
+            return Some((trace.clone(), data.span_id, same_service));
+        }
+    }
+    let mut extensions = parent.extensions_mut();
+    let data = extensions.get_mut::<SpanData>()?;
+    let same_service = data.fields.same_service(fields);
+    Some((data.trace.share(), data.span_id, same_service))
 }
 
 /// Runs `f` with the native layer and `span`'s record, when the current
@@ -313,7 +334,7 @@ pub fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) -> Option
             if continued {
                 data.parent_id = cx.span_id;
             }
-            data.trace = Arc::new(Trace {
+            data.trace = TraceRef::Own(Trace {
                 upstream: Some(Box::new(cx)),
                 ..trace
             });
@@ -344,9 +365,9 @@ pub fn set_tag(span: &tracing::Span, key: &'static str, value: &str) {
 pub fn inject(span: &tracing::Span, headers: &mut http::HeaderMap) {
     let cx = with_span_data(span, |layer, span| {
         let (trace, span_id) = {
-            let extensions = span.extensions();
-            let data = extensions.get::<SpanData>()?;
-            (data.trace.clone(), data.span_id)
+            let mut extensions = span.extensions_mut();
+            let data = extensions.get_mut::<SpanData>()?;
+            (data.trace.share(), data.span_id)
         };
         let priority = layer.priority(&trace, &span)?;
         let sampling = trace.sampling.get();
