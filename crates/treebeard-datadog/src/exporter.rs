@@ -200,8 +200,8 @@ impl Queue {
         std::mem::take(&mut state.batch.lens)
             .into_iter()
             .map(|len| {
-                let mut chunk: Vec<SpanData> = spans.by_ref().take(len as usize).collect();
-                (chunk[0].trace.share(), chunk)
+                let chunk: Vec<SpanData> = spans.by_ref().take(len as usize).collect();
+                (chunk[0].trace.clone(), chunk)
             })
             .collect()
     }
@@ -777,7 +777,7 @@ mod tests {
         let trace = Arc::new(Trace::new(1, None));
         (0..n)
             .map(|i| SpanData {
-                trace: crate::span::TraceRef::Shared(trace.clone()),
+                trace: trace.clone(),
                 span_id: i as u64 + 1,
                 parent_id: 0,
                 local_root: i == 0,
@@ -1134,7 +1134,7 @@ mod tests {
     /// A one-span trace whose trace ID is `id`.
     fn span_with_id(id: u64) -> SpanData {
         let mut span = trace_of(1).remove(0);
-        span.trace = crate::span::TraceRef::Own(Trace::new(u128::from(id), None));
+        span.trace = Arc::new(Trace::new(u128::from(id), None));
         span
     }
 

@@ -17,7 +17,7 @@ use crate::encode::{self, Process};
 use crate::exporter::Queue;
 use crate::layer::{DatadogLayer, continue_trace, inject, set_tag};
 use crate::sampler::{AgentRates, Sampler};
-use crate::span::{Trace, TraceRef};
+use crate::span::Trace;
 
 const GOLDEN: &str = include_str!("testdata/v04_golden.txt");
 const GOLDEN_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/testdata/v04_golden.txt");
@@ -96,7 +96,7 @@ fn payload(setup: Setup, process: &Process, scenario: impl FnOnce()) -> Vec<u8> 
         let trace = Arc::new(fixed_clock(&trace));
         for span in &mut spans {
             n += 1;
-            span.trace = TraceRef::Shared(trace.clone());
+            span.trace = trace.clone();
             span.start_ns = 1_700_000_000_000_000_000 + n * 1_000;
             span.duration_ns = 500 + n;
         }

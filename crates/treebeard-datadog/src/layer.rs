@@ -14,7 +14,7 @@ use crate::exporter::Queue;
 use crate::ids;
 use crate::propagation;
 use crate::sampler::{Root, Sampler};
-use crate::span::{Fields, Sampling, SpanData, Trace, TraceRef};
+use crate::span::{Fields, Sampling, SpanData, Trace};
 use crate::{SPAN_LEVEL, SpanIds as TraceIds, has_trace_headers};
 
 thread_local! {
@@ -138,7 +138,7 @@ impl DatadogLayer {
         let root = span.scope().find(|s| {
             s.extensions()
                 .get::<SpanData>()
-                .is_some_and(|d| d.local_root && std::ptr::eq::<Trace>(&*d.trace, &**trace))
+                .is_some_and(|d| d.local_root && Arc::ptr_eq(&d.trace, trace))
         })?;
         let extensions = root.extensions();
         let data = extensions.get::<SpanData>()?;
@@ -160,15 +160,18 @@ where
         attrs.record(&mut fields);
         let start_ns = ids::now_ns();
         // The nearest traced ancestor: spans below SPAN_LEVEL are skipped.
-        let parent = span
-            .parent()
-            .and_then(|parent| parent.scope().find_map(|s| traced_parent(&s, &fields)));
+        let parent = span.parent().and_then(|parent| {
+            parent.scope().find_map(|s| {
+                s.extensions().get::<SpanData>().map(|p| {
+                    let same_service = p.fields.same_service(&fields);
+                    (p.trace.clone(), p.span_id, same_service)
+                })
+            })
+        });
         let (trace, parent_id, local_root, top_level) = match parent {
-            Some((trace, parent_id, same_service)) => {
-                (TraceRef::Shared(trace), parent_id, false, !same_service)
-            }
+            Some((trace, parent_id, same_service)) => (trace, parent_id, false, !same_service),
             None => (
-                TraceRef::Own(Trace::new(
+                Arc::new(Trace::new(
                     if self.inner.trace_id_128 {
                         ids::trace_id(start_ns)
                     } else {
@@ -239,8 +242,8 @@ where
             return;
         }
         // The record moves into its trace's list, which it holds: a handle
-        // of its own (a span with a parent always shares its trace).
-        let trace = data.trace.share();
+        // of its own.
+        let trace = data.trace.clone();
         let mut finished = trace
             .finished
             .lock()
@@ -261,28 +264,6 @@ where
             }
         }
     }
-}
-
-/// For a span below `parent`: `parent`'s trace (shared now if it was the
-/// record's own), its span ID, and whether it names the same service as
-/// the span's `fields`; `None` when `parent` is not traced.
-fn traced_parent<'a, R: LookupSpan<'a>>(
-    parent: &SpanRef<'a, R>,
-    fields: &Fields,
-) -> Option<(Arc<Trace>, u64, bool)> {
-    {
-        // Shared already (a second child): a read lock suffices.
-        let extensions = parent.extensions();
-        let data = extensions.get::<SpanData>()?;
-        if let TraceRef::Shared(trace) = &data.trace {
-            let same_service = data.fields.same_service(fields);
-            return Some((trace.clone(), data.span_id, same_service));
-        }
-    }
-    let mut extensions = parent.extensions_mut();
-    let data = extensions.get_mut::<SpanData>()?;
-    let same_service = data.fields.same_service(fields);
-    Some((data.trace.share(), data.span_id, same_service))
 }
 
 /// Runs `f` with the native layer and `span`'s record, when the current
@@ -334,7 +315,7 @@ pub fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) -> Option
             if continued {
                 data.parent_id = cx.span_id;
             }
-            data.trace = TraceRef::Own(Trace {
+            data.trace = Arc::new(Trace {
                 upstream: Some(Box::new(cx)),
                 ..trace
             });
@@ -365,9 +346,9 @@ pub fn set_tag(span: &tracing::Span, key: &'static str, value: &str) {
 pub fn inject(span: &tracing::Span, headers: &mut http::HeaderMap) {
     let cx = with_span_data(span, |layer, span| {
         let (trace, span_id) = {
-            let mut extensions = span.extensions_mut();
-            let data = extensions.get_mut::<SpanData>()?;
-            (data.trace.share(), data.span_id)
+            let extensions = span.extensions();
+            let data = extensions.get::<SpanData>()?;
+            (data.trace.clone(), data.span_id)
         };
         let priority = layer.priority(&trace, &span)?;
         let sampling = trace.sampling.get();

@@ -12,7 +12,7 @@ use crate::propagation::SpanContext;
 /// queue: the request thread never formats or encodes it.
 #[derive(Debug)]
 pub(crate) struct SpanData {
-    pub(crate) trace: TraceRef,
+    pub(crate) trace: Arc<Trace>,
     pub(crate) span_id: u64,
     /// 0 for a root that continues no trace.
     pub(crate) parent_id: u64,
@@ -145,44 +145,6 @@ fn utf8(bytes: &[u8]) -> &str {
     std::str::from_utf8(bytes).unwrap_or_default()
 }
 
-/// A span's trace: in the span's own record while nothing else refers to
-/// it (a local root without traced children, the usual request), shared
-/// once a child span or an outgoing call needs it. A trace of one span so
-/// costs no allocation of its own, and no free on the exporter thread.
-#[derive(Debug)]
-pub(crate) enum TraceRef {
-    Own(Trace),
-    Shared(Arc<Trace>),
-}
-
-impl TraceRef {
-    /// A handle to the trace, moving it out of this record first if it
-    /// was still the record's own.
-    pub(crate) fn share(&mut self) -> Arc<Trace> {
-        if let Self::Shared(trace) = self {
-            return trace.clone();
-        }
-        // A placeholder for the moment of the move (no allocation).
-        let shared = match std::mem::replace(self, Self::Own(Trace::new(0, None))) {
-            Self::Own(trace) => Arc::new(trace),
-            Self::Shared(trace) => trace,
-        };
-        *self = Self::Shared(shared.clone());
-        shared
-    }
-}
-
-impl std::ops::Deref for TraceRef {
-    type Target = Trace;
-
-    fn deref(&self) -> &Trace {
-        match self {
-            Self::Own(trace) => trace,
-            Self::Shared(trace) => trace,
-        }
-    }
-}
-
 /// A trace as this process sees it: its ID, where it came from, its
 /// sampling decision, and its spans that have finished.
 #[derive(Debug)]
@@ -247,25 +209,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_trace_is_shared_once_and_stays_the_same_trace() {
-        let mut trace = TraceRef::Own(Trace::new(7, None));
-        let _ = trace.sampling.set(Sampling::upstream(2));
-        let shared = trace.share();
-        assert!(matches!(trace, TraceRef::Shared(_)));
-        assert_eq!(
-            (shared.id, shared.sampling.get().map(|s| s.priority)),
-            (7, Some(2))
-        );
-        let again = trace.share();
-        assert!(Arc::ptr_eq(&shared, &again));
-        assert!(std::ptr::eq::<Trace>(&*trace, &*shared));
-    }
-
-    #[test]
     fn a_span_record_stays_small_enough_to_move_around() {
         // It is moved into the registry, out of it, and into the export
         // queue (which holds up to 20,000): inline room has a price.
         let size = size_of::<SpanData>();
-        assert!(size <= 960, "{size} bytes");
+        assert!(size <= 800, "{size} bytes");
     }
 }
