@@ -176,6 +176,28 @@ const fn one_metric<const K: usize, const N: usize>(name: [u8; K]) -> [u8; N] {
 const TOP_LEVEL: [u8; 20] = one_metric(key::<11>("_top_level"));
 const MEASURED: [u8; 22] = one_metric(key::<13>("_dd.measured"));
 
+/// `_dd.p.tid` and a 16-digit value's header; the digits go at 11.
+const TID: [u8; 27] = put(put([0; 27], 0, &key::<10>("_dd.p.tid")), 10, &[0xb0]);
+
+/// `_dd.p.ksr` of the usual rate, 1.
+const KSR_1: [u8; 12] = put(put([0; 12], 0, &key::<10>("_dd.p.ksr")), 10, &key::<2>("1"));
+
+/// `_dd.p.dm` with the mechanisms this process decides by, encoded whole.
+fn mechanism_tag(dm: &str) -> Option<&'static [u8]> {
+    const fn dm_tag(value: [u8; 3]) -> [u8; 12] {
+        put(put([0; 12], 0, &key::<9>("_dd.p.dm")), 9, &value)
+    }
+    const DEFAULT: [u8; 12] = dm_tag(key::<3>("-0"));
+    const AGENT: [u8; 12] = dm_tag(key::<3>("-1"));
+    const RULE: [u8; 12] = dm_tag(key::<3>("-3"));
+    match dm {
+        "-0" => Some(&DEFAULT),
+        "-1" => Some(&AGENT),
+        "-3" => Some(&RULE),
+        _ => None,
+    }
+}
+
 /// Appends one trace chunk (spans of one trace) to `out`.
 pub(crate) fn chunk(out: &mut Vec<u8>, process: &Process, spans: &[SpanData]) {
     let Some(trace) = spans.first().map(|s| &*s.trace) else {
@@ -237,7 +259,13 @@ pub(crate) fn chunk(out: &mut Vec<u8>, process: &Process, spans: &[SpanData]) {
         out.extend_from_slice(constant);
         n += count;
         if let Some(dm) = sampling.and_then(|s| s.mechanism) {
-            tag(out, &mut n, "_dd.p.dm", dm);
+            match mechanism_tag(dm) {
+                Some(encoded) => {
+                    out.extend_from_slice(encoded);
+                    n += 1;
+                }
+                None => tag(out, &mut n, "_dd.p.dm", dm),
+            }
         }
         if let Some(upstream) = upstream {
             for (key, value) in &upstream.tags {
@@ -251,12 +279,19 @@ pub(crate) fn chunk(out: &mut Vec<u8>, process: &Process, spans: &[SpanData]) {
             n += process.root.1;
             let high = (trace.id >> 64) as u64;
             if high != 0 {
-                tag(out, &mut n, "_dd.p.tid", hex16(high));
+                // Key, header and digits in one copy.
+                let mut tid = TID;
+                if let Some(digits) = tid.get_mut(11..) {
+                    digits.copy_from_slice(&hex16(high));
+                }
+                out.extend_from_slice(&tid);
+                n += 1;
             }
             match sampling.and_then(|s| s.decision) {
                 // The usual rate, without formatting it per trace.
                 Some(d) if d.rate >= 1.0 && d.has_knuth_rate() => {
-                    tag(out, &mut n, "_dd.p.ksr", "1");
+                    out.extend_from_slice(&KSR_1);
+                    n += 1;
                 }
                 Some(d) => {
                     if let Some(ksr) = d.knuth_rate() {
@@ -288,12 +323,9 @@ pub(crate) fn chunk(out: &mut Vec<u8>, process: &Process, spans: &[SpanData]) {
             metric(out, &mut n, key, *value);
         }
         if let Some(sampling) = sampling {
-            metric(
-                out,
-                &mut n,
-                "_sampling_priority_v1",
-                f64::from(sampling.priority),
-            );
+            out.extend_from_slice(&key::<22>("_sampling_priority_v1"));
+            float(out, f64::from(sampling.priority));
+            n += 1;
         }
         if span.top_level {
             out.extend_from_slice(&TOP_LEVEL);
@@ -308,13 +340,19 @@ pub(crate) fn chunk(out: &mut Vec<u8>, process: &Process, spans: &[SpanData]) {
             n += 1;
             let decision = sampling.and_then(|s| s.decision);
             if let Some(rate) = decision.and_then(|d| d.rule_rate()) {
-                metric(out, &mut n, "_dd.rule_psr", rate);
+                out.extend_from_slice(&key::<13>("_dd.rule_psr"));
+                float(out, rate);
+                n += 1;
             }
             if let Some(rate) = decision.and_then(|d| d.agent_rate()) {
-                metric(out, &mut n, "_dd.agent_psr", rate);
+                out.extend_from_slice(&key::<14>("_dd.agent_psr"));
+                float(out, rate);
+                n += 1;
             }
             if let Some(rate) = decision.and_then(|d| d.limit_rate) {
-                metric(out, &mut n, "_dd.limit_psr", rate);
+                out.extend_from_slice(&key::<14>("_dd.limit_psr"));
+                float(out, rate);
+                n += 1;
             }
         }
         end_map(out, metrics, n);
@@ -563,6 +601,26 @@ mod tests {
         mp::write_str(&mut top, "_top_level").unwrap();
         mp::write_f64(&mut top, 1.0).unwrap();
         assert_eq!(&TOP_LEVEL[..], &top[..]);
+        for (encoded, value) in [
+            (mechanism_tag("-0"), "-0"),
+            (mechanism_tag("-1"), "-1"),
+            (mechanism_tag("-3"), "-3"),
+        ] {
+            let mut dm = Vec::new();
+            mp::write_str(&mut dm, "_dd.p.dm").unwrap();
+            mp::write_str(&mut dm, value).unwrap();
+            assert_eq!(encoded, Some(&dm[..]));
+        }
+        assert_eq!(mechanism_tag("-4"), None);
+        let mut ksr = Vec::new();
+        mp::write_str(&mut ksr, "_dd.p.ksr").unwrap();
+        mp::write_str(&mut ksr, "1").unwrap();
+        assert_eq!(&KSR_1[..], &ksr[..]);
+        let mut tid = Vec::new();
+        mp::write_str(&mut tid, "_dd.p.tid").unwrap();
+        mp::write_str(&mut tid, "0123456789abcdef").unwrap();
+        assert_eq!(&TID[..11], &tid[..11]);
+        assert_eq!(TID.len(), tid.len());
         let mut kind = Vec::new();
         mp::write_str(&mut kind, "span.kind").unwrap();
         mp::write_str(&mut kind, "producer").unwrap();
