@@ -90,13 +90,6 @@ impl Fields {
     }
 
     pub(crate) fn set(&mut self, name: &'static str, value: &str) {
-        if !may_be_special(name) {
-            // Nearly every field: a tag, without seven name comparisons.
-            if let Some(slot) = self.text.push(value) {
-                self.set_tag(name, slot);
-            }
-            return;
-        }
         match name {
             "operation.name" => self.operation = self.text.push(value),
             "otel.name" => {
@@ -129,13 +122,11 @@ impl Fields {
             }
         }
         self.seen |= bit;
-        if name.as_bytes().first() == Some(&b'h') {
-            let index = u16::try_from(self.tags.len()).ok();
-            match name {
-                "http.method" if self.http_method.is_none() => self.http_method = index,
-                "http.route" if self.http_route.is_none() => self.http_route = index,
-                _ => {}
-            }
+        let index = u16::try_from(self.tags.len()).ok();
+        match name {
+            "http.method" if self.http_method.is_none() => self.http_method = index,
+            "http.route" if self.http_route.is_none() => self.http_route = index,
+            _ => {}
         }
         self.tags.push((name, slot));
     }
@@ -154,25 +145,18 @@ impl Fields {
     }
 }
 
-/// Whether `name` may be one of [`is_special`]'s: they all start with `o`,
-/// `r` or `s`, which one byte tells.
-fn may_be_special(name: &str) -> bool {
-    matches!(name.as_bytes().first(), Some(b'o' | b'r' | b's'))
-}
-
 /// The fields [`Fields::set`] gives a meaning to, rather than keeping as tags.
 fn is_special(name: &str) -> bool {
-    may_be_special(name)
-        && matches!(
-            name,
-            "operation.name"
-                | "otel.name"
-                | "resource.name"
-                | "service.name"
-                | "span.type"
-                | "otel.kind"
-                | "otel.status_code"
-        )
+    matches!(
+        name,
+        "operation.name"
+            | "otel.name"
+            | "resource.name"
+            | "service.name"
+            | "span.type"
+            | "otel.kind"
+            | "otel.status_code"
+    )
 }
 
 impl Visit for Fields {
@@ -233,29 +217,6 @@ mod tests {
         assert_eq!(fields.http_method(), Some(&b"POST"[..]));
         assert_eq!(fields.http_route(), Some(&b"/a"[..]));
         assert_eq!(fields.tag("x"), Some("1"));
-    }
-
-    #[test]
-    fn every_name_with_a_meaning_passes_the_one_byte_test() {
-        for name in [
-            "operation.name",
-            "otel.name",
-            "resource.name",
-            "service.name",
-            "span.type",
-            "otel.kind",
-            "otel.status_code",
-        ] {
-            assert!(may_be_special(name) && is_special(name), "{name}");
-        }
-        assert!(!may_be_special("http.method") && !is_special("request_id"));
-        let mut fields = Fields::default();
-        fields.set("otel.kind", "client");
-        fields.set("span.type", "sql");
-        fields.set("request_id", "r");
-        assert_eq!(fields.kind, Kind::Client);
-        assert_eq!(fields.span_type(), Some(&b"sql"[..]));
-        assert_eq!(fields.tag("request_id"), Some("r"));
     }
 
     #[test]
