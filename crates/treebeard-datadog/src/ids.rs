@@ -34,6 +34,12 @@ pub(crate) fn span_id() -> u64 {
     }
 }
 
+/// Makes this thread's IDs a fixed sequence (tests that pin bytes).
+#[cfg(test)]
+pub(crate) fn seed_for_test(seed: u64) {
+    STATE.set(seed);
+}
+
 /// A new 128-bit trace ID as DataDog makes them: the start second in the
 /// top 32 bits, then 32 zero bits, then 64 random bits.
 pub(crate) fn trace_id(start_ns: i64) -> u128 {
@@ -62,9 +68,15 @@ pub(crate) fn runtime_id() -> String {
 /// Nanoseconds since the Unix epoch (0 before it: a broken clock is not
 /// worth a panic).
 pub(crate) fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+    // Seconds and nanoseconds in 64 bits (`as_nanos` is a 128-bit product):
+    // the same value, i64::MAX past the year 2262.
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| {
+        d.as_secs()
+            .checked_mul(1_000_000_000)
+            .and_then(|ns| ns.checked_add(u64::from(d.subsec_nanos())))
+            .and_then(|ns| i64::try_from(ns).ok())
+            .unwrap_or(i64::MAX)
+    })
 }
 
 #[cfg(test)]
@@ -86,6 +98,15 @@ mod tests {
         let ids: std::collections::HashSet<u64> = (0..10_000).map(|_| span_id()).collect();
         assert_eq!(ids.len(), 10_000);
         assert!(!ids.contains(&0));
+    }
+
+    #[test]
+    fn the_clock_reads_as_nanoseconds_since_the_epoch() {
+        let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let now = now_ns();
+        let after = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let (before, after) = (before.as_nanos() as i64, after.as_nanos() as i64);
+        assert!(before <= now && now <= after, "{before} {now} {after}");
     }
 
     #[test]

@@ -92,12 +92,16 @@ impl DatadogLayer {
     /// nobody has made it yet.
     fn sampling<'t>(&self, trace: &'t Trace, root: &SpanData) -> &'t Sampling {
         trace.sampling.get_or_init(|| {
-            // Only rules need the resource and tags: skip building them
-            // when none looks at them.
-            let resource = match (self.inner.rules_use_resource, root.resource()) {
-                (false, _) => String::new(),
-                (true, (whole, None)) => whole.to_owned(),
-                (true, (method, Some(route))) => format!("{method} {route}"),
+            // Only rules read the name, resource and tags: skip building
+            // them when there is none, or none that looks at them.
+            let rules = self.inner.sampler.has_rules();
+            let resource = if self.inner.rules_use_resource {
+                match root.resource() {
+                    (whole, None) => whole.to_owned(),
+                    (method, Some(route)) => format!("{method} {route}"),
+                }
+            } else {
+                String::new()
             };
             let tags: Vec<(&str, &str)> = if self.inner.rules_use_tags {
                 root.tags().collect()
@@ -107,7 +111,7 @@ impl DatadogLayer {
             let decision = self.inner.sampler.decide(&Root {
                 trace_id: trace.id,
                 service: root.service().unwrap_or(&self.inner.service),
-                name: root.operation(),
+                name: if rules { root.operation() } else { "" },
                 resource: &resource,
                 tags: &tags,
             });
@@ -152,7 +156,7 @@ where
             return;
         }
         let Some(span) = ctx.span(id) else { return };
-        let mut fields = Fields::with_capacity(attrs.metadata().fields().len());
+        let mut fields = Fields::default();
         attrs.record(&mut fields);
         let start_ns = ids::now_ns();
         // The nearest traced ancestor: spans below SPAN_LEVEL are skipped.
@@ -217,18 +221,17 @@ where
             return;
         };
         data.duration_ns = i64::try_from(data.started.elapsed().as_nanos()).unwrap_or(i64::MAX);
-        let trace = data.trace.clone();
         if data.local_root {
-            self.sampling(&trace, &data);
-        }
-        let mut finished = trace
-            .finished
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if data.local_root {
-            finished.root_sent = true;
-            let mut spans = std::mem::take(&mut finished.spans);
-            drop(finished);
+            self.sampling(&data.trace, &data);
+            let mut spans = {
+                let mut finished = data
+                    .trace
+                    .finished
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                finished.root_sent = true;
+                std::mem::take(&mut finished.spans)
+            };
             if spans.is_empty() {
                 // The common case, a trace of one span: no Vec for it.
                 self.inner.queue.push_one(data);
@@ -236,7 +239,16 @@ where
                 spans.push(data);
                 self.inner.queue.push(spans);
             }
-        } else if finished.root_sent {
+            return;
+        }
+        // The record moves into its trace's list, which it holds: a handle
+        // of its own.
+        let trace = data.trace.clone();
+        let mut finished = trace
+            .finished
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if finished.root_sent {
             // Outlived its local root (a detached task): sent on its own.
             drop(finished);
             self.inner.queue.push_one(data);

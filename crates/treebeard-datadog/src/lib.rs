@@ -52,9 +52,15 @@ mod config;
 mod encode;
 #[cfg(feature = "export")]
 mod exporter;
+#[cfg(feature = "export")]
+mod fields;
+#[cfg(all(test, feature = "export"))]
+mod golden_tests;
 mod headers;
 #[cfg(feature = "export")]
 mod ids;
+#[cfg(feature = "export")]
+mod inline;
 #[cfg(feature = "export")]
 mod layer;
 #[cfg(feature = "export")]

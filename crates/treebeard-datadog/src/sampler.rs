@@ -13,6 +13,7 @@
 //! coordinating.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -28,8 +29,9 @@ const USER_REJECT: i8 = -1;
 const AUTO_KEEP: i8 = 1;
 /// Sampling priority "auto reject": the agent's rate dropped the trace.
 const AUTO_REJECT: i8 = 0;
-/// The rate limiter's window, both for token refill and for the effective-rate counters.
-const WINDOW: Duration = Duration::from_secs(1);
+/// The rate limiter's window (one second, in nanoseconds), both for token refill and
+/// for the effective-rate counters.
+const WINDOW_NS: u64 = 1_000_000_000;
 
 /// What the sampler is asked about: the local root span.
 pub(crate) struct Root<'a> {
@@ -112,19 +114,39 @@ pub(crate) struct AgentRates {
     /// The `env` this process reports: only the agent's keys for it apply.
     env: String,
     by_service: RwLock<HashMap<Box<str>, f64>>,
+    /// The process's own service (`DD_SERVICE`; empty when not known),
+    /// whose rate is asked for by nearly every trace ...
+    service: Box<str>,
+    /// ... and is kept here too, read without a lock or a hash: the rate's
+    /// bits, or [`NO_RATE`].
+    service_rate: AtomicU64,
 }
+
+/// No rate in [`AgentRates::service_rate`]: a NaN, which no sanitized rate is.
+const NO_RATE: u64 = u64::MAX;
 
 impl AgentRates {
     /// No rates yet, for a process reporting `env` (empty when unset).
     pub(crate) fn new(env: &str) -> Arc<Self> {
+        Self::for_process("", env)
+    }
+
+    /// No rates yet, for a process of `service` reporting `env`.
+    pub(crate) fn for_process(service: &str, env: &str) -> Arc<Self> {
         Arc::new(Self {
             env: env.to_owned(),
             by_service: RwLock::default(),
+            service: service.into(),
+            service_rate: AtomicU64::new(NO_RATE),
         })
     }
 
     /// The agent's rate for `service`, if its last answer had one.
     fn rate(&self, service: &str) -> Option<f64> {
+        if !self.service.is_empty() && service == &*self.service {
+            let bits = self.service_rate.load(Ordering::Relaxed);
+            return (bits != NO_RATE).then(|| f64::from_bits(bits));
+        }
         let rates = self
             .by_service
             .read()
@@ -151,6 +173,10 @@ impl AgentRates {
                 Some((service.into(), sanitize_rate(*rate)))
             })
             .collect();
+        let own = rates
+            .get(&*self.service)
+            .map_or(NO_RATE, |rate| rate.to_bits());
+        self.service_rate.store(own, Ordering::Relaxed);
         *self
             .by_service
             .write()
@@ -308,10 +334,11 @@ impl CompiledRule {
 struct LimiterState {
     /// Available tokens; fractional so slow refills accumulate instead of being lost.
     tokens: f64,
-    /// When tokens were last refilled.
-    refilled: Instant,
-    /// Start of the current counting window.
-    window_start: Instant,
+    /// When tokens were last refilled, in nanoseconds since the sampler's
+    /// epoch (plain integers: cheaper to compare and subtract than `Instant`s).
+    refilled: u64,
+    /// Start of the current counting window, likewise.
+    window_start: u64,
     /// Traces allowed in the current window.
     allowed: u64,
     /// Traces the limiter was asked about in the current window.
@@ -321,19 +348,20 @@ struct LimiterState {
 }
 
 impl LimiterState {
-    /// Takes a token if one is available at `now`; returns (allowed, effective rate).
-    fn acquire(&mut self, limit: f64, now: Instant) -> (bool, f64) {
+    /// Takes a token if one is available at `now` (nanoseconds since the sampler's
+    /// epoch); returns (allowed, effective rate).
+    fn acquire(&mut self, limit: f64, now: u64) -> (bool, f64) {
         // Callers read the clock before taking the lock, so `now` may trail what another
         // thread already recorded: never move the clocks backwards.
-        let elapsed = now.saturating_duration_since(self.refilled);
+        let elapsed = Duration::from_nanos(now.saturating_sub(self.refilled));
         self.tokens = (self.tokens + elapsed.as_secs_f64() * limit).min(limit);
         self.refilled = self.refilled.max(now);
 
-        let since_window = now.saturating_duration_since(self.window_start);
-        if since_window >= WINDOW {
+        let since_window = now.saturating_sub(self.window_start);
+        if since_window >= WINDOW_NS {
             // Like dd-trace-go, a window only counts as "previous" if it is the one that
             // just ended; after an idle gap its rate no longer says anything.
-            let adjacent = since_window < 2 * WINDOW && self.seen > 0;
+            let adjacent = since_window < 2 * WINDOW_NS && self.seen > 0;
             self.prev_rate = adjacent.then(|| self.allowed as f64 / self.seen as f64);
             (self.window_start, self.allowed, self.seen) = (now, 0, 0);
         }
@@ -368,6 +396,8 @@ pub(crate) struct Sampler {
     limit: f64,
     /// Limiter state: one short critical section per rule-kept trace.
     limiter: Mutex<LimiterState>,
+    /// When the sampler was made: the limiter's times count from here.
+    epoch: Instant,
 }
 
 impl Sampler {
@@ -390,13 +420,20 @@ impl Sampler {
             // Start with a full bucket so a burst right after startup is not cut off.
             limiter: Mutex::new(LimiterState {
                 tokens: limit,
-                refilled: now,
-                window_start: now,
+                refilled: 0,
+                window_start: 0,
                 allowed: 0,
                 seen: 0,
                 prev_rate: None,
             }),
+            epoch: now,
         }
+    }
+
+    /// Whether any rule is set: without one, only the root's service and
+    /// trace ID decide.
+    pub(crate) fn has_rules(&self) -> bool {
+        !self.rules.is_empty()
     }
 
     /// Decides whether the trace rooted at `root` is kept.
@@ -430,6 +467,10 @@ impl Sampler {
         // A poisoned lock only means another thread panicked mid-update; the counters
         // are still usable, and sampling must not take the request down with it.
         let limited = knuth_keeps(rate, root.trace_id).then(|| {
+            // Before the epoch (a test's clock) counts as the epoch, as a
+            // saturating `Instant` difference did.
+            let since = now.saturating_duration_since(self.epoch).as_nanos();
+            let now = u64::try_from(since).unwrap_or(u64::MAX);
             let mut limiter = self.limiter.lock().unwrap_or_else(PoisonError::into_inner);
             limiter.acquire(self.limit, now)
         });
@@ -711,7 +752,13 @@ mod tests {
 
     #[test]
     fn without_a_rule_the_agent_rate_for_the_service_and_env_decides() {
-        let agent = AgentRates::new("prod");
+        // The process's own service takes the lock-free path: same answers.
+        for own in ["", "Checkout", "billing"] {
+            the_agent_rate_decides(AgentRates::for_process(own, "prod"));
+        }
+    }
+
+    fn the_agent_rate_decides(agent: Arc<AgentRates>) {
         let sampler = Sampler::new(&[], None, 1, agent.clone());
         // Until the agent answers: kept, priority 1, mechanism -0, no psr, no limiter.
         for id in ids(50) {

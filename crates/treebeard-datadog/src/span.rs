@@ -4,8 +4,7 @@
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-use tracing::field::{Field, Visit};
-
+pub(crate) use crate::fields::Fields;
 use crate::propagation::SpanContext;
 
 /// One span, from creation to close. Lives in the `tracing` span's
@@ -30,38 +29,6 @@ pub(crate) struct SpanData {
     pub(crate) fields: Fields,
 }
 
-/// The span fields DataDog gives a meaning to, and the rest as tags.
-///
-/// Every text value lives in one buffer per span, so a request span costs
-/// one allocation for its values rather than one per field.
-#[derive(Debug, Default)]
-pub(crate) struct Fields {
-    text: String,
-    /// `operation.name`, else `otel.name`.
-    operation: Option<Slot>,
-    /// `resource.name`.
-    resource: Option<Slot>,
-    /// `service.name`: another service than the process's.
-    service: Option<Slot>,
-    /// `span.type`.
-    span_type: Option<Slot>,
-    /// `otel.kind`.
-    pub(crate) kind: Kind,
-    /// `otel.status_code = "error"`.
-    pub(crate) error: bool,
-    /// Every other field with a value: `meta` strings.
-    meta: Vec<(&'static str, Slot)>,
-    /// Numeric fields: `metrics`.
-    pub(crate) metrics: Vec<(&'static str, f64)>,
-}
-
-/// Where a value sits in [`Fields::text`].
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    start: u32,
-    end: u32,
-}
-
 /// `otel.kind`, as DataDog's `span.kind` tag.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -74,7 +41,7 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    fn parse(value: &str) -> Self {
+    pub(crate) fn parse(value: &str) -> Self {
         // Without lowercasing a copy: this runs for every span.
         [Self::Server, Self::Client, Self::Producer, Self::Consumer]
             .into_iter()
@@ -101,188 +68,81 @@ impl Kind {
 impl SpanData {
     /// The DataDog operation name: explicit, else derived like DataDog's
     /// OpenTelemetry mapping for HTTP spans, else the `tracing` span name.
-    pub(crate) fn operation(&self) -> &str {
-        if let Some(op) = self.fields.get(self.fields.operation) {
+    pub(crate) fn operation_bytes(&self) -> &[u8] {
+        if let Some(op) = self.fields.operation() {
             return op;
         }
-        match (self.fields.kind, self.meta("http.method").is_some()) {
-            (Kind::Server, true) => "http.server.request",
-            (Kind::Client, true) => "http.client.request",
-            _ => self.span_name,
+        match (self.fields.kind, self.fields.http_method().is_some()) {
+            (Kind::Server, true) => b"http.server.request",
+            (Kind::Client, true) => b"http.client.request",
+            _ => self.span_name.as_bytes(),
         }
     }
 
     /// The resource, in parts to write back to back: explicit, else
     /// `<method> <route>` for HTTP server spans, else the operation.
-    pub(crate) fn resource(&self) -> (&str, Option<&str>) {
-        if let Some(resource) = self.fields.get(self.fields.resource) {
+    pub(crate) fn resource_bytes(&self) -> (&[u8], Option<&[u8]>) {
+        if let Some(resource) = self.fields.resource() {
             return (resource, None);
         }
         if self.fields.kind == Kind::Server
-            && let Some(method) = self.meta("http.method")
+            && let Some(method) = self.fields.http_method()
         {
-            let route = self.meta("http.route").unwrap_or("unmatched");
+            let route = self.fields.http_route().unwrap_or(b"unmatched");
             return (method, Some(route));
         }
-        (self.operation(), None)
+        (self.operation_bytes(), None)
     }
 
     /// The span type: explicit, else `web` for servers, `http` for HTTP
     /// clients, else `custom`.
-    pub(crate) fn span_type(&self) -> &str {
-        if let Some(t) = self.fields.get(self.fields.span_type) {
+    pub(crate) fn span_type_bytes(&self) -> &[u8] {
+        if let Some(t) = self.fields.span_type() {
             return t;
         }
-        match (self.fields.kind, self.meta("http.method").is_some()) {
-            (Kind::Server, _) => "web",
-            (Kind::Client, true) => "http",
-            _ => "custom",
+        match (self.fields.kind, self.fields.http_method().is_some()) {
+            (Kind::Server, _) => b"web",
+            (Kind::Client, true) => b"http",
+            _ => b"custom",
         }
     }
 
     /// The `service.name` of the span, when it names another service.
-    pub(crate) fn service(&self) -> Option<&str> {
-        self.fields.get(self.fields.service)
+    pub(crate) fn service_bytes(&self) -> Option<&[u8]> {
+        self.fields.service()
     }
 
-    /// The value of tag `key`, if the span has one.
-    pub(crate) fn meta(&self, key: &str) -> Option<&str> {
-        self.fields
-            .meta
-            .iter()
-            .find(|(k, _)| *k == key)
-            .and_then(|(_, slot)| self.fields.get(Some(*slot)))
+    /// [`Self::operation_bytes`] as a `str`.
+    pub(crate) fn operation(&self) -> &str {
+        utf8(self.operation_bytes())
+    }
+
+    /// [`Self::resource_bytes`] as `str`s.
+    pub(crate) fn resource(&self) -> (&str, Option<&str>) {
+        let (whole, route) = self.resource_bytes();
+        (utf8(whole), route.map(utf8))
+    }
+
+    /// [`Self::span_type_bytes`] as a `str`.
+    #[cfg(test)]
+    pub(crate) fn span_type(&self) -> &str {
+        utf8(self.span_type_bytes())
+    }
+
+    /// [`Self::service_bytes`] as a `str`.
+    pub(crate) fn service(&self) -> Option<&str> {
+        self.service_bytes().map(utf8)
     }
 
     /// Every tag of the span's own fields.
     pub(crate) fn tags(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        self.fields
-            .meta
-            .iter()
-            .map(|(k, slot)| (*k, self.fields.get(Some(*slot)).unwrap_or_default()))
+        self.fields.tag_strs()
     }
 }
 
-impl Fields {
-    /// Room for the values of a span with `fields` fields.
-    pub(crate) fn with_capacity(fields: usize) -> Self {
-        Self {
-            text: String::with_capacity(fields * 24),
-            meta: Vec::with_capacity(fields),
-            ..Self::default()
-        }
-    }
-
-    fn get(&self, slot: Option<Slot>) -> Option<&str> {
-        let slot = slot?;
-        self.text.get(slot.start as usize..slot.end as usize)
-    }
-
-    /// Appends `value` to the buffer. A value that would not fit the
-    /// buffer's u32 offsets is dropped: no span field is 4 GiB.
-    fn store(&mut self, value: &str) -> Option<Slot> {
-        let start = u32::try_from(self.text.len()).ok()?;
-        let end = u32::try_from(self.text.len() + value.len()).ok()?;
-        self.text.push_str(value);
-        Some(Slot { start, end })
-    }
-
-    pub(crate) fn set(&mut self, name: &'static str, value: &str) {
-        match name {
-            "operation.name" => self.operation = self.store(value),
-            "otel.name" => {
-                if self.operation.is_none() {
-                    self.operation = self.store(value);
-                }
-            }
-            "resource.name" => self.resource = self.store(value),
-            "service.name" => self.service = self.store(value),
-            "span.type" => self.span_type = self.store(value),
-            "otel.kind" => self.kind = Kind::parse(value),
-            "otel.status_code" => self.error = value.eq_ignore_ascii_case("error"),
-            _ => {
-                if let Some(slot) = self.store(value) {
-                    self.set_meta(name, slot);
-                }
-            }
-        }
-    }
-
-    fn set_meta(&mut self, name: &'static str, slot: Slot) {
-        // A field recorded twice keeps its last value. Names are the
-        // span's own `&'static str`s, so the address says which field.
-        let same = |k: &&str| k.as_ptr() == name.as_ptr() && k.len() == name.len();
-        match self.meta.iter_mut().find(|(k, _)| same(k)) {
-            Some((_, old)) => *old = slot,
-            None => self.meta.push((name, slot)),
-        }
-    }
-
-    fn set_metric(&mut self, name: &'static str, value: f64) {
-        match self.metrics.iter_mut().find(|(k, _)| *k == name) {
-            Some((_, v)) => *v = value,
-            None => self.metrics.push((name, value)),
-        }
-    }
-
-    /// Whether this span names the same service as `other` (both may
-    /// leave it to the process's).
-    pub(crate) fn same_service(&self, other: &Fields) -> bool {
-        self.get(self.service) == other.get(other.service)
-    }
-}
-
-/// The fields [`Fields::set`] gives a meaning to, rather than keeping as tags.
-fn is_special(name: &str) -> bool {
-    matches!(
-        name,
-        "operation.name"
-            | "otel.name"
-            | "resource.name"
-            | "service.name"
-            | "span.type"
-            | "otel.kind"
-            | "otel.status_code"
-    )
-}
-
-impl Visit for Fields {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.set(field.name(), value);
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.set(field.name(), if value { "true" } else { "false" });
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.set_metric(field.name(), value as f64);
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.set_metric(field.name(), value as f64);
-    }
-
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.set_metric(field.name(), value);
-    }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.set(field.name(), &value.to_string());
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let name = field.name();
-        if is_special(name) {
-            return self.set(name, &format!("{value:?}"));
-        }
-        // A tag: formatted straight into the buffer, no `String` of its own.
-        let start = self.text.len();
-        let _ = std::fmt::Write::write_fmt(&mut self.text, format_args!("{value:?}"));
-        if let (Ok(start), Ok(end)) = (u32::try_from(start), u32::try_from(self.text.len())) {
-            self.set_meta(name, Slot { start, end });
-        }
-    }
+/// Field values are written from `str`s only: this never falls back.
+fn utf8(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
 }
 
 /// A trace as this process sees it: its ID, where it came from, its
@@ -341,5 +201,18 @@ impl Sampling {
             mechanism: None,
             decision: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_span_record_stays_small_enough_to_move_around() {
+        // It is moved into the registry, out of it, and into the export
+        // queue (which holds up to 20,000): inline room has a price.
+        let size = size_of::<SpanData>();
+        assert!(size <= 800, "{size} bytes");
     }
 }

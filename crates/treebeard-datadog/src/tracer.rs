@@ -256,7 +256,7 @@ pub fn install(config: &DatadogConfig) -> Result<(DatadogLayer, Exporter), Insta
         &crate::ids::runtime_id(),
     );
     let queue = Arc::new(Queue::default());
-    let rates = crate::sampler::AgentRates::new(&config.env);
+    let rates = crate::sampler::AgentRates::for_process(&config.service, &config.env);
     // Values a header cannot carry are left out rather than fail the tracer.
     let origin = config
         .origin
