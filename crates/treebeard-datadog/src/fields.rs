@@ -4,7 +4,6 @@
 use tracing::field::{Field, Visit};
 
 use crate::inline::{Slot, Tags, Text};
-use crate::span::Kind;
 
 /// The span fields DataDog gives a meaning to, and the rest as tags.
 ///
@@ -228,5 +227,41 @@ mod tests {
         assert_eq!(fields.tags.len(), 2, "another name at another address");
         assert_eq!(fields.http_method(), Some(&b"GET"[..]));
         assert_eq!(fields.tag("http.method"), Some("GET"));
+    }
+}
+
+/// `otel.kind`, as DataDog's `span.kind` tag.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Server,
+    Client,
+    Producer,
+    Consumer,
+    #[default]
+    Internal,
+}
+
+impl Kind {
+    pub(crate) fn parse(value: &str) -> Self {
+        // Without lowercasing a copy: this runs for every span.
+        [Self::Server, Self::Client, Self::Producer, Self::Consumer]
+            .into_iter()
+            .find(|kind| value.eq_ignore_ascii_case(kind.as_str()))
+            .unwrap_or(Self::Internal)
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Server => "server",
+            Self::Client => "client",
+            Self::Producer => "producer",
+            Self::Consumer => "consumer",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// DataDog computes stats for these even when not top-level (`_dd.measured`).
+    pub(crate) fn measured(self) -> bool {
+        matches!(self, Self::Client | Self::Producer | Self::Consumer)
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-pub(crate) use crate::fields::Fields;
+pub(crate) use crate::fields::{Fields, Kind};
 use crate::propagation::SpanContext;
 
 /// One span, from creation to close. Lives in the `tracing` span's
@@ -27,42 +27,6 @@ pub(crate) struct SpanData {
     /// The `tracing` span's name: the fallback operation and resource.
     pub(crate) span_name: &'static str,
     pub(crate) fields: Fields,
-}
-
-/// `otel.kind`, as DataDog's `span.kind` tag.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Server,
-    Client,
-    Producer,
-    Consumer,
-    #[default]
-    Internal,
-}
-
-impl Kind {
-    pub(crate) fn parse(value: &str) -> Self {
-        // Without lowercasing a copy: this runs for every span.
-        [Self::Server, Self::Client, Self::Producer, Self::Consumer]
-            .into_iter()
-            .find(|kind| value.eq_ignore_ascii_case(kind.as_str()))
-            .unwrap_or(Self::Internal)
-    }
-
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::Server => "server",
-            Self::Client => "client",
-            Self::Producer => "producer",
-            Self::Consumer => "consumer",
-            Self::Internal => "internal",
-        }
-    }
-
-    /// DataDog computes stats for these even when not top-level (`_dd.measured`).
-    pub(crate) fn measured(self) -> bool {
-        matches!(self, Self::Client | Self::Producer | Self::Consumer)
-    }
 }
 
 impl SpanData {
