@@ -460,10 +460,8 @@ const _: () = {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use std::convert::Infallible;
-    use std::io::Write;
     use std::net::SocketAddr;
     use std::str::FromStr;
-    use std::sync::{Arc, Mutex};
 
     use axum::Router;
     use axum::body::Body;
@@ -475,26 +473,7 @@ mod tests {
 
     use super::*;
     use crate::layers::request_log::RequestLogLayer;
-
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Capture {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> MakeWriter<'a> for Capture {
-        type Writer = Capture;
-        fn make_writer(&'a self) -> Self::Writer {
-            self.clone()
-        }
-    }
+    use crate::log::capture::Capture;
 
     /// The lines of `requests` served by an app with the request layer,
     /// with or without the direct path, their timings blanked.
@@ -543,8 +522,7 @@ mod tests {
         let slow = app.oneshot(Request::get("/slow").body(Body::empty()).unwrap());
         let timeout = tokio::time::timeout(std::time::Duration::from_millis(20), slow);
         assert!(timeout.await.is_err());
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-        text.lines().map(blank_timings).collect()
+        out.text().lines().map(blank_timings).collect()
     }
 
     /// `line` with the values of its time fields replaced by `_`.

@@ -654,31 +654,10 @@ impl Visit for JsonVisitor<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
-
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Capture {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> MakeWriter<'a> for Capture {
-        type Writer = Capture;
-        fn make_writer(&'a self) -> Self::Writer {
-            self.clone()
-        }
-    }
+    use crate::log::capture::Capture;
 
     fn capture(
         layer: JsonLogLayer<fn() -> std::io::Stdout>,
@@ -687,9 +666,7 @@ mod tests {
         let out = Capture::default();
         let subscriber = tracing_subscriber::registry().with(layer.with_writer(out.clone()));
         tracing::subscriber::with_default(subscriber, f);
-        let bytes = out.0.lock().unwrap().clone();
-        String::from_utf8(bytes)
-            .unwrap()
+        out.text()
             .lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
             .collect()

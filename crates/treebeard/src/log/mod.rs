@@ -1,6 +1,8 @@
 //! JSON logging: the line formatter, and the writer thread that takes
 //! lines to stdout.
 
+#[cfg(test)]
+pub(crate) mod capture;
 pub mod json;
 pub(crate) mod output;
 pub mod rate_limit;
