@@ -13,7 +13,9 @@
 # (benches/targets.py).
 # Knobs: BENCH_VARIANTS, BENCH_N1, BENCH_N2, BENCH_DURATION, BENCH_CONNECTIONS,
 # BENCH_REPEAT (wrk runs per server, the median is kept; default 3),
-# BENCH_INSTR_ONLY=1 (instructions and profiles only: no load, no example).
+# BENCH_INSTR_ONLY=1 (instructions and profiles only: no load, no example),
+# BENCH_PROFILED (the variants given a per-request profile; default
+# "treebeard-full hand-assembled").
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,7 +30,7 @@ DURATION=${BENCH_DURATION:-5s}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
 REPEAT=${BENCH_REPEAT:-3}
 VARIANTS=${BENCH_VARIANTS:-"bare hand-assembled treebeard-full treebeard-full-otel treebeard-sentry-traces treebeard-console treebeard-disabled treebeard-disabled-layer layer-request-id layer-request-log layer-catch-panic layer-apm layer-metrics layer-sentry"}
-PROFILED="treebeard-full hand-assembled"
+PROFILED=${BENCH_PROFILED:-"treebeard-full hand-assembled"}
 INSTR_ONLY=${BENCH_INSTR_ONLY:-}
 
 source "$ROOT/benches/lib.sh"
