@@ -7,7 +7,7 @@ VENV  := .venv
 PEERS := tests/peers
 PY    := $(VENV)/bin/python
 
-.PHONY: help run build test test-rust lint fmt architecture peers-install bench soak bench-tools browser-tools dev-console-screenshot valgrind perf-guard clean publish-check
+.PHONY: help run build test run-smoke test-rust lint fmt architecture peers-install bench soak bench-tools browser-tools dev-console-screenshot valgrind perf-guard clean publish-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
@@ -21,7 +21,10 @@ run: ## Run the example API on 127.0.0.1:8080 with local defaults and the dev co
 build: ## Build every crate and the binaries the tests drive
 	cargo build --workspace --bins
 
-test: peers-install browser-tools lint build test-rust perf-guard ## Install test peers, lint, and run every test
+test: peers-install browser-tools lint build run-smoke test-rust perf-guard ## Install test peers, lint, and run every test
+
+run-smoke: ## `make run` as README.md shows it: serves /health, a route and the dev console, stops on SIGTERM
+	python3 scripts/run_smoke.py
 
 test-rust:
 	cargo test --workspace --all-targets
