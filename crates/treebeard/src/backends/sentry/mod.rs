@@ -10,8 +10,7 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::config::Config;
-
-mod scrub;
+use crate::privacy::sentry as scrub;
 
 /// How long one envelope may take to reach Sentry before it is given up:
 /// a slow Sentry must not hold the (bounded) send queue forever.

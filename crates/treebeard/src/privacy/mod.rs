@@ -13,6 +13,9 @@
 
 use std::sync::OnceLock;
 
+#[cfg(feature = "sentry")]
+pub(crate) mod sentry;
+
 pub use treebeard_pii::{Scrubber, ScrubberBuilder, hash_user_id, markers};
 
 static SCRUBBER: OnceLock<Scrubber> = OnceLock::new();

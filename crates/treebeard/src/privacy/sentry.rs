@@ -1,4 +1,5 @@
-//! `before_send`: the PII scrubber over everything an event carries.
+//! The PII scrubber over everything a Sentry event carries (the client's
+//! `before_send`).
 
 use std::collections::BTreeMap;
 
