@@ -39,11 +39,7 @@ pub(crate) fn scrub_event(scrubber: &Scrubber, send_pii: bool, event: &mut Event
             scrub_map(scrubber, map);
         }
     }
-    for (key, value) in event.tags.iter_mut() {
-        if !OWN_TAGS.contains(&key.as_str()) {
-            scrub_tag(scrubber, key, value);
-        }
-    }
+    scrub_tags(scrubber, &mut event.tags);
     if let Some(request) = &mut event.request {
         scrub_request(scrubber, send_pii, request);
     }
@@ -69,16 +65,23 @@ fn scrub_opt(scrubber: &Scrubber, s: &mut Option<String>) {
     }
 }
 
-fn scrub_tag(scrubber: &Scrubber, key: &str, value: &mut String) {
-    if scrubber.is_sensitive_key(key) {
-        *value = treebeard_pii::markers::REDACTED.to_owned();
-    } else {
-        scrub_string(scrubber, value);
+/// Scrubs tags: the values of sensitive keys are redacted whole, the
+/// rest scrubbed; TreeBeard's own IDs are kept.
+pub(crate) fn scrub_tags(scrubber: &Scrubber, tags: &mut Map<String, String>) {
+    for (key, value) in tags.iter_mut() {
+        if OWN_TAGS.contains(&key.as_str()) {
+            continue;
+        }
+        if scrubber.is_sensitive_key(key) {
+            *value = treebeard_pii::markers::REDACTED.to_owned();
+        } else {
+            scrub_string(scrubber, value);
+        }
     }
 }
 
 /// Scrubs a map as one JSON object, so sensitive keys are redacted whole.
-fn scrub_map(scrubber: &Scrubber, map: &mut Map<String, Value>) {
+pub(crate) fn scrub_map(scrubber: &Scrubber, map: &mut Map<String, Value>) {
     if map.is_empty() {
         return;
     }

@@ -283,6 +283,20 @@ mod transactions {
                             "reported"
                         }),
                     )
+                    .route(
+                        "/tagged",
+                        get(|| async {
+                            ::sentry::configure_scope(|scope| {
+                                scope.set_tag("customer", "bob@example.com");
+                                scope.set_tag("api_key", "k-123");
+                                // Card-like, but one of TreeBeard's own IDs.
+                                scope.set_tag("dd.span_id", "4111111111111111");
+                                scope.set_extra("password", "hunter2".into());
+                                scope.set_extra("note", "mail bob@example.com".into());
+                            });
+                            "tagged"
+                        }),
+                    )
                     .route_layer(layer);
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_time()
@@ -414,5 +428,17 @@ mod transactions {
         let ctx = trace(&sent[0]);
         assert_eq!(ctx.status, Some(SpanStatus::Aborted));
         assert!(!ctx.data.contains_key("http.response.status_code"));
+    }
+
+    #[test]
+    fn what_the_handler_sets_on_its_scope_is_scrubbed_in_the_transaction() {
+        let sent = transactions(vec![get_("/tagged", &[])]);
+        assert_eq!(sent.len(), 1, "{sent:#?}");
+        let t = &sent[0];
+        assert_eq!(t.tags["customer"], "[EMAIL]");
+        assert_eq!(t.tags["api_key"], "[REDACTED]");
+        assert_eq!(t.tags["dd.span_id"], "4111111111111111");
+        assert_eq!(t.extra["password"], "[REDACTED]");
+        assert_eq!(t.extra["note"], "mail [EMAIL]");
     }
 }

@@ -22,11 +22,6 @@ pub(super) const OP: &str = "http.server";
 /// Who made the transaction (Sentry's `auto.<category>.<integration>`).
 const ORIGIN: &str = "auto.http.treebeard";
 
-/// Tags TreeBeard sets from its own IDs, left as they are: decimal trace IDs
-/// can look like card numbers to the scrubber (the events' `before_send`
-/// keeps the same ones).
-const OWN_TAGS: [&str; 3] = ["dd.trace_id", "dd.span_id", "http.route"];
-
 /// One request's place in a Sentry trace: on every event captured inside
 /// the request, and sent as a transaction when sampled.
 #[derive(Debug, Clone, Copy)]
@@ -235,25 +230,8 @@ pub(super) fn name(method: &Method, route: &str) -> String {
 /// ([`super::RequestInfo::transaction_request`]).
 fn scrub(transaction: &mut protocol::Transaction<'static>) {
     let scrubber = treebeard_pii::Scrubber::global();
-    for (key, value) in transaction.tags.iter_mut() {
-        if OWN_TAGS.contains(&key.as_str()) {
-            continue;
-        }
-        // `request_id` is the layer's own key: only its value is the client's.
-        if key != "request_id" && scrubber.is_sensitive_key(key) {
-            *value = treebeard_pii::markers::REDACTED.to_owned();
-        } else if let Cow::Owned(clean) = scrubber.scrub(value) {
-            *value = clean;
-        }
-    }
-    if !transaction.extra.is_empty() {
-        let mut extra =
-            serde_json::Value::Object(std::mem::take(&mut transaction.extra).into_iter().collect());
-        scrubber.scrub_json(&mut extra);
-        if let serde_json::Value::Object(clean) = extra {
-            transaction.extra = clean.into_iter().collect();
-        }
-    }
+    crate::privacy::sentry::scrub_tags(scrubber, &mut transaction.tags);
+    crate::privacy::sentry::scrub_map(scrubber, &mut transaction.extra);
 }
 
 /// The span status of a response, as Sentry's SDKs map it.
