@@ -129,33 +129,20 @@ const NUMBERS: [u8; 102] = {
 /// Where each value of [`NUMBERS`] goes.
 const NUMBER_AT: [usize; 6] = [10, 27, 46, 61, 79, 94];
 
+/// `a` then `b`, in an array of exactly their length (`N`).
+const fn join<const N: usize>(a: &[u8], b: &[u8]) -> [u8; N] {
+    assert!(a.len() + b.len() == N);
+    put(put([0; N], 0, a), a.len(), b)
+}
+
 /// `span.kind` and its value, by [`Kind`].
 fn kind_tag(kind: Kind) -> &'static [u8] {
-    const SERVER: [u8; 17] = put(
-        put([0; 17], 0, &key::<10>("span.kind")),
-        10,
-        &key::<7>("server"),
-    );
-    const CLIENT: [u8; 17] = put(
-        put([0; 17], 0, &key::<10>("span.kind")),
-        10,
-        &key::<7>("client"),
-    );
-    const PRODUCER: [u8; 19] = put(
-        put([0; 19], 0, &key::<10>("span.kind")),
-        10,
-        &key::<9>("producer"),
-    );
-    const CONSUMER: [u8; 19] = put(
-        put([0; 19], 0, &key::<10>("span.kind")),
-        10,
-        &key::<9>("consumer"),
-    );
-    const INTERNAL: [u8; 19] = put(
-        put([0; 19], 0, &key::<10>("span.kind")),
-        10,
-        &key::<9>("internal"),
-    );
+    const KEY: [u8; 10] = key("span.kind");
+    const SERVER: [u8; 17] = join(&KEY, &key::<7>("server"));
+    const CLIENT: [u8; 17] = join(&KEY, &key::<7>("client"));
+    const PRODUCER: [u8; 19] = join(&KEY, &key::<9>("producer"));
+    const CONSUMER: [u8; 19] = join(&KEY, &key::<9>("consumer"));
+    const INTERNAL: [u8; 19] = join(&KEY, &key::<9>("internal"));
     match kind {
         Kind::Server => &SERVER,
         Kind::Client => &CLIENT,
@@ -165,31 +152,24 @@ fn kind_tag(kind: Kind) -> &'static [u8] {
     }
 }
 
-/// A metric of value 1.0 (`_top_level`, `_dd.measured`), encoded whole.
-const fn one_metric<const K: usize, const N: usize>(name: [u8; K]) -> [u8; N] {
-    put(
-        put([0; N], 0, &name),
-        K,
-        &[0xcb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0],
-    )
-}
-const TOP_LEVEL: [u8; 20] = one_metric(key::<11>("_top_level"));
-const MEASURED: [u8; 22] = one_metric(key::<13>("_dd.measured"));
+/// 1.0 as a MessagePack float64, the value of `_top_level` and
+/// `_dd.measured` (each encoded whole below).
+const ONE: [u8; 9] = [0xcb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0];
+const TOP_LEVEL: [u8; 20] = join(&key::<11>("_top_level"), &ONE);
+const MEASURED: [u8; 22] = join(&key::<13>("_dd.measured"), &ONE);
 
 /// `_dd.p.tid` and a 16-digit value's header; the digits go at 11.
-const TID: [u8; 27] = put(put([0; 27], 0, &key::<10>("_dd.p.tid")), 10, &[0xb0]);
+const TID: [u8; 27] = put([0; 27], 0, &join::<11>(&key::<10>("_dd.p.tid"), &[0xb0]));
 
 /// `_dd.p.ksr` of the usual rate, 1.
-const KSR_1: [u8; 12] = put(put([0; 12], 0, &key::<10>("_dd.p.ksr")), 10, &key::<2>("1"));
+const KSR_1: [u8; 12] = join(&key::<10>("_dd.p.ksr"), &key::<2>("1"));
 
 /// `_dd.p.dm` with the mechanisms this process decides by, encoded whole.
 fn mechanism_tag(dm: &str) -> Option<&'static [u8]> {
-    const fn dm_tag(value: [u8; 3]) -> [u8; 12] {
-        put(put([0; 12], 0, &key::<9>("_dd.p.dm")), 9, &value)
-    }
-    const DEFAULT: [u8; 12] = dm_tag(key::<3>("-0"));
-    const AGENT: [u8; 12] = dm_tag(key::<3>("-1"));
-    const RULE: [u8; 12] = dm_tag(key::<3>("-3"));
+    const KEY: [u8; 9] = key("_dd.p.dm");
+    const DEFAULT: [u8; 12] = join(&KEY, &key::<3>("-0"));
+    const AGENT: [u8; 12] = join(&KEY, &key::<3>("-1"));
+    const RULE: [u8; 12] = join(&KEY, &key::<3>("-3"));
     match dm {
         "-0" => Some(&DEFAULT),
         "-1" => Some(&AGENT),
