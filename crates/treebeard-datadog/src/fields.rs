@@ -195,41 +195,6 @@ impl Visit for Fields {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_tag_recorded_again_keeps_its_place_and_takes_the_new_value() {
-        let mut fields = Fields::default();
-        // Two names at different addresses, and one recorded twice.
-        let (a, b): (&'static str, &'static str) = ("http.method", "x");
-        fields.set(a, "GET");
-        fields.set(b, "1");
-        fields.set("http.route", "/a");
-        fields.set(a, "POST");
-        let tags: Vec<_> = fields.tag_strs().collect();
-        assert_eq!(
-            tags,
-            [("http.method", "POST"), ("x", "1"), ("http.route", "/a")]
-        );
-        assert_eq!(fields.http_method(), Some(&b"POST"[..]));
-        assert_eq!(fields.http_route(), Some(&b"/a"[..]));
-        assert_eq!(fields.tag("x"), Some("1"));
-    }
-
-    #[test]
-    fn the_first_http_method_tag_is_the_one_read() {
-        let mut fields = Fields::default();
-        let other: &'static str = Box::leak(String::from("http.method").into_boxed_str());
-        fields.set("http.method", "GET");
-        fields.set(other, "PUT");
-        assert_eq!(fields.tags.len(), 2, "another name at another address");
-        assert_eq!(fields.http_method(), Some(&b"GET"[..]));
-        assert_eq!(fields.tag("http.method"), Some("GET"));
-    }
-}
-
 /// `otel.kind`, as DataDog's `span.kind` tag.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -263,5 +228,40 @@ impl Kind {
     /// DataDog computes stats for these even when not top-level (`_dd.measured`).
     pub(crate) fn measured(self) -> bool {
         matches!(self, Self::Client | Self::Producer | Self::Consumer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tag_recorded_again_keeps_its_place_and_takes_the_new_value() {
+        let mut fields = Fields::default();
+        // Two names at different addresses, and one recorded twice.
+        let (a, b): (&'static str, &'static str) = ("http.method", "x");
+        fields.set(a, "GET");
+        fields.set(b, "1");
+        fields.set("http.route", "/a");
+        fields.set(a, "POST");
+        let tags: Vec<_> = fields.tag_strs().collect();
+        assert_eq!(
+            tags,
+            [("http.method", "POST"), ("x", "1"), ("http.route", "/a")]
+        );
+        assert_eq!(fields.http_method(), Some(&b"POST"[..]));
+        assert_eq!(fields.http_route(), Some(&b"/a"[..]));
+        assert_eq!(fields.tag("x"), Some("1"));
+    }
+
+    #[test]
+    fn the_first_http_method_tag_is_the_one_read() {
+        let mut fields = Fields::default();
+        let other: &'static str = Box::leak(String::from("http.method").into_boxed_str());
+        fields.set("http.method", "GET");
+        fields.set(other, "PUT");
+        assert_eq!(fields.tags.len(), 2, "another name at another address");
+        assert_eq!(fields.http_method(), Some(&b"GET"[..]));
+        assert_eq!(fields.tag("http.method"), Some("GET"));
     }
 }
