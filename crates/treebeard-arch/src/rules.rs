@@ -30,7 +30,8 @@ pub struct Group<'a> {
     pub prefixes: &'a [&'a str],
 }
 
-/// A forbidden edge between two groups.
+/// A forbidden edge between two groups. An edge between a module and its
+/// own submodule is never one: they are one part in several files.
 #[derive(Debug, Clone, Copy)]
 pub struct Forbidden<'a> {
     /// The importing group.
@@ -150,7 +151,7 @@ pub fn check(graph: &ModuleGraph, rules: &Rules<'_>) -> Report {
 
     let mut forbidden = Vec::new();
     for (from, to, sites) in graph.edges() {
-        if !keep(from, to) {
+        if !keep(from, to) || has_prefix(to, from) || has_prefix(from, to) {
             continue;
         }
         let (Some(from_group), Some(to_group)) = (rules.group_of(from), rules.group_of(to)) else {

@@ -335,6 +335,39 @@ fn a_forbidden_group_edge_is_reported() {
 }
 
 #[test]
+fn a_module_may_use_its_own_submodules_within_a_forbidden_group_edge() {
+    let fixture = Fixture::new(&[
+        ("lib.rs", "pub mod layers;\n"),
+        ("layers/mod.rs", "pub mod a;\npub mod b;\n"),
+        (
+            "layers/a/mod.rs",
+            "mod part;\nuse self::part::P;\nuse crate::layers::b::B;\n",
+        ),
+        ("layers/a/part.rs", "pub struct P;\n"),
+        ("layers/b.rs", "pub struct B;\n"),
+    ]);
+    let rules = Rules {
+        groups: &[Group {
+            name: "layers",
+            prefixes: &["layers"],
+        }],
+        forbidden: &[Forbidden {
+            from: "layers",
+            to: "layers",
+            why: "each layer is usable alone",
+        }],
+        ..NO_RULES
+    };
+    let report = check(&fixture.graph(), &rules);
+    let found: Vec<(&str, &str)> = report
+        .forbidden
+        .iter()
+        .map(|e| (e.from.as_str(), e.to.as_str()))
+        .collect();
+    assert_eq!(found, [("layers::a", "layers::b")], "{report}");
+}
+
+#[test]
 fn the_diagram_is_deterministic() {
     let fixture = two_file_cycle();
     let extra = Fixture::new(&[

@@ -317,11 +317,7 @@ const TREEBEARD: Checked = Checked {
                 why: "the log formatter serves every layer",
             },
         ],
-        allowed: &[Allowed {
-            from: "layers::error_capture",
-            to: "layers::error_capture::transaction",
-            reason: "one layer in two files: the Sentry transaction error capture sends for each request",
-        }],
+        allowed: &[],
     },
 };
 
